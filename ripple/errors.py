@@ -1,0 +1,73 @@
+"""Ripple's error tree. Adapters translate foreign exceptions into these, once, at the boundary.
+
+    RippleError
+    ├── InvalidEvent            an OpenLineage event failed validation (JSON path, value, reason)
+    ├── MalformedInput          a body or file that is not JSON at all
+    ├── InvalidNodeId           a node id that does not parse
+    ├── NotFound                a node id that parses but is not in the graph
+    ├── ConfigError             a setting with a bad value
+    └── StoreUnavailable        the graph store or event log cannot be reached
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RippleError(Exception):
+    """Root of every error Ripple raises on purpose."""
+
+
+class InvalidEvent(RippleError):
+    """An event that would make the graph wrong; `path` is a JSON path such as `$.run.runId`."""
+
+    def __init__(self, path: str, value: Any, reason: str) -> None:
+        self.path = path
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{path}: {reason} (got {_preview(value)})")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "value": _jsonable(self.value), "reason": self.reason}
+
+
+class MalformedInput(RippleError):
+    """Input that is not JSON (or not the JSON container we expected)."""
+
+
+class InvalidNodeId(RippleError):
+    """A node id that is not of the form `dataset:<ns>:<name>`, `job:…`, `datasetField:…`, `run:<uuid>`."""
+
+
+class NotFound(RippleError):
+    """A well-formed node id that the graph does not hold."""
+
+
+class ConfigError(RippleError):
+    """A setting whose value cannot be used; the message names the setting."""
+
+
+class StoreUnavailable(RippleError):
+    """The graph store or the event log cannot be reached or is unusable."""
+
+
+_MISSING = object()
+
+
+def _preview(value: Any) -> str:
+    if value is _MISSING:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _jsonable(value: Any) -> Any:
+    if value is _MISSING:
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value if not isinstance(value, str) or len(value) <= 200 else value[:200] + "..."
+    return _preview(value)
+
+
+MISSING: Any = _MISSING
+"""Sentinel for 'the field was absent' in an InvalidEvent's value."""

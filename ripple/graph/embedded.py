@@ -1,0 +1,120 @@
+"""The embedded store: the in-memory graph, saved to a snapshot file in the data directory.
+
+The event log is the durable record; the snapshot only makes start-up fast. It is written
+atomically (temporary file, fsync, rename) with the log sequence it covers, and on start-up the
+ingest pipeline replays whatever the log holds past it — so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ripple.errors import StoreUnavailable
+from ripple.graph.delta import GraphDelta
+from ripple.graph.memory import MemoryGraph
+from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
+
+_FORMAT = 1
+
+
+class EmbeddedStore:
+    """GraphStore over MemoryGraph; `snapshot=None` keeps it purely in memory."""
+
+    def __init__(self, snapshot: Path | None = None, snapshot_every: int = 200_000) -> None:
+        self._snapshot = snapshot
+        self._snapshot_every = snapshot_every
+        self._since_snapshot = 0
+        self.graph = MemoryGraph()
+
+    async def open(self) -> None:
+        if self._snapshot is None or not self._snapshot.exists():
+            return
+        try:
+            with self._snapshot.open("rb") as fh:
+                image = marshal.load(fh)  # noqa: S302 — our own file, written by save()
+        except (OSError, EOFError, ValueError, TypeError) as exc:
+            # The log can always rebuild the graph; a damaged snapshot is only slower.
+            self._snapshot.unlink(missing_ok=True)
+            self.graph = MemoryGraph()
+            raise StoreUnavailable(
+                f"Graph snapshot {self._snapshot} is unreadable ({exc}); it was removed and the "
+                "graph will be rebuilt from the event log — start again"
+            ) from exc
+        if image.get("format") == _FORMAT:
+            _restore(self.graph, image)
+
+    async def close(self) -> None:
+        self.save()
+
+    def save(self) -> None:
+        if self._snapshot is None:
+            return
+        self._snapshot.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._snapshot.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            marshal.dump(_image(self.graph), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(self._snapshot)
+        self._since_snapshot = 0
+
+    async def apply(self, deltas: Sequence[GraphDelta], through: int) -> None:
+        for delta in deltas:
+            self.graph.apply(delta)
+        self.graph.through = max(self.graph.through, through)
+        self._since_snapshot += len(deltas)
+        if self._since_snapshot >= self._snapshot_every:
+            self.save()
+
+    async def projected_through(self) -> int:
+        return self.graph.through
+
+    async def clear(self) -> None:
+        self.graph.clear()
+        if self._snapshot is not None:
+            self._snapshot.unlink(missing_ok=True)
+
+    async def nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
+        return self.graph.records_of(ids)
+
+    async def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
+        return self.graph.walk(root, direction, options)
+
+    async def neighbourhood(self, ids: Sequence[str]) -> list[Edge]:
+        return self.graph.neighbourhood(ids)
+
+    async def counts(self) -> dict[str, int]:
+        return self.graph.counts()
+
+    async def dump(self) -> dict[str, Any]:
+        return self.graph.dump()
+
+
+def _image(graph: MemoryGraph) -> dict[str, Any]:
+    return {
+        "format": _FORMAT,
+        "through": graph.through,
+        "ids": graph.ids,
+        "kinds": bytes(graph.kinds),
+        "records": graph.records,
+        "out": graph.out,
+        "inc": graph.inc,
+        "edges": graph.edges,
+        "versions": graph.versions,
+    }
+
+
+def _restore(graph: MemoryGraph, image: dict[str, Any]) -> None:
+    graph.through = image["through"]
+    graph.ids = image["ids"]
+    graph.index = {node_id: i for i, node_id in enumerate(graph.ids)}
+    graph.kinds = bytearray(image["kinds"])
+    graph.records = image["records"]
+    graph.out = image["out"]
+    graph.inc = image["inc"]
+    graph.edges = image["edges"]
+    graph.versions = image["versions"]

@@ -1,0 +1,396 @@
+"""An in-memory lineage graph: compact adjacency for fast walks, records merged per property.
+
+Pure code: no I/O. Nodes are dense integers; adjacency lists hold `(other << 4) | edge_code`.
+Each node and edge keeps `first_seen`, the stamp and run of its latest assertion, and its
+properties with the stamp that set each one, so applying deltas is idempotent and commutative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from ripple.errors import NotFound
+from ripple.graph import rules
+from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
+from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, NodeRecord, WalkOptions
+from ripple.model import EdgeKind, NodeKind, parse_node_id
+
+NODE_KINDS: tuple[NodeKind, ...] = tuple(NodeKind)
+_NODE_CODE = {kind: i for i, kind in enumerate(NODE_KINDS)}
+EDGE_CODES: tuple[tuple[EdgeKind, str], ...] = (
+    (EdgeKind.READ_BY, ""),
+    (EdgeKind.WRITES, ""),
+    (EdgeKind.HAS_COLUMN, ""),
+    (EdgeKind.DERIVES, "DIRECT"),
+    (EdgeKind.DERIVES, "INDIRECT"),
+    (EdgeKind.RUN_OF, ""),
+    (EdgeKind.READ, ""),
+    (EdgeKind.PRODUCED, ""),
+    (EdgeKind.CHILD_OF, ""),
+    (EdgeKind.CONTAINS, ""),
+    (EdgeKind.IMPLEMENTS, ""),
+    (EdgeKind.PRECEDES, ""),
+)
+_EDGE_CODE = {pair: i for i, pair in enumerate(EDGE_CODES)}
+_INDIRECT = _EDGE_CODE[(EdgeKind.DERIVES, "INDIRECT")]
+_HAS_COLUMN = _EDGE_CODE[(EdgeKind.HAS_COLUMN, "")]
+_COLUMN = _NODE_CODE[NodeKind.COLUMN]
+# Column records leave out what their id already says.
+_DERIVED_PROPS = {_COLUMN: ("dataset", "name")}
+
+# A record: [first_seen, last_stamp, last_run, props | None, stamps | None]
+Record = list[Any]
+
+
+class MemoryGraph:
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.ids: list[str] = []
+        self.kinds = bytearray()
+        self.records: list[Record] = []
+        self.out: list[list[int]] = []
+        self.inc: list[list[int]] = []
+        self.edges: dict[int, Record] = {}
+        self.versions: dict[int, dict[str, Any]] = {}
+        self.through = 0
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def apply(self, delta: GraphDelta) -> None:
+        stamp, run = delta.stamp, delta.run
+        for node in delta.nodes:
+            self._upsert_node(node, stamp, run)
+        for edge in delta.edges:
+            self._upsert_edge(edge, stamp, run)
+
+    def _node_index(self, node_id: str, kind: NodeKind) -> int:
+        idx = self.index.get(node_id)
+        if idx is None:
+            idx = len(self.ids)
+            self.index[node_id] = idx
+            self.ids.append(node_id)
+            self.kinds.append(_NODE_CODE[kind])
+            self.records.append([None, None, None, None, None])
+            self.out.append([])
+            self.inc.append([])
+        return idx
+
+    def _upsert_node(self, node: NodeUpsert, stamp: str, run: str | None) -> None:
+        idx = self._node_index(node.id, node.kind)
+        record = self.records[idx]
+        _touch(record, stamp, run)
+        skip = _DERIVED_PROPS.get(self.kinds[idx], ())
+        _merge(record, node.props, stamp, skip)
+        if node.versions:
+            history = self.versions.setdefault(idx, {})
+            time = stamp.split("|", 1)[0]
+            for digest, fields in node.versions.items():
+                seen = history.get(digest)
+                if seen is None or time < seen["first_seen"]:
+                    history[digest] = {"first_seen": time, "fields": fields}
+
+    def _upsert_edge(self, edge: EdgeUpsert, stamp: str, run: str | None) -> None:
+        src = self.index.get(edge.src)
+        dst = self.index.get(edge.dst)
+        if src is None:
+            src = self._node_index(edge.src, _kind_of(edge.src))
+        if dst is None:
+            dst = self._node_index(edge.dst, _kind_of(edge.dst))
+        code = _EDGE_CODE[(edge.kind, edge.variant)]
+        key = (src << 40) | (dst << 4) | code
+        record = self.edges.get(key)
+        if record is None:
+            record = [None, None, None, None, None]
+            self.edges[key] = record
+            self.out[src].append((dst << 4) | code)
+            self.inc[dst].append((src << 4) | code)
+        _touch(record, stamp, run)
+        if edge.props:
+            _merge(record, edge.props, stamp, ())
+
+    def clear(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def kind(self, idx: int) -> NodeKind:
+        return NODE_KINDS[self.kinds[idx]]
+
+    def record(self, node_id: str) -> NodeRecord | None:
+        idx = self.index.get(node_id)
+        if idx is None:
+            return None
+        first, last, run, props, _ = self.records[idx]
+        out = dict(props or {})
+        if self.kinds[idx] == _COLUMN:
+            key = parse_node_id(node_id)
+            out["dataset"] = key.dataset.node_id  # type: ignore[union-attr]
+            out["name"] = key.field  # type: ignore[union-attr]
+        if idx in self.versions:
+            out["versions"] = self.versions[idx]
+        return NodeRecord(node_id, self.kind(idx).value, out, first, _time(last), run)
+
+    def prop(self, idx: int, key: str) -> Any:
+        props = self.records[idx][3]
+        return None if props is None else props.get(key)
+
+    def state(self, idx: int) -> str | None:
+        """Last run state of a node: a run's own, a job's or dataset's latest, a column's dataset's."""
+        kind = self.kinds[idx]
+        if kind == _COLUMN:
+            for entry in self.inc[idx]:
+                if entry & 15 == _HAS_COLUMN:
+                    return self.state(entry >> 4)
+            return None
+        value = self.prop(idx, "state" if self.kind(idx) is NodeKind.RUN else "last_run_state")
+        return value if isinstance(value, str) else None
+
+    def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
+        """Breadth-first closure from `root`: minimal distances, one shortest path each, capped."""
+        r = self.index.get(root)
+        if r is None:
+            raise NotFound(f"Node {root!r} not found — was it ingested under another namespace?")
+        root_kind = self.kind(r)
+        table = _follow_table(direction, options, root_kind)
+        dist, parent, edges, truncated, crossed_indirect = self._bfs(r, table, options)
+        direct: set[int] | None = None
+        if crossed_indirect and not options.direct_only:
+            strict = WalkOptions(options.depth, options.limit, options.columns, True)
+            direct = set(self._bfs(r, _follow_table(direction, strict, root_kind), strict)[0])
+        downstream = direction == "downstream"
+        nodes: list[ImpactedNode] = []
+        for idx, d in dist.items():
+            if idx == r:
+                continue
+            nodes.append(
+                ImpactedNode(
+                    self.ids[idx],
+                    self.kind(idx).value,
+                    d,
+                    self._path(idx, parent),
+                    "DIRECT" if direct is None or idx in direct else "INDIRECT",
+                    None if downstream else self.state(idx),
+                )
+            )
+        result_edges = [self._edge(u, v, code, downstream) for u, v, code in edges]
+        if root_kind is NodeKind.COLUMN:
+            self._add_column_datasets(nodes, result_edges, r, downstream)
+        closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
+        if root_kind is NodeKind.RUN and downstream:
+            job = self.prop(r, "job")
+            if isinstance(job, str):
+                closure.extra_writers = [
+                    Edge(job, e.dst, EdgeKind.WRITES.value)
+                    for e in result_edges
+                    if e.kind == EdgeKind.PRODUCED.value
+                ]
+        return closure
+
+    def _bfs(
+        self, r: int, table: tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]], options: WalkOptions
+    ) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int, int]], bool, bool]:
+        out_rules, in_rules, root_out, root_in = table
+        kinds, out_adj, in_adj = self.kinds, self.out, self.inc
+        dist: dict[int, int] = {r: 0}
+        parent: dict[int, int] = {}
+        edges: list[tuple[int, int, int]] = []
+        truncated = False
+        crossed_indirect = False
+        limit = options.limit
+        frontier = [r]
+        for depth in range(1, options.depth + 1):
+            nxt: list[int] = []
+            for u in frontier:
+                k = kinds[u]
+                follow_out = root_out if u == r else out_rules[k]
+                follow_in = root_in if u == r else in_rules[k]
+                for adjacency, follow in ((out_adj[u], follow_out), (in_adj[u], follow_in)):
+                    if not follow:
+                        continue
+                    for entry in adjacency:
+                        code = entry & 15
+                        if code not in follow:
+                            continue
+                        v = entry >> 4
+                        if v not in dist:
+                            if len(dist) > limit:
+                                truncated = True
+                                continue
+                            dist[v] = depth
+                            parent[v] = u
+                            nxt.append(v)
+                        if code == _INDIRECT:
+                            crossed_indirect = True
+                        edges.append((u, v, code))
+            if not nxt:
+                break
+            frontier = nxt
+        return dist, parent, edges, truncated, crossed_indirect
+
+    def _path(self, idx: int, parent: dict[int, int]) -> list[str]:
+        path = [self.ids[idx]]
+        while idx in parent:
+            idx = parent[idx]
+            path.append(self.ids[idx])
+        path.reverse()
+        return path
+
+    def _edge(self, u: int, v: int, code: int, downstream: bool) -> Edge:
+        """The stored edge a walk crossed from u to v, in data-flow orientation."""
+        kind, variant = EDGE_CODES[code]
+        key = (u << 40) | (v << 4) | code
+        src, dst = (u, v) if key in self.edges else (v, u)
+        return Edge(self.ids[src], self.ids[dst], kind.value, variant)
+
+    def _add_column_datasets(
+        self, nodes: list[ImpactedNode], edges: list[Edge], r: int, downstream: bool
+    ) -> None:
+        """A column walk impacts (or implicates) the dataset of every column it reaches."""
+        best: dict[str, ImpactedNode] = {}
+        owner = next((e >> 4 for e in self.inc[r] if e & 15 == _HAS_COLUMN), None)
+        own = None if owner is None else self.ids[owner]
+        for node in nodes:
+            if node.kind != NodeKind.COLUMN.value:
+                continue
+            idx = self.index[node.id]
+            for entry in self.inc[idx]:
+                if entry & 15 != _HAS_COLUMN:
+                    continue
+                ds = self.ids[entry >> 4]
+                edges.append(Edge(ds, node.id, EdgeKind.HAS_COLUMN.value))
+                if ds == own:
+                    continue
+                seen = best.get(ds)
+                if seen is None or node.distance < seen.distance:
+                    state = None if downstream else self.state(entry >> 4)
+                    best[ds] = ImpactedNode(
+                        ds, NodeKind.DATASET.value, node.distance, [*node.path, ds],
+                        node.dependence, state,
+                    )
+        nodes.extend(best.values())
+
+    def neighbourhood(self, ids: Iterable[str]) -> list[Edge]:
+        found: dict[int, Edge] = {}
+        for node_id in ids:
+            idx = self.index.get(node_id)
+            if idx is None:
+                continue
+            for entry in self.out[idx]:
+                key = (idx << 40) | ((entry >> 4) << 4) | (entry & 15)
+                found[key] = self._edge(idx, entry >> 4, entry & 15, True)
+            for entry in self.inc[idx]:
+                src = entry >> 4
+                key = (src << 40) | (idx << 4) | (entry & 15)
+                found[key] = self._edge(src, idx, entry & 15, True)
+        return list(found.values())
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {kind.value: 0 for kind in NODE_KINDS}
+        for code in self.kinds:
+            counts[NODE_KINDS[code].value] += 1
+        for key in self.edges:
+            kind, _ = EDGE_CODES[key & 15]
+            counts[kind.value] = counts.get(kind.value, 0) + 1
+        return counts
+
+    def dump(self) -> dict[str, Any]:
+        """Every node and edge with all it carries, keyed by public ids (order-independent)."""
+        nodes = {}
+        for node_id in self.ids:
+            record = self.record(node_id)
+            assert record is not None
+            nodes[node_id] = {
+                "kind": record.kind,
+                "props": record.props,
+                "first_seen": record.first_seen,
+                "last_seen": record.last_seen,
+                "last_run": record.last_run,
+            }
+        edges = {}
+        for key, (first, last, run, props, _) in self.edges.items():
+            kind, variant = EDGE_CODES[key & 15]
+            src, dst = self.ids[key >> 40], self.ids[(key >> 4) & ((1 << 36) - 1)]
+            edges[f"{src} -{kind.value}{':' + variant if variant else ''}-> {dst}"] = {
+                "props": props or {},
+                "first_seen": first,
+                "last_seen": _time(last),
+                "last_run": run,
+            }
+        return {"nodes": nodes, "edges": edges}
+
+    def records_of(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
+        found = {}
+        for node_id in ids:
+            record = self.record(node_id)
+            if record is not None:
+                found[node_id] = record
+        return found
+
+
+def _kind_of(node_id: str) -> NodeKind:
+    return NodeKind(node_id.split(":", 1)[0])
+
+
+def _time(stamp: str | None) -> str | None:
+    return None if stamp is None else stamp.split("|", 1)[0]
+
+
+def _touch(record: Record, stamp: str, run: str | None) -> None:
+    time = stamp.split("|", 1)[0]
+    if record[0] is None or time < record[0]:
+        record[0] = time
+    last = record[1]
+    if last is None or stamp > last or (stamp == last and (run or "") > (record[2] or "")):
+        record[1] = stamp
+        record[2] = run
+
+
+def _merge(record: Record, props: dict[str, Any], stamp: str, skip: tuple[str, ...]) -> None:
+    values, stamps = record[3], record[4]
+    if values is None:
+        values, stamps = record[3], record[4] = {}, {}
+    for key, value in props.items():
+        if key in skip:
+            continue
+        seen = stamps.get(key)
+        if seen is None or stamp > seen or (stamp == seen and _wins(value, values.get(key))):
+            values[key] = value
+            stamps[key] = stamp
+
+
+def _wins(new: Any, old: Any) -> bool:
+    """Deterministic tie-break between two values asserted with the same stamp."""
+    if new == old:
+        return False
+    return orjson.dumps(new, option=orjson.OPT_SORT_KEYS) > orjson.dumps(old, option=orjson.OPT_SORT_KEYS)
+
+
+_TABLES: dict[tuple[str, WalkOptions, NodeKind], Any] = {}
+
+
+def _follow_table(
+    direction: str, options: WalkOptions, root_kind: NodeKind
+) -> tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]]:
+    """Edge codes to follow out of / into each node kind, from the shared walk rules."""
+    cache_key = (direction, WalkOptions(0, 0, options.columns, options.direct_only), root_kind)
+    cached = _TABLES.get(cache_key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+
+    def codes(kind: NodeKind, is_root: bool) -> tuple[frozenset[int], frozenset[int]]:
+        out: set[int] = set()
+        inc: set[int] = set()
+        for edge_kind, outgoing in rules.steps(kind, direction, options, is_root=is_root, root_kind=root_kind):
+            for code, (k, variant) in enumerate(EDGE_CODES):
+                if k is edge_kind and not (options.direct_only and variant == "INDIRECT"):
+                    (out if outgoing else inc).add(code)
+        return frozenset(out), frozenset(inc)
+
+    per_kind = [codes(kind, False) for kind in NODE_KINDS]
+    root_out, root_in = codes(root_kind, True)
+    table = ([p[0] for p in per_kind], [p[1] for p in per_kind], root_out, root_in)
+    _TABLES[cache_key] = table
+    return table

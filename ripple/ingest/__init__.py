@@ -1,0 +1,1 @@
+"""Getting events in: OpenLineage parsing, projection to graph deltas, the durable event log."""

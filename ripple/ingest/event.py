@@ -1,0 +1,233 @@
+"""Parse decoded OpenLineage JSON (spec 2-0-2) into typed events, strictly where the graph needs it.
+
+Lenient like Marquez: `schemaURL`, `eventType` and `producer` may be missing, timestamps may carry
+nanoseconds or no zone, and unknown facets are kept raw. Strict where the graph would be wrong:
+job identity, run ids, the shapes of the facets Ripple reads. Every rejection is an InvalidEvent
+naming the JSON path, the offending value and the reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from ripple.errors import InvalidEvent
+from ripple.ingest import fields as f
+from ripple.ingest.facets import validate_facets
+from ripple.model import DatasetKey, FieldKey, JobKey
+
+EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+EventKind = Literal["RunEvent", "DatasetEvent", "JobEvent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Transformation:
+    type: str  # DIRECT | INDIRECT
+    subtype: str | None = None
+    description: str | None = None
+    masking: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnInput:
+    field: FieldKey
+    transformations: tuple[Transformation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaField:
+    name: str
+    type: str | None
+    description: str | None
+
+
+@dataclass(slots=True)
+class DatasetRef:
+    key: DatasetKey
+    facets: dict[str, Any] = field(default_factory=dict)
+    io_facets: dict[str, Any] = field(default_factory=dict)  # inputFacets or outputFacets
+    schema: tuple[SchemaField, ...] | None = None
+    column_lineage: dict[str, tuple[ColumnInput, ...]] = field(default_factory=dict)
+    indirect_inputs: tuple[ColumnInput, ...] = ()
+
+
+@dataclass(slots=True)
+class JobRef:
+    key: JobKey
+    facets: dict[str, Any] = field(default_factory=dict)
+    job_type: str | None = None
+    owners: tuple[str, ...] = ()
+    source_location: str | None = None
+
+
+@dataclass(slots=True)
+class RunRef:
+    run_id: uuid.UUID
+    facets: dict[str, Any] = field(default_factory=dict)
+    parent: tuple[uuid.UUID, JobKey] | None = None
+    root: tuple[uuid.UUID, JobKey] | None = None
+    nominal_start: datetime | None = None
+    nominal_end: datetime | None = None
+    error_message: str | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    kind: EventKind
+    event_type: str | None
+    event_time: datetime
+    producer: str | None
+    run: RunRef | None
+    job: JobRef | None
+    inputs: list[DatasetRef]
+    outputs: list[DatasetRef]
+
+
+def parse_event(doc: Any) -> Event:
+    """Validate one decoded event; raises InvalidEvent (path, value, reason) on the first problem."""
+    root = f.item_obj(doc, "$")
+    event_time = f.timestamp(root, "eventTime", "$", required=True)
+    assert event_time is not None
+    f.string(root, "producer", "$")
+    f.string(root, "schemaURL", "$")
+    if "dataset" in root and "job" not in root and "run" not in root:
+        dataset = _dataset(f.obj(root, "dataset", "$", required=True) or {}, "$.dataset", None)
+        return Event("DatasetEvent", None, event_time, root.get("producer"), None, None, [], [dataset])
+    event_type = f.string(root, "eventType", "$")
+    if event_type is not None and event_type.upper() not in EVENT_TYPES:
+        raise InvalidEvent("$.eventType", event_type, "must be one of " + ", ".join(EVENT_TYPES))
+    job = _job(f.obj(root, "job", "$", required=True) or {})
+    # A JobEvent has no `run`; anything that carries one is a RunEvent and needs a valid runId.
+    run = _run(f.obj(root, "run", "$", required=True) or {}) if "run" in root else None
+    inputs = [
+        _dataset(f.item_obj(item, f"$.inputs[{i}]"), f"$.inputs[{i}]", "inputFacets")
+        for i, item in enumerate(f.array(root, "inputs", "$"))
+    ]
+    outputs = [
+        _dataset(f.item_obj(item, f"$.outputs[{i}]"), f"$.outputs[{i}]", "outputFacets")
+        for i, item in enumerate(f.array(root, "outputs", "$"))
+    ]
+    return Event(
+        "RunEvent" if run is not None else "JobEvent",
+        event_type.upper() if event_type else None,
+        event_time,
+        root.get("producer"),
+        run,
+        job,
+        inputs,
+        outputs,
+    )
+
+
+def _job(doc: dict[str, Any]) -> JobRef:
+    namespace = f.string(doc, "namespace", "$.job", required=True)
+    name = f.string(doc, "name", "$.job", required=True)
+    assert namespace is not None and name is not None
+    facets = validate_facets(f.obj(doc, "facets", "$.job") or {}, "$.job.facets", "job")
+    job = JobRef(JobKey(namespace, name), facets)
+    job_type = facets.get("jobType")
+    if job_type:
+        job.job_type = job_type.get("jobType") or job_type.get("processingType")
+    ownership = facets.get("ownership")
+    if ownership:
+        job.owners = tuple(owner["name"] for owner in ownership.get("owners") or [])
+    location = facets.get("sourceCodeLocation")
+    if location:
+        job.source_location = location.get("url")
+    return job
+
+
+def _run(doc: dict[str, Any]) -> RunRef:
+    run_id = f.run_uuid(doc, "runId", "$.run")
+    facets = validate_facets(f.obj(doc, "facets", "$.run") or {}, "$.run.facets", "run")
+    run = RunRef(run_id, facets)
+    parent = facets.get("parent")
+    if parent:
+        run.parent = _run_and_job(parent)
+        if isinstance(parent.get("root"), dict):
+            run.root = _run_and_job(parent["root"])
+    nominal = facets.get("nominalTime")
+    if nominal:
+        run.nominal_start = f.parse_timestamp(nominal["nominalStartTime"])
+        end = nominal.get("nominalEndTime")
+        run.nominal_end = f.parse_timestamp(end) if end else None
+    error = facets.get("errorMessage")
+    if error:
+        run.error_message = error["message"]
+    return run
+
+
+def _run_and_job(doc: dict[str, Any]) -> tuple[uuid.UUID, JobKey]:
+    run, job = doc["run"], doc["job"]
+    return uuid.UUID(run["runId"]), JobKey(job["namespace"], job["name"])
+
+
+def _dataset(doc: dict[str, Any], path: str, io_key: str | None) -> DatasetRef:
+    namespace = f.string(doc, "namespace", path, required=True)
+    name = f.string(doc, "name", path, required=True)
+    assert namespace is not None and name is not None
+    key = DatasetKey(namespace, name)
+    facets = validate_facets(f.obj(doc, "facets", path) or {}, f"{path}.facets", "dataset")
+    ref = DatasetRef(key, facets)
+    if io_key is not None:
+        kind = "input" if io_key == "inputFacets" else "output"
+        ref.io_facets = validate_facets(f.obj(doc, io_key, path) or {}, f"{path}.{io_key}", kind)
+    schema = facets.get("schema")
+    if schema is not None:
+        ref.schema = tuple(_flatten_schema(schema.get("fields") or [], ""))
+    lineage = facets.get("columnLineage")
+    if lineage is not None:
+        ref.column_lineage, ref.indirect_inputs = _column_lineage(lineage)
+    return ref
+
+
+def _flatten_schema(items: list[dict[str, Any]], prefix: str) -> list[SchemaField]:
+    flat: list[SchemaField] = []
+    for item in items:
+        name = prefix + item["name"]
+        flat.append(SchemaField(name, item.get("type"), item.get("description")))
+        flat.extend(_flatten_schema(item.get("fields") or [], name + "."))
+    return flat
+
+
+def _column_lineage(
+    facet: dict[str, Any],
+) -> tuple[dict[str, tuple[ColumnInput, ...]], tuple[ColumnInput, ...]]:
+    per_field: dict[str, tuple[ColumnInput, ...]] = {}
+    for out_field, spec in facet["fields"].items():
+        default = _legacy_transformation(spec)
+        per_field[out_field] = tuple(_column_input(item, default) for item in spec["inputFields"])
+    indirect = tuple(
+        _column_input(item, Transformation("INDIRECT")) for item in facet.get("dataset") or []
+    )
+    return per_field, indirect
+
+
+def _legacy_transformation(spec: dict[str, Any]) -> Transformation:
+    """The pre-1-1 form keeps one transformationType/Description per output field."""
+    kind = spec.get("transformationType")
+    description = spec.get("transformationDescription")
+    if isinstance(kind, str) and kind.upper() == "INDIRECT":
+        return Transformation("INDIRECT", None, description)
+    return Transformation("DIRECT", kind or None, description)
+
+
+def _column_input(item: dict[str, Any], default: Transformation) -> ColumnInput:
+    key = FieldKey(DatasetKey(item["namespace"], item["name"]), item["field"])
+    raw = item.get("transformations") or []
+    if not raw:
+        return ColumnInput(key, (default,))
+    return ColumnInput(
+        key,
+        tuple(
+            Transformation(
+                str(t.get("type") or default.type).upper(),
+                t.get("subtype"),
+                t.get("description"),
+                bool(t.get("masking")),
+            )
+            for t in raw
+        ),
+    )

@@ -1,0 +1,105 @@
+"""The durable event log: every accepted event is appended here before it is acknowledged.
+
+The graph is a projection of this log; `ripple replay` rebuilds it from here. The embedded log is
+a SQLite file in WAL mode with `synchronous=FULL`, so an append that returned survives a crash of
+the process and of the machine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from ripple.errors import StoreUnavailable
+
+
+class EventLog(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def append(self, bodies: Sequence[bytes]) -> list[int]:
+        """Durably append events (JSON bytes) in one transaction; return their sequence numbers."""
+        ...
+
+    async def read(self, after: int, limit: int) -> list[tuple[int, bytes]]:
+        """Up to `limit` events with sequence numbers above `after`, in order."""
+        ...
+
+    async def last_seq(self) -> int: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at TEXT NOT NULL,
+    body BLOB NOT NULL
+)
+"""
+
+
+class SqliteEventLog:
+    """An event log in one SQLite file (`:memory:` for tests)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        self._db: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        try:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(
+                f"Cannot open the event log at {self._path}: {exc} — check the data directory"
+            ) from exc
+        self._db = db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreUnavailable("The event log is not open")
+        return self._db
+
+    async def append(self, bodies: Sequence[bytes]) -> list[int]:
+        if not bodies:
+            return []
+        db = self._conn()
+        now = datetime.now(UTC).isoformat()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            first = db.execute(
+                "INSERT INTO events (received_at, body) VALUES (?, ?) RETURNING seq", (now, bodies[0])
+            ).fetchone()[0]
+            if len(bodies) > 1:
+                db.executemany(
+                    "INSERT INTO events (received_at, body) VALUES (?, ?)",
+                    [(now, body) for body in bodies[1:]],
+                )
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreUnavailable(f"Cannot append to the event log: {exc}") from exc
+        return list(range(first, first + len(bodies)))
+
+    async def read(self, after: int, limit: int) -> list[tuple[int, bytes]]:
+        rows = self._conn().execute(
+            "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        )
+        return [(seq, bytes(body)) for seq, body in rows]
+
+    async def last_seq(self) -> int:
+        row = self._conn().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(row[0])

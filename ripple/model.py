@@ -1,0 +1,166 @@
+"""Identifiers of the lineage graph and their one canonical string form (Marquez's node ids).
+
+`dataset:<namespace>:<name>`, `job:<namespace>:<name>`, `datasetField:<namespace>:<dataset>:<field>`,
+`run:<uuid>`, plus Ripple's own `dag:<namespace>:<dag_id>` and `task:<namespace>:<dag_id>.<task_id>`.
+Namespaces follow the OpenLineage naming spec and may hold `:` and `/` (`postgres://db:5432`), so
+parsing follows Marquez's rule: a `:` followed by `//` or by a digit belongs to the namespace.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+from ripple.errors import InvalidNodeId
+
+
+class NodeKind(str, Enum):
+    DATASET = "dataset"
+    COLUMN = "datasetField"
+    JOB = "job"
+    RUN = "run"
+    DAG = "dag"
+    TASK = "task"
+
+
+class EdgeKind(str, Enum):
+    READ_BY = "READ_BY"  # Dataset -> Job
+    WRITES = "WRITES"  # Job -> Dataset
+    HAS_COLUMN = "HAS_COLUMN"  # Dataset -> Column
+    DERIVES = "DERIVES"  # Column -> Column
+    RUN_OF = "RUN_OF"  # Run -> Job
+    READ = "READ"  # Run -> Dataset
+    PRODUCED = "PRODUCED"  # Run -> Dataset
+    CHILD_OF = "CHILD_OF"  # Run -> Run (parent)
+    CONTAINS = "CONTAINS"  # AirflowDag -> AirflowTask
+    IMPLEMENTS = "IMPLEMENTS"  # AirflowTask -> Job
+    PRECEDES = "PRECEDES"  # AirflowTask -> AirflowTask
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetKey:
+    namespace: str
+    name: str
+
+    @property
+    def node_id(self) -> str:
+        return f"dataset:{self.namespace}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobKey:
+    namespace: str
+    name: str
+
+    @property
+    def node_id(self) -> str:
+        return f"job:{self.namespace}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldKey:
+    dataset: DatasetKey
+    field: str
+
+    @property
+    def node_id(self) -> str:
+        return f"datasetField:{self.dataset.namespace}:{self.dataset.name}:{self.field}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunId:
+    value: uuid.UUID
+
+    @property
+    def node_id(self) -> str:
+        return f"run:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class DagKey:
+    namespace: str
+    dag_id: str
+
+    @property
+    def node_id(self) -> str:
+        return f"dag:{self.namespace}:{self.dag_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskKey:
+    namespace: str
+    dag_id: str
+    task_id: str
+
+    @property
+    def node_id(self) -> str:
+        return f"task:{self.namespace}:{self.dag_id}.{self.task_id}"
+
+
+NodeKey = DatasetKey | JobKey | FieldKey | RunId | DagKey | TaskKey
+
+# A ':' that starts '//' (scheme://) or a digit (host:port) is part of a namespace, not a separator.
+_SEPARATOR = re.compile(r":(?!//|\d)")
+_PREFIXES = {kind.value: kind for kind in NodeKind}
+
+
+def kind_of(node_id: str) -> NodeKind:
+    """The kind named by a node id's prefix; raises InvalidNodeId for an unknown prefix."""
+    prefix, sep, _ = node_id.partition(":")
+    if not sep or prefix not in _PREFIXES:
+        raise InvalidNodeId(
+            f"Node id {node_id!r} has no known prefix; expected one of "
+            + ", ".join(f"'{p}:'" for p in _PREFIXES)
+        )
+    return _PREFIXES[prefix]
+
+
+def parse_node_id(node_id: str) -> NodeKey:
+    """Parse a public node id into its key; raises InvalidNodeId naming what is wrong."""
+    kind = kind_of(node_id)
+    body = node_id[len(kind.value) + 1 :]
+    if kind is NodeKind.RUN:
+        try:
+            return RunId(uuid.UUID(body))
+        except ValueError:
+            raise InvalidNodeId(f"Run id {node_id!r} must be 'run:<uuid>'") from None
+    parts = _split(body)
+    if kind is NodeKind.COLUMN:
+        if len(parts) < 3:
+            raise InvalidNodeId(
+                f"Column id {node_id!r} must be 'datasetField:<namespace>:<dataset>:<field>'"
+            )
+        namespace, *middle, field = parts
+        return FieldKey(DatasetKey(namespace, ":".join(middle)), field)
+    if len(parts) < 2:
+        raise InvalidNodeId(f"Node id {node_id!r} must be '{kind.value}:<namespace>:<name>'")
+    namespace, name = parts[0], ":".join(parts[1:])
+    if kind is NodeKind.DATASET:
+        return DatasetKey(namespace, name)
+    if kind is NodeKind.JOB:
+        return JobKey(namespace, name)
+    if kind is NodeKind.DAG:
+        return DagKey(namespace, name)
+    dag_id, dot, task_id = name.partition(".")
+    if not dot:
+        raise InvalidNodeId(f"Task id {node_id!r} must be 'task:<namespace>:<dag_id>.<task_id>'")
+    return TaskKey(namespace, dag_id, task_id)
+
+
+def canonical(node_id: str) -> str:
+    """The canonical form of a node id (normalises run UUIDs); raises InvalidNodeId."""
+    return parse_node_id(node_id).node_id
+
+
+def _split(body: str) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    for match in _SEPARATOR.finditer(body):
+        parts.append(body[start : match.start()])
+        start = match.end()
+    parts.append(body[start:])
+    if any(part == "" for part in parts):
+        raise InvalidNodeId(f"Node id part is empty in {body!r}")
+    return parts
