@@ -3,6 +3,7 @@
     RippleError
     ├── InvalidEvent            an OpenLineage event failed validation (JSON path, value, reason)
     ├── MalformedInput          a body or file that is not JSON at all
+    ├── PayloadTooLarge         a body over the configured limit
     ├── InvalidNodeId           a node id that does not parse
     ├── NotFound                a node id that parses but is not in the graph
     ├── ConfigError             a setting with a bad value
@@ -33,6 +34,10 @@ class InvalidEvent(RippleError):
 
 class MalformedInput(RippleError):
     """Input that is not JSON (or not the JSON container we expected)."""
+
+
+class PayloadTooLarge(RippleError):
+    """A request body (after decompression) over the configured limit."""
 
 
 class InvalidNodeId(RippleError):

@@ -24,8 +24,15 @@ _FORMAT = 1
 class EmbeddedStore:
     """GraphStore over MemoryGraph; `snapshot=None` keeps it purely in memory."""
 
-    def __init__(self, snapshot: Path | None = None, snapshot_every: int = 200_000) -> None:
+    def __init__(
+        self,
+        snapshot: Path | None = None,
+        snapshot_every: int = 200_000,
+        *,
+        save_on_close: bool = True,
+    ) -> None:
         self._snapshot = snapshot
+        self._save_on_close = save_on_close
         self._snapshot_every = snapshot_every
         self._since_snapshot = 0
         self.graph = MemoryGraph()
@@ -48,7 +55,8 @@ class EmbeddedStore:
             _restore(self.graph, image)
 
     async def close(self) -> None:
-        self.save()
+        if self._save_on_close:
+            self.save()
 
     def save(self) -> None:
         if self._snapshot is None:
@@ -67,7 +75,7 @@ class EmbeddedStore:
             self.graph.apply(delta)
         self.graph.through = max(self.graph.through, through)
         self._since_snapshot += len(deltas)
-        if self._since_snapshot >= self._snapshot_every:
+        if self._save_on_close and self._since_snapshot >= self._snapshot_every:
             self.save()
 
     async def projected_through(self) -> int:

@@ -145,7 +145,16 @@ class MemoryGraph:
                 if entry & 15 == _HAS_COLUMN:
                     return self.state(entry >> 4)
             return None
-        value = self.prop(idx, "state" if self.kind(idx) is NodeKind.RUN else "last_run_state")
+        if self.kind(idx) is NodeKind.RUN:
+            state = self.prop(idx, "state")
+            return state if isinstance(state, str) else None
+        # A dataset's or job's health is the current state of the run that last touched it.
+        run = self.index.get(str(self.prop(idx, "last_run")))
+        if run is not None:
+            state = self.prop(run, "state")
+            if isinstance(state, str):
+                return state
+        value = self.prop(idx, "last_run_state")
         return value if isinstance(value, str) else None
 
     def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:

@@ -1,0 +1,1 @@
+"""The HTTP API: Marquez's ingest contract plus Ripple's impact questions."""

@@ -1,0 +1,144 @@
+"""The FastAPI application factory and its routes (thin: validate, call one function, map)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request, Response
+
+from ripple import __version__
+from ripple.api import errors
+from ripple.api.body import JSONBytes, decode_json, decode_many, read_body
+from ripple.config import Settings
+from ripple.errors import InvalidEvent, MalformedInput
+from ripple.graph import queries
+from ripple.graph.store import WalkOptions
+from ripple.ingest.pipeline import GroupCommitter, Outcome
+from ripple.runtime import Runtime, open_runtime
+
+NodeIdParam = Annotated[str, Query(alias="nodeId", min_length=1, description="Marquez node id")]
+Depth = Annotated[int, Query(ge=1, le=queries.MAX_DEPTH)]
+Limit = Annotated[int, Query(ge=1, le=1_000_000)]
+
+
+def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> FastAPI:
+    """An app over the embedded store in `settings.data_dir`, or purely in memory (tests)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await open_runtime(settings, in_memory=in_memory)
+        committer = GroupCommitter(runtime.ingestor)
+        committer.start()
+        app.state.runtime = runtime
+        app.state.committer = committer
+        try:
+            yield
+        finally:
+            await committer.stop()
+            await runtime.close()
+
+    app = FastAPI(
+        title="Ripple",
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=JSONBytes,
+    )
+    errors.install(app)
+    limit = settings.max_body_bytes
+
+    def runtime(request: Request) -> Runtime:
+        value: Runtime = request.app.state.runtime
+        return value
+
+    @app.get("/api/v1/health")
+    async def health(request: Request) -> dict[str, Any]:
+        rt = runtime(request)
+        return {"status": "ok", "version": __version__, "projected": await rt.store.projected_through()}
+
+    @app.post("/api/v1/lineage", status_code=201)
+    async def post_lineage(request: Request) -> Response:
+        doc = decode_json(await read_body(request, limit))
+        if not isinstance(doc, dict):
+            raise InvalidEvent("$", doc, "must be a JSON object (one event); send arrays to /api/v1/lineage/batch")
+        committer: GroupCommitter = request.app.state.committer
+        outcome = await committer.submit(doc)
+        if outcome.error is not None:
+            raise outcome.error
+        return Response(status_code=201)
+
+    @app.post("/api/v1/lineage/batch")
+    async def post_batch(request: Request) -> dict[str, Any]:
+        items = decode_many(await read_body(request, limit))
+        valid = [(i, doc) for i, doc in enumerate(items) if not isinstance(doc, MalformedInput)]
+        outcomes = await runtime(request).ingestor.ingest([doc for _, doc in valid])
+        results: list[dict[str, Any]] = [{} for _ in items]
+        for (i, _), outcome in zip(valid, outcomes, strict=True):
+            results[i] = outcome.as_dict(i)
+        for i, item in enumerate(items):
+            if isinstance(item, MalformedInput):
+                rejected = Outcome(error=InvalidEvent("$", None, str(item)))
+                results[i] = rejected.as_dict(i)
+        accepted = sum(1 for r in results if r["status"] == "accepted")
+        return {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+
+    @app.get("/api/v1/impact")
+    async def get_impact(
+        request: Request,
+        node_id: NodeIdParam,
+        depth: Depth = 50,
+        limit: Limit = 10_000,
+        columns: bool = True,
+        direct_only: Annotated[bool, Query(alias="directOnly")] = False,
+    ) -> dict[str, Any]:
+        options = WalkOptions(depth, limit, columns, direct_only)
+        return (await queries.impact(runtime(request).store, node_id, options)).as_dict()
+
+    @app.get("/api/v1/upstream")
+    async def get_upstream(
+        request: Request,
+        node_id: NodeIdParam,
+        depth: Depth = 50,
+        limit: Limit = 10_000,
+        columns: bool = True,
+    ) -> dict[str, Any]:
+        options = WalkOptions(depth, limit, columns)
+        return (await queries.upstream(runtime(request).store, node_id, options)).as_dict()
+
+    @app.get("/api/v1/order")
+    async def get_order(
+        request: Request, node_id: NodeIdParam, depth: Depth = 50, limit: Limit = 100_000
+    ) -> dict[str, Any]:
+        options = WalkOptions(depth, limit)
+        return (await queries.order(runtime(request).store, node_id, options)).as_dict()
+
+    @app.get("/api/v1/nodes")
+    async def get_node(request: Request, node_id: NodeIdParam) -> dict[str, Any]:
+        record = await queries.node(runtime(request).store, node_id)
+        return {
+            "id": record.id,
+            "kind": record.kind,
+            "firstSeen": record.first_seen,
+            "lastSeen": record.last_seen,
+            "lastRun": record.last_run,
+            "props": record.props,
+        }
+
+    @app.get("/api/v1/lineage")
+    async def get_lineage(request: Request, node_id: NodeIdParam, depth: Depth = 20) -> dict[str, Any]:
+        return await queries.marquez_lineage(runtime(request).store, node_id, depth)
+
+    @app.get("/api/v1/column-lineage")
+    async def get_column_lineage(
+        request: Request,
+        node_id: NodeIdParam,
+        depth: Depth = 20,
+        with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
+    ) -> dict[str, Any]:
+        return await queries.marquez_column_lineage(
+            runtime(request).store, node_id, depth, with_downstream=with_downstream
+        )
+
+    return app

@@ -1,0 +1,248 @@
+"""The `ripple` command: serve, ingest, replay, and the impact questions."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ripple.config import Settings
+from ripple.errors import MalformedInput, RippleError
+from ripple.graph import queries
+from ripple.graph.store import Closure, WalkOptions
+from ripple.ingest.files import expand, read_events
+from ripple.runtime import Runtime, open_runtime
+
+T = TypeVar("T")
+err = Console(stderr=True)
+out = Console()
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="RIPPLE_DATA_DIR",
+    default=Path(".ripple"),
+    show_default=True,
+    help="Where the event log and graph live (env RIPPLE_DATA_DIR).",
+)
+
+
+@click.group()
+@click.version_option(package_name="ripple-lineage")
+def main() -> None:
+    """Ripple: OpenLineage in, column-level lineage graph, blast radius and backfill order out."""
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", envvar="RIPPLE_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="RIPPLE_PORT", type=int, default=5000, show_default=True)
+@click.option("--demo", is_flag=True, help="Load the demo pipeline before serving.")
+def serve(data_dir: Path, host: str, port: int, demo: bool) -> None:
+    """Serve the HTTP API (Marquez's ingest contract + impact questions)."""
+    import uvicorn
+
+    from ripple.api.app import create_app
+
+    settings = Settings(data_dir=data_dir, host=host, port=port)
+    if demo:
+        from ripple.demo import demo_events
+
+        accepted, _ = _run(_ingest_docs(settings, [("demo", doc) for doc in demo_events()]))
+        err.print(f"Loaded the demo pipeline ({accepted} events) into {data_dir}")
+    err.print(f"Ripple listening on http://{host}:{port} (data in {data_dir})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@main.command()
+@data_dir_option
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--batch", default=1000, show_default=True, help="Events per transaction.")
+def ingest(data_dir: Path, paths: tuple[str, ...], batch: int) -> None:
+    """Ingest OpenLineage events from files or directories (`-` reads stdin)."""
+    settings = Settings(data_dir=data_dir)
+    try:
+        files = expand(list(paths))
+    except MalformedInput as exc:
+        raise click.ClickException(str(exc)) from None
+    accepted, rejected = _run(_ingest_files(settings, files, batch))
+    err.print(f"[green]{accepted} accepted[/], [red]{len(rejected)} rejected[/]")
+    for where, reason in rejected[:50]:
+        err.print(f"  {where}: {reason}", soft_wrap=True)
+    if len(rejected) > 50:
+        err.print(f"  … and {len(rejected) - 50} more")
+    if rejected:
+        sys.exit(1)
+
+
+@main.command()
+@data_dir_option
+def replay(data_dir: Path) -> None:
+    """Rebuild the graph from the event log alone."""
+
+    async def go() -> int:
+        runtime = await open_runtime(Settings(data_dir=data_dir))
+        try:
+            total = await runtime.log.last_seq()
+            with _progress() as bar:
+                task = bar.add_task("replaying", total=total)
+                count = await runtime.ingestor.replay(lambda n: bar.advance(task, n))
+            return count
+        finally:
+            await runtime.close()
+
+    err.print(f"Replayed {_run(go())} events from {data_dir / 'events.db'}")
+
+
+def _walk_command(name: str, help_text: str) -> Callable[..., None]:
+    @main.command(name=name, help=help_text)
+    @data_dir_option
+    @click.argument("node_id")
+    @click.option("--depth", default=50, show_default=True, type=click.IntRange(1, queries.MAX_DEPTH))
+    @click.option("--limit", default=10_000, show_default=True, type=click.IntRange(1))
+    @click.option("--columns/--no-columns", default=True, show_default=True,
+                  help="Walk column lineage too.")
+    @click.option("--direct-only", is_flag=True, help="Follow only DIRECT column lineage.")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+    def command(data_dir: Path, node_id: str, depth: int, limit: int, columns: bool,
+                direct_only: bool, fmt: str) -> None:
+        options = WalkOptions(depth, limit, columns, direct_only)
+        ask = queries.impact if name == "impact" else queries.upstream
+        closure = _run(_query(data_dir, lambda rt: ask(rt.store, node_id, options)))
+        if fmt == "json":
+            _print_json(closure.as_dict())
+        else:
+            _print_closure(closure)
+
+    return command
+
+
+_walk_command("impact", "Blast radius: everything downstream of NODE_ID.")
+_walk_command("upstream", "Root cause: everything NODE_ID comes from, with last run states.")
+
+
+@main.command(name="order")
+@data_dir_option
+@click.argument("node_id")
+@click.option("--depth", default=50, show_default=True, type=click.IntRange(1, queries.MAX_DEPTH))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def order_command(data_dir: Path, node_id: str, depth: int, fmt: str) -> None:
+    """Backfill order: the impacted jobs in layers (each layer can run in parallel)."""
+    options = WalkOptions(depth, 1_000_000)
+    result = _run(_query(data_dir, lambda rt: queries.order(rt.store, node_id, options)))
+    if fmt == "json":
+        _print_json(result.as_dict())
+        return
+    table = Table(title=f"Backfill order from {result.root}")
+    table.add_column("layer", justify="right")
+    table.add_column("jobs (run in parallel)")
+    for i, layer in enumerate(result.layers, start=1):
+        table.add_row(str(i), "\n".join(layer))
+    out.print(table)
+    for cycle in result.cycles:
+        out.print(f"[red]cycle:[/] {' ⇄ '.join(cycle)}")
+
+
+async def _query(data_dir: Path, ask: Callable[[Runtime], Awaitable[T]]) -> T:
+    runtime = await open_runtime(Settings(data_dir=data_dir), read_only=True)
+    try:
+        return await ask(runtime)
+    finally:
+        await runtime.close()
+
+
+async def _ingest_files(
+    settings: Settings, files: list[str], batch: int
+) -> tuple[int, list[tuple[str, str]]]:
+    runtime = await open_runtime(settings)
+    accepted = 0
+    rejected: list[tuple[str, str]] = []
+    try:
+        with _progress() as bar:
+            task = bar.add_task("ingesting", total=len(files))
+            for name in files:
+                bar.update(task, description=f"ingesting {Path(name).name}")
+                pending: list[tuple[str, Any]] = []
+                for located in read_events(name):
+                    if isinstance(located.doc, MalformedInput):
+                        rejected.append((located.where, str(located.doc)))
+                        continue
+                    pending.append((located.where, located.doc))
+                    if len(pending) >= batch:
+                        accepted += await _flush(runtime, pending, rejected)
+                        pending = []
+                accepted += await _flush(runtime, pending, rejected)
+                bar.advance(task)
+    finally:
+        await runtime.close()
+    return accepted, rejected
+
+
+async def _ingest_docs(
+    settings: Settings, docs: list[tuple[str, Any]]
+) -> tuple[int, list[tuple[str, str]]]:
+    runtime = await open_runtime(settings)
+    rejected: list[tuple[str, str]] = []
+    try:
+        return await _flush(runtime, docs, rejected), rejected
+    finally:
+        await runtime.close()
+
+
+async def _flush(runtime: Runtime, pending: list[tuple[str, Any]], rejected: list[tuple[str, str]]) -> int:
+    if not pending:
+        return 0
+    outcomes = await runtime.ingestor.ingest([doc for _, doc in pending])
+    for (where, _), outcome in zip(pending, outcomes, strict=True):
+        if outcome.error is not None:
+            rejected.append((where, str(outcome.error)))
+    return sum(1 for o in outcomes if o.accepted)
+
+
+def _print_closure(closure: Closure) -> None:
+    title = f"{'Blast radius of' if closure.direction == 'downstream' else 'Upstream of'} {closure.root}"
+    table = Table(title=title)
+    table.add_column("dist", justify="right")
+    table.add_column("kind")
+    table.add_column("node", overflow="fold")
+    table.add_column("dependence")
+    upstream = closure.direction == "upstream"
+    if upstream:
+        table.add_column("last state")
+    for node in sorted(closure.nodes, key=lambda n: (n.distance, n.kind, n.id)):
+        row = [str(node.distance), node.kind, node.id, node.dependence]
+        if upstream:
+            row.append(node.state or "-")
+        table.add_row(*row)
+    out.print(table)
+    note = " [red](truncated: raise --limit for the full answer)[/]" if closure.truncated else ""
+    out.print(f"{len(closure.nodes)} nodes, {len(closure.edges)} edges{note}")
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+
+
+def _run(coro: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except RippleError as exc:
+        raise click.ClickException(str(exc)) from None

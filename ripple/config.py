@@ -1,0 +1,26 @@
+"""Settings, read once at the process edge (environment `RIPPLE_*` or CLI flags) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RIPPLE_", extra="ignore")
+
+    data_dir: Path = Field(Path(".ripple"), description="Where the event log and graph live")
+    host: str = Field("127.0.0.1", description="Address `ripple serve` listens on")
+    port: int = Field(5000, ge=1, le=65535, description="Marquez's port, so producers work as-is")
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest accepted body")
+    snapshot_every: int = Field(200_000, ge=1, description="Events between graph snapshots")
+
+    @property
+    def event_log_path(self) -> Path:
+        return self.data_dir / "events.db"
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.data_dir / "graph.snapshot"

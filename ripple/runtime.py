@@ -1,0 +1,48 @@
+"""Wiring: build the event log, graph store and ingest pipeline that settings describe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ripple.config import Settings
+from ripple.graph.embedded import EmbeddedStore
+from ripple.graph.store import GraphStore
+from ripple.ingest.eventlog import EventLog, SqliteEventLog
+from ripple.ingest.pipeline import Ingestor, Progress
+
+
+@dataclass
+class Runtime:
+    log: EventLog
+    store: GraphStore
+    ingestor: Ingestor
+
+    async def close(self) -> None:
+        await self.store.close()
+        await self.log.close()
+
+
+async def open_runtime(
+    settings: Settings | None = None,
+    *,
+    in_memory: bool = False,
+    read_only: bool = False,
+    progress: Progress | None = None,
+) -> Runtime:
+    """Open the log and store, then catch the graph up with the log (the crash-recovery step).
+
+    `read_only` never writes a snapshot, so queries can run beside a live server."""
+    if in_memory:
+        log: EventLog = SqliteEventLog(":memory:")
+        store: GraphStore = EmbeddedStore()
+    else:
+        settings = settings or Settings()
+        log = SqliteEventLog(settings.event_log_path)
+        store = EmbeddedStore(
+            settings.snapshot_path, settings.snapshot_every, save_on_close=not read_only
+        )
+    await log.open()
+    await store.open()
+    ingestor = Ingestor(log, store)
+    await ingestor.catch_up(progress)
+    return Runtime(log, store, ingestor)
