@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ripple.api.app import create_app
+from ripple.config import Settings
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    settings = Settings(max_body_bytes=64 * 1024)
+    with TestClient(create_app(settings, in_memory=True)) as test_client:
+        yield test_client

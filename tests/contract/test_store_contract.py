@@ -1,0 +1,184 @@
+"""The GraphStore contract: one suite, every store (see conftest.STORES)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from ripple.errors import NotFound
+from ripple.graph.delta import GraphDelta
+from ripple.graph.order import backfill_order
+from ripple.graph.store import GraphStore, WalkOptions
+from ripple.ingest.event import parse_event
+from ripple.ingest.projection import project
+
+
+def run_event(
+    job: str,
+    inputs: list[str],
+    outputs: list[str],
+    *,
+    state: str = "COMPLETE",
+    time: str = "2024-01-01T00:00:00Z",
+    lineage: dict[str, list[tuple[str, str, str]]] | None = None,
+) -> dict[str, Any]:
+    """A RunEvent in namespace `ns`; lineage maps 'out_ds.col' to [(in_ds, col, type)]."""
+    outs = []
+    for name in outputs:
+        facets: dict[str, Any] = {}
+        fields = {
+            key.split(".", 1)[1]: sources
+            for key, sources in (lineage or {}).items()
+            if key.split(".", 1)[0] == name
+        }
+        if fields:
+            facets["columnLineage"] = {
+                "fields": {
+                    col: {
+                        "inputFields": [
+                            {"namespace": "ns", "name": ds, "field": f, "transformations": [{"type": t}]}
+                            for ds, f, t in sources
+                        ]
+                    }
+                    for col, sources in fields.items()
+                }
+            }
+        outs.append({"namespace": "ns", "name": name, "facets": facets})
+    return {
+        "eventType": state,
+        "eventTime": time,
+        "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_DNS, job + time))},
+        "job": {"namespace": "ns", "name": job},
+        "inputs": [{"namespace": "ns", "name": name} for name in inputs],
+        "outputs": outs,
+    }
+
+
+def deltas(*events: dict[str, Any]) -> list[GraphDelta]:
+    return [project(parse_event(e)) for e in events]
+
+
+# a -> j1 -> b -> j2 -> d ;  a -> j3 -> c -> j2 (a diamond into j2)
+DIAMOND = [
+    run_event("j1", ["a"], ["b"], lineage={"b.x": [("a", "x", "DIRECT")]}),
+    run_event("j3", ["a"], ["c"], lineage={"c.y": [("a", "x", "INDIRECT")]}),
+    run_event("j2", ["b", "c"], ["d"], lineage={"d.z": [("b", "x", "DIRECT"), ("c", "y", "DIRECT")]}),
+]
+
+
+async def load(store: GraphStore, events: list[dict[str, Any]]) -> None:
+    await store.apply(deltas(*events), through=len(events))
+
+
+async def test_apply_records_log_position(store: GraphStore) -> None:
+    assert await store.projected_through() == 0
+    await load(store, DIAMOND)
+    assert await store.projected_through() == 3
+
+
+async def test_counts(store: GraphStore) -> None:
+    await load(store, DIAMOND)
+    counts = await store.counts()
+    assert counts["dataset"] == 4
+    assert counts["job"] == 3
+    assert counts["run"] == 3
+    assert counts["READ_BY"] == 4
+    assert counts["WRITES"] == 3
+
+
+async def test_downstream_distances_and_paths(store: GraphStore) -> None:
+    await load(store, DIAMOND)
+    closure = await store.walk("dataset:ns:a", "downstream", WalkOptions(columns=False))
+    got = {n.id: (n.distance, n.path) for n in closure.nodes}
+    assert got["dataset:ns:d"][0] == 4
+    assert got["dataset:ns:d"][1][0] == "dataset:ns:a"
+    assert got["job:ns:j2"][0] == 3
+    assert set(got) == {f"job:ns:{j}" for j in ("j1", "j2", "j3")} | {
+        f"dataset:ns:{d}" for d in "bcd"
+    }
+    assert closure.truncated is False
+
+
+async def test_depth_bound(store: GraphStore) -> None:
+    await load(store, DIAMOND)
+    closure = await store.walk("dataset:ns:a", "downstream", WalkOptions(depth=2, columns=False))
+    assert {n.id for n in closure.nodes} == {"job:ns:j1", "job:ns:j3", "dataset:ns:b", "dataset:ns:c"}
+    assert closure.truncated is False
+
+
+async def test_limit_truncates(store: GraphStore) -> None:
+    await load(store, DIAMOND)
+    closure = await store.walk("dataset:ns:a", "downstream", WalkOptions(limit=2, columns=False))
+    assert closure.truncated is True
+    assert len(closure.nodes) == 2
+
+
+async def test_column_walk_and_dependence(store: GraphStore) -> None:
+    await load(store, DIAMOND)
+    closure = await store.walk("datasetField:ns:a:x", "downstream", WalkOptions())
+    dep = {n.id: (n.distance, n.dependence) for n in closure.nodes}
+    assert dep["datasetField:ns:b:x"] == (1, "DIRECT")
+    assert dep["datasetField:ns:c:y"] == (1, "INDIRECT")
+    assert dep["datasetField:ns:d:z"] == (2, "DIRECT")
+    assert dep["dataset:ns:d"] == (2, "DIRECT")
+    assert "dataset:ns:a" not in dep
+
+
+async def test_upstream_with_states(store: GraphStore) -> None:
+    events = [*DIAMOND, run_event("j2", ["b", "c"], ["d"], state="FAIL", time="2024-01-02T00:00:00Z")]
+    await load(store, events)
+    closure = await store.walk("dataset:ns:d", "upstream", WalkOptions(columns=False))
+    states = {n.id: n.state for n in closure.nodes}
+    assert states["job:ns:j2"] == "FAIL"
+    assert states["job:ns:j1"] == "COMPLETE"
+    assert states["dataset:ns:d"] if "dataset:ns:d" in states else True
+    assert "dataset:ns:a" in states
+
+
+async def test_order_from_closure(store: GraphStore) -> None:
+    await load(store, DIAMOND)
+    closure = await store.walk("dataset:ns:a", "downstream", WalkOptions(columns=False))
+    order = backfill_order(closure)
+    assert order.layers == [["job:ns:j1", "job:ns:j3"], ["job:ns:j2"]]
+    assert order.cycles == []
+
+
+async def test_cycle_is_reported(store: GraphStore) -> None:
+    await load(store, [run_event("p", ["x"], ["y"]), run_event("q", ["y"], ["x"])])
+    order = backfill_order(await store.walk("dataset:ns:x", "downstream", WalkOptions()))
+    assert order.cycles == [["job:ns:p", "job:ns:q"]]
+    assert sorted(j for layer in order.layers for j in layer) == ["job:ns:p", "job:ns:q"]
+
+
+async def test_unknown_root(store: GraphStore) -> None:
+    with pytest.raises(NotFound):
+        await store.walk("dataset:ns:nope", "downstream", WalkOptions())
+
+
+async def test_idempotent_and_order_insensitive(store: GraphStore) -> None:
+    await load(store, DIAMOND)
+    once = await store.dump()
+    await store.apply(list(reversed(deltas(*DIAMOND))), through=3)
+    assert await store.dump() == once
+
+
+async def test_clear(store: GraphStore) -> None:
+    await load(store, DIAMOND)
+    await store.clear()
+    assert (await store.counts())["dataset"] == 0
+    assert await store.projected_through() == 0
+
+
+async def test_nodes_and_neighbourhood(store: GraphStore) -> None:
+    await load(store, DIAMOND)
+    records = await store.nodes(["dataset:ns:b", "dataset:ns:missing"])
+    assert set(records) == {"dataset:ns:b"}
+    assert records["dataset:ns:b"].props["name"] == "b"
+    assert records["dataset:ns:b"].first_seen is not None
+    edges = await store.neighbourhood(["dataset:ns:b"])
+    assert {(e.src, e.kind, e.dst) for e in edges} >= {
+        ("job:ns:j1", "WRITES", "dataset:ns:b"),
+        ("dataset:ns:b", "READ_BY", "job:ns:j2"),
+    }
