@@ -106,14 +106,24 @@ def _walk_command(name: str, help_text: str) -> Callable[..., None]:
     @main.command(name=name, help=help_text)
     @data_dir_option
     @click.argument("node_id")
-    @click.option("--depth", default=50, show_default=True, type=click.IntRange(1, queries.MAX_DEPTH))
+    @click.option(
+        "--depth", default=50, show_default=True, type=click.IntRange(1, queries.MAX_DEPTH)
+    )
     @click.option("--limit", default=10_000, show_default=True, type=click.IntRange(1))
-    @click.option("--columns/--no-columns", default=True, show_default=True,
-                  help="Walk column lineage too.")
+    @click.option(
+        "--columns/--no-columns", default=True, show_default=True, help="Walk column lineage too."
+    )
     @click.option("--direct-only", is_flag=True, help="Follow only DIRECT column lineage.")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-    def command(data_dir: Path, node_id: str, depth: int, limit: int, columns: bool,
-                direct_only: bool, fmt: str) -> None:
+    def command(
+        data_dir: Path,
+        node_id: str,
+        depth: int,
+        limit: int,
+        columns: bool,
+        direct_only: bool,
+        fmt: str,
+    ) -> None:
         options = WalkOptions(depth, limit, columns, direct_only)
         ask = queries.impact if name == "impact" else queries.upstream
         closure = _run(_query(data_dir, lambda rt: ask(rt.store, node_id, options)))
@@ -197,7 +207,9 @@ async def _ingest_docs(
         await runtime.close()
 
 
-async def _flush(runtime: Runtime, pending: list[tuple[str, Any]], rejected: list[tuple[str, str]]) -> int:
+async def _flush(
+    runtime: Runtime, pending: list[tuple[str, Any]], rejected: list[tuple[str, str]]
+) -> int:
     if not pending:
         return 0
     outcomes = await runtime.ingestor.ingest([doc for _, doc in pending])
@@ -208,7 +220,8 @@ async def _flush(runtime: Runtime, pending: list[tuple[str, Any]], rejected: lis
 
 
 def _print_closure(closure: Closure) -> None:
-    title = f"{'Blast radius of' if closure.direction == 'downstream' else 'Upstream of'} {closure.root}"
+    heading = "Blast radius of" if closure.direction == "downstream" else "Upstream of"
+    title = f"{heading} {closure.root}"
     table = Table(title=title)
     table.add_column("dist", justify="right")
     table.add_column("kind")

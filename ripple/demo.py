@@ -33,12 +33,22 @@ Columns = dict[str, str]
 Lineage = dict[str, list[tuple[str, str, str, str, bool]]]
 
 TABLES: dict[str, Columns] = {
-    "shop.public.orders": {"id": "INTEGER", "customer_id": "INTEGER", "amount": "NUMERIC",
-                           "status": "TEXT", "placed_at": "TIMESTAMP"},
+    "shop.public.orders": {
+        "id": "INTEGER",
+        "customer_id": "INTEGER",
+        "amount": "NUMERIC",
+        "status": "TEXT",
+        "placed_at": "TIMESTAMP",
+    },
     "shop.public.payments": {"id": "INTEGER", "order_id": "INTEGER", "paid": "NUMERIC"},
     "shop.public.customers": {"id": "INTEGER", "email": "TEXT", "country": "TEXT"},
-    "staging.orders": {"order_id": "INTEGER", "customer_id": "INTEGER", "amount": "NUMERIC",
-                       "paid": "NUMERIC", "day": "DATE"},
+    "staging.orders": {
+        "order_id": "INTEGER",
+        "customer_id": "INTEGER",
+        "amount": "NUMERIC",
+        "paid": "NUMERIC",
+        "day": "DATE",
+    },
     "staging.customers": {"customer_id": "INTEGER", "email_hash": "TEXT", "country": "TEXT"},
     "analytics.daily_revenue": {"day": "DATE", "revenue": "NUMERIC", "orders": "INTEGER"},
     "analytics.customer_ltv": {"customer_id": "INTEGER", "country": "TEXT", "ltv": "NUMERIC"},
@@ -103,9 +113,10 @@ def demo_events(days: int = 2) -> list[dict[str, Any]]:
             run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job}/{nominal.isoformat()}"))
             started = nominal + timedelta(minutes=10 * position)
             failed = job == "build_customer_ltv" and day == days - 1
-            for state, at in ((RunState.START, started),
-                              (RunState.FAIL if failed else RunState.COMPLETE,
-                               started + timedelta(minutes=4))):
+            for state, at in (
+                (RunState.START, started),
+                (RunState.FAIL if failed else RunState.COMPLETE, started + timedelta(minutes=4)),
+            ):
                 events.append(_event(job, run_id, state, at, inputs, output, lineage, indirect))
     return events
 
@@ -149,7 +160,9 @@ def _event(
                 namespace=NAMESPACE,
                 name=table,
                 field=column,
-                transformations=[column_lineage_dataset.Transformation(type="INDIRECT", subtype=sub)],
+                transformations=[
+                    column_lineage_dataset.Transformation(type="INDIRECT", subtype=sub)
+                ],
             )
             for table, column, sub in indirect
         ],

@@ -1,13 +1,13 @@
 """Ripple's error tree. Adapters translate foreign exceptions into these, once, at the boundary.
 
-    RippleError
-    ├── InvalidEvent            an OpenLineage event failed validation (JSON path, value, reason)
-    ├── MalformedInput          a body or file that is not JSON at all
-    ├── PayloadTooLarge         a body over the configured limit
-    ├── InvalidNodeId           a node id that does not parse
-    ├── NotFound                a node id that parses but is not in the graph
-    ├── ConfigError             a setting with a bad value
-    └── StoreUnavailable        the graph store or event log cannot be reached
+RippleError
+├── InvalidEvent            an OpenLineage event failed validation (JSON path, value, reason)
+├── MalformedInput          a body or file that is not JSON at all
+├── PayloadTooLarge         a body over the configured limit
+├── InvalidNodeId           a node id that does not parse
+├── NotFound                a node id that parses but is not in the graph
+├── ConfigError             a setting with a bad value
+└── StoreUnavailable        the graph store or event log cannot be reached
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class PayloadTooLarge(RippleError):
 
 
 class InvalidNodeId(RippleError):
-    """A node id that is not of the form `dataset:<ns>:<name>`, `job:…`, `datasetField:…`, `run:<uuid>`."""
+    """A node id not of the form `dataset:<ns>:<name>`, `job:…`, `datasetField:…`, `run:<uuid>`."""
 
 
 class NotFound(RippleError):

@@ -1,7 +1,8 @@
 """Identifiers of the lineage graph and their one canonical string form (Marquez's node ids).
 
-`dataset:<namespace>:<name>`, `job:<namespace>:<name>`, `datasetField:<namespace>:<dataset>:<field>`,
-`run:<uuid>`, plus Ripple's own `dag:<namespace>:<dag_id>` and `task:<namespace>:<dag_id>.<task_id>`.
+`dataset:<namespace>:<name>`, `job:<namespace>:<name>`, `run:<uuid>`,
+`datasetField:<namespace>:<dataset>:<field>`, plus Ripple's own `dag:<namespace>:<dag_id>` and
+`task:<namespace>:<dag_id>.<task_id>`.
 Namespaces follow the OpenLineage naming spec and may hold `:` and `/` (`postgres://db:5432`), so
 parsing follows Marquez's rule: a `:` followed by `//` or by a digit belongs to the namespace.
 """
@@ -11,12 +12,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from ripple.errors import InvalidNodeId
 
 
-class NodeKind(str, Enum):
+class NodeKind(StrEnum):
     DATASET = "dataset"
     COLUMN = "datasetField"
     JOB = "job"
@@ -25,7 +26,7 @@ class NodeKind(str, Enum):
     TASK = "task"
 
 
-class EdgeKind(str, Enum):
+class EdgeKind(StrEnum):
     READ_BY = "READ_BY"  # Dataset -> Job
     WRITES = "WRITES"  # Job -> Dataset
     HAS_COLUMN = "HAS_COLUMN"  # Dataset -> Column

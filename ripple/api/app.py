@@ -56,13 +56,19 @@ def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> 
     @app.get("/api/v1/health")
     async def health(request: Request) -> dict[str, Any]:
         rt = runtime(request)
-        return {"status": "ok", "version": __version__, "projected": await rt.store.projected_through()}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "projected": await rt.store.projected_through(),
+        }
 
     @app.post("/api/v1/lineage", status_code=201)
     async def post_lineage(request: Request) -> Response:
         doc = decode_json(await read_body(request, limit))
         if not isinstance(doc, dict):
-            raise InvalidEvent("$", doc, "must be a JSON object (one event); send arrays to /api/v1/lineage/batch")
+            raise InvalidEvent(
+                "$", doc, "must be a JSON object (one event); send arrays to /api/v1/lineage/batch"
+            )
         committer: GroupCommitter = request.app.state.committer
         outcome = await committer.submit(doc)
         if outcome.error is not None:
@@ -127,7 +133,9 @@ def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> 
         }
 
     @app.get("/api/v1/lineage")
-    async def get_lineage(request: Request, node_id: NodeIdParam, depth: Depth = 20) -> dict[str, Any]:
+    async def get_lineage(
+        request: Request, node_id: NodeIdParam, depth: Depth = 20
+    ) -> dict[str, Any]:
         return await queries.marquez_lineage(runtime(request).store, node_id, depth)
 
     @app.get("/api/v1/column-lineage")

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from ripple.api.body import JSONBytes
 
+from ripple.api.body import JSONBytes
 from ripple.errors import (
     ConfigError,
     InvalidEvent,

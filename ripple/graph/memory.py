@@ -138,7 +138,7 @@ class MemoryGraph:
         return None if props is None else props.get(key)
 
     def state(self, idx: int) -> str | None:
-        """Last run state of a node: a run's own, a job's or dataset's latest, a column's dataset's."""
+        """Last run state: a run's own; a job's or dataset's latest run; a column's dataset's."""
         kind = self.kinds[idx]
         if kind == _COLUMN:
             for entry in self.inc[idx]:
@@ -199,7 +199,10 @@ class MemoryGraph:
         return closure
 
     def _bfs(
-        self, r: int, table: tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]], options: WalkOptions
+        self,
+        r: int,
+        table: tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]],
+        options: WalkOptions,
     ) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int, int]], bool, bool]:
         out_rules, in_rules, root_out, root_in = table
         kinds, out_adj, in_adj = self.kinds, self.out, self.inc
@@ -276,8 +279,12 @@ class MemoryGraph:
                 if seen is None or node.distance < seen.distance:
                     state = None if downstream else self.state(entry >> 4)
                     best[ds] = ImpactedNode(
-                        ds, NodeKind.DATASET.value, node.distance, [*node.path, ds],
-                        node.dependence, state,
+                        ds,
+                        NodeKind.DATASET.value,
+                        node.distance,
+                        [*node.path, ds],
+                        node.dependence,
+                        state,
                     )
         nodes.extend(best.values())
 
@@ -374,7 +381,9 @@ def _wins(new: Any, old: Any) -> bool:
     """Deterministic tie-break between two values asserted with the same stamp."""
     if new == old:
         return False
-    return orjson.dumps(new, option=orjson.OPT_SORT_KEYS) > orjson.dumps(old, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(new, option=orjson.OPT_SORT_KEYS) > orjson.dumps(
+        old, option=orjson.OPT_SORT_KEYS
+    )
 
 
 _TABLES: dict[tuple[str, WalkOptions, NodeKind], Any] = {}
@@ -392,7 +401,9 @@ def _follow_table(
     def codes(kind: NodeKind, is_root: bool) -> tuple[frozenset[int], frozenset[int]]:
         out: set[int] = set()
         inc: set[int] = set()
-        for edge_kind, outgoing in rules.steps(kind, direction, options, is_root=is_root, root_kind=root_kind):
+        for edge_kind, outgoing in rules.steps(
+            kind, direction, options, is_root=is_root, root_kind=root_kind
+        ):
             for code, (k, variant) in enumerate(EDGE_CODES):
                 if k is edge_kind and not (options.direct_only and variant == "INDIRECT"):
                     (out if outgoing else inc).add(code)

@@ -130,4 +130,3 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
                         break
                 components.append(members)
     return components
-

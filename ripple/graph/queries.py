@@ -127,7 +127,9 @@ def _edge_list(edges: list[Edge]) -> list[dict[str, Any]]:
     for e in unique:
         item: dict[str, Any] = {"origin": e.src, "destination": e.dst}
         if e.kind == EdgeKind.DERIVES.value:
-            item["transformations"] = sorted({x.variant for x in edges if (x.src, x.dst) == (e.src, e.dst)})
+            item["transformations"] = sorted(
+                {x.variant for x in edges if (x.src, x.dst) == (e.src, e.dst)}
+            )
         out.append(item)
     return out
 
@@ -143,7 +145,12 @@ def _marquez_data(record: NodeRecord, inbound: list[Edge]) -> dict[str, Any]:
             "physicalName": p.get("name"),
             "namespace": p.get("namespace"),
             "fields": [
-                {"name": f["name"], "type": f.get("type"), "tags": [], "description": f.get("description")}
+                {
+                    "name": f["name"],
+                    "type": f.get("type"),
+                    "tags": [],
+                    "description": f.get("description"),
+                }
                 for f in p.get("fields") or []
             ],
             "lastLifecycleState": p.get("last_run_state"),
@@ -169,9 +176,7 @@ def _marquez_data(record: NodeRecord, inbound: list[Edge]) -> dict[str, Any]:
             "dataset": name,
             "field": p.get("name"),
             "fieldType": p.get("type"),
-            "inputFields": [
-                _field_ref(e) for e in inbound if e.kind == EdgeKind.DERIVES.value
-            ],
+            "inputFields": [_field_ref(e) for e in inbound if e.kind == EdgeKind.DERIVES.value],
             **common,
         }
     return {**p, **common}

@@ -15,12 +15,16 @@ from ripple.model import EdgeKind, NodeKind
 Step = tuple[EdgeKind, bool]  # (edge kind, True = follow outgoing, False = follow incoming)
 
 
-def steps(kind: NodeKind, direction: str, options: WalkOptions, *, is_root: bool, root_kind: NodeKind) -> tuple[Step, ...]:
+def steps(
+    kind: NodeKind, direction: str, options: WalkOptions, *, is_root: bool, root_kind: NodeKind
+) -> tuple[Step, ...]:
     """The edges to follow out of a node of `kind` during a walk."""
     column_walk = options.columns or root_kind is NodeKind.COLUMN
     if direction == "downstream":
         if kind is NodeKind.DATASET:
-            return ((EdgeKind.READ_BY, True),) + (((EdgeKind.HAS_COLUMN, True),) if options.columns else ())
+            return ((EdgeKind.READ_BY, True),) + (
+                ((EdgeKind.HAS_COLUMN, True),) if options.columns else ()
+            )
         if kind is NodeKind.JOB:
             return ((EdgeKind.WRITES, True),)
         if kind is NodeKind.COLUMN and column_walk:
@@ -32,7 +36,7 @@ def steps(kind: NodeKind, direction: str, options: WalkOptions, *, is_root: bool
         return ()
     if kind is NodeKind.DATASET:
         own_columns = ((EdgeKind.HAS_COLUMN, True),) if options.columns and is_root else ()
-        return ((EdgeKind.WRITES, False),) + own_columns
+        return ((EdgeKind.WRITES, False), *own_columns)
     if kind is NodeKind.JOB:
         return ((EdgeKind.READ_BY, False),)
     if kind is NodeKind.COLUMN and column_walk:

@@ -86,7 +86,7 @@ class Event:
 
 
 def parse_event(doc: Any) -> Event:
-    """Validate one decoded event; raises InvalidEvent (path, value, reason) on the first problem."""
+    """Validate one decoded event; raise InvalidEvent (path, value, reason) on the first problem."""
     root = f.item_obj(doc, "$")
     event_time = f.timestamp(root, "eventTime", "$", required=True)
     assert event_time is not None
@@ -94,7 +94,9 @@ def parse_event(doc: Any) -> Event:
     f.string(root, "schemaURL", "$")
     if "dataset" in root and "job" not in root and "run" not in root:
         dataset = _dataset(f.obj(root, "dataset", "$", required=True) or {}, "$.dataset", None)
-        return Event("DatasetEvent", None, event_time, root.get("producer"), None, None, [], [dataset])
+        return Event(
+            "DatasetEvent", None, event_time, root.get("producer"), None, None, [], [dataset]
+        )
     event_type = f.string(root, "eventType", "$")
     if event_type is not None and event_type.upper() not in EVENT_TYPES:
         raise InvalidEvent("$.eventType", event_type, "must be one of " + ", ".join(EVENT_TYPES))

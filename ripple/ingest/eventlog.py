@@ -81,7 +81,8 @@ class SqliteEventLog:
         try:
             db.execute("BEGIN IMMEDIATE")
             first = db.execute(
-                "INSERT INTO events (received_at, body) VALUES (?, ?) RETURNING seq", (now, bodies[0])
+                "INSERT INTO events (received_at, body) VALUES (?, ?) RETURNING seq",
+                (now, bodies[0]),
             ).fetchone()[0]
             if len(bodies) > 1:
                 db.executemany(

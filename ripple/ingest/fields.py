@@ -86,7 +86,9 @@ def run_uuid(parent: JsonObject, key: str, path: str) -> uuid.UUID:
         raise InvalidEvent(f"{path}.{key}", text, "must be a UUID") from None
 
 
-def timestamp(parent: JsonObject, key: str, path: str, *, required: bool = False) -> datetime | None:
+def timestamp(
+    parent: JsonObject, key: str, path: str, *, required: bool = False
+) -> datetime | None:
     text = string(parent, key, path, required=required)
     if text is None:
         return None

@@ -49,7 +49,9 @@ def read_events(name: str) -> Iterator[Located]:
         yield from _array(text, label)
     else:
         try:
-            yield Located(f"{label}:{_line_of(text, len(text) - len(stripped))}", orjson.loads(text))
+            yield Located(
+                f"{label}:{_line_of(text, len(text) - len(stripped))}", orjson.loads(text)
+            )
         except orjson.JSONDecodeError:
             yield from _lines(text, label)  # NDJSON saved as .json
 

@@ -108,9 +108,7 @@ def _bare_run(delta: GraphDelta, run_id: uuid.UUID, job: JobKey) -> str:
     return node
 
 
-def _dataset(
-    delta: GraphDelta, ref: DatasetRef, role: str, seen: set[str], known: set[str]
-) -> str:
+def _dataset(delta: GraphDelta, ref: DatasetRef, role: str, seen: set[str], known: set[str]) -> str:
     ds_id = ref.key.node_id
     seen.add(ds_id)
     props: dict[str, Any] = {"namespace": ref.key.namespace, "name": ref.key.name}
@@ -120,7 +118,9 @@ def _dataset(
     delta.nodes.append(node)
     out_fields: list[str] = []
     if ref.schema is not None:
-        fields = [{"name": f.name, "type": f.type, "description": f.description} for f in ref.schema]
+        fields = [
+            {"name": f.name, "type": f.type, "description": f.description} for f in ref.schema
+        ]
         props["fields"] = fields
         digest = hashlib.sha1(orjson.dumps(fields), usedforsecurity=False).hexdigest()[:16]
         props["schema_version"] = digest

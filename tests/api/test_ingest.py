@@ -33,9 +33,7 @@ def test_single_event_is_created_and_projected(client: TestClient) -> None:
 
 def test_gzip_body_is_accepted(client: TestClient) -> None:
     body = gzip.compress(json.dumps(event()).encode())
-    response = client.post(
-        "/api/v1/lineage", content=body, headers={"Content-Encoding": "gzip"}
-    )
+    response = client.post("/api/v1/lineage", content=body, headers={"Content-Encoding": "gzip"})
     assert response.status_code == 201
 
 
@@ -98,9 +96,7 @@ def test_body_over_limit_is_413(client: TestClient) -> None:
 
 def test_gzip_bomb_over_limit_is_413(client: TestClient) -> None:
     body = gzip.compress(b'{"a": "' + b"x" * (1024 * 1024) + b'"}')
-    response = client.post(
-        "/api/v1/lineage", content=body, headers={"Content-Encoding": "gzip"}
-    )
+    response = client.post("/api/v1/lineage", content=body, headers={"Content-Encoding": "gzip"})
     assert response.status_code == 413
 
 

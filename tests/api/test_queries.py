@@ -34,7 +34,13 @@ def test_impact_of_raw_table(demo: TestClient) -> None:
     ids = {n["id"]: n for n in body["nodes"]}
     assert ids[job("stg_orders")]["distance"] == 1
     assert ids[STG_ORDERS]["distance"] == 2
-    assert ids[LTV]["path"] == [ORDERS, job("stg_orders"), STG_ORDERS, job("build_customer_ltv"), LTV]
+    assert ids[LTV]["path"] == [
+        ORDERS,
+        job("stg_orders"),
+        STG_ORDERS,
+        job("build_customer_ltv"),
+        LTV,
+    ]
     assert f"datasetField:{NAMESPACE}:analytics.customer_ltv:ltv" in ids
     assert f"dataset:{NAMESPACE}:staging.customers" not in ids
     edge_kinds = {e["kind"] for e in body["edges"]}
@@ -143,6 +149,9 @@ def test_marquez_column_lineage_upstream_by_default(demo: TestClient) -> None:
     assert any(f["field"] == "amount" for f in node["data"]["inputFields"])
     down = demo.get(
         "/api/v1/column-lineage",
-        params={"nodeId": f"datasetField:{NAMESPACE}:shop.public.orders:amount", "withDownstream": "true"},
+        params={
+            "nodeId": f"datasetField:{NAMESPACE}:shop.public.orders:amount",
+            "withDownstream": "true",
+        },
     ).json()
     assert ltv in {n["id"] for n in down["graph"]}

@@ -17,8 +17,14 @@ from ripple.errors import InvalidEvent
 from ripple.ingest.event import parse_event
 from tests.conftest import food_delivery_events
 
-EVENT_DIRS = ("marquez/open_lineage", "marquez/apples", "marquez/seed", "openlineage/client_python",
-              "openlineage/proxy_fluentd", "airflow3")
+EVENT_DIRS = (
+    "marquez/open_lineage",
+    "marquez/apples",
+    "marquez/seed",
+    "openlineage/client_python",
+    "openlineage/proxy_fluentd",
+    "airflow3",
+)
 
 
 class SpecValidator:
@@ -86,11 +92,15 @@ def test_every_spec_valid_event_is_accepted(fixtures_dir: Path) -> None:
     assert refused == []
 
 
-NEGATIVE = {
+NEGATIVE = {  # file -> the JSON path the 422 must name
     "event_invalid_dataset_facet.json": "$.outputs[0].facets.ownership.owners[0].name",
-    "event_invalid_input_dataset_facet.json": "$.inputs[0].inputFacets.dataQualityMetrics.columnMetrics",
+    "event_invalid_input_dataset_facet.json": (
+        "$.inputs[0].inputFacets.dataQualityMetrics.columnMetrics"
+    ),
     "event_invalid_job_facet.json": "$.job.facets.ownership.owners[0].name",
-    "event_invalid_output_dataset_facet.json": "$.outputs[0].outputFacets.outputStatistics.rowCount",
+    "event_invalid_output_dataset_facet.json": (
+        "$.outputs[0].outputFacets.outputStatistics.rowCount"
+    ),
     "event_invalid_run_facet.json": "$.run.facets.parent.run.runId",
     "event_no_run_id.json": "$.run.runId",
 }
@@ -184,7 +194,10 @@ def test_airflow3_task_runs_link_to_dag_run(fixtures_dir: Path) -> None:
             parent = run["props"]["parent_run"]
             assert parent.removeprefix("run:") in dag_runs
             parent_node = client.get("/api/v1/nodes", params={"nodeId": parent}).json()
-            assert parent_node["props"]["job"] == f"job:{e['job']['namespace']}:{e['job']['name'].split('.')[0]}"
+            assert (
+                parent_node["props"]["job"]
+                == f"job:{e['job']['namespace']}:{e['job']['name'].split('.')[0]}"
+            )
         failed = next(e for e in task_events if e["eventType"] == "FAIL")
         run = client.get("/api/v1/nodes", params={"nodeId": f"run:{failed['run']['runId']}"}).json()
         assert run["props"]["state"] == "FAIL"

@@ -63,7 +63,9 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
     assert len(acknowledged) >= 300, "the server acknowledged too few events before the kill"
 
     with sqlite3.connect(tmp_path / "data" / "events.db") as db:
-        logged = {row[0] for row in db.execute("SELECT json_extract(body, '$.run.runId') FROM events")}
+        logged = {
+            row[0] for row in db.execute("SELECT json_extract(body, '$.run.runId') FROM events")
+        }
     assert set(acknowledged) <= logged
 
     restarted = RippleServer(tmp_path / "data")
@@ -73,7 +75,8 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
             missing = [
                 run_id
                 for run_id in acknowledged
-                if client.get("/api/v1/nodes", params={"nodeId": f"run:{run_id}"}).status_code != 200
+                if client.get("/api/v1/nodes", params={"nodeId": f"run:{run_id}"}).status_code
+                != 200
             ]
         assert missing == []
     finally:
