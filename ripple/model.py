@@ -127,7 +127,7 @@ def parse_node_id(node_id: str) -> NodeKey:
             return RunId(uuid.UUID(body))
         except ValueError:
             raise InvalidNodeId(f"Run id {node_id!r} must be 'run:<uuid>'") from None
-    parts = _split(body)
+    parts = _split(body, 3 if kind is NodeKind.COLUMN else 2)
     if kind is NodeKind.COLUMN:
         if len(parts) < 3:
             raise InvalidNodeId(
@@ -155,7 +155,19 @@ def canonical(node_id: str) -> str:
     return parse_node_id(node_id).node_id
 
 
-def _split(body: str) -> list[str]:
+def _split(body: str, wanted: int) -> list[str]:
+    """Marquez's split; when it finds too few parts (a name starting with a digit, as in
+    `users:2fa_enabled`), the last `:` separates the final part instead."""
+    parts = _marquez_split(body)
+    if len(parts) < wanted and ":" in body:
+        head, _, last = body.rpartition(":")
+        parts = [*_split(head, wanted - 1), last] if wanted > 2 else [head, last]
+        if any(part == "" for part in parts):
+            raise InvalidNodeId(f"Node id part is empty in {body!r}")
+    return parts
+
+
+def _marquez_split(body: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for match in _SEPARATOR.finditer(body):

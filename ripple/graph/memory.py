@@ -16,7 +16,7 @@ from ripple.errors import NotFound
 from ripple.graph import rules
 from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
 from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, NodeRecord, WalkOptions
-from ripple.model import EdgeKind, NodeKind, parse_node_id
+from ripple.model import EdgeKind, NodeKind
 
 NODE_KINDS: tuple[NodeKind, ...] = tuple(NodeKind)
 _NODE_CODE = {kind: i for i, kind in enumerate(NODE_KINDS)}
@@ -126,9 +126,12 @@ class MemoryGraph:
         first, last, run, props, _ = self.records[idx]
         out = dict(props or {})
         if self.kinds[idx] == _COLUMN:
-            key = parse_node_id(node_id)
-            out["dataset"] = key.dataset.node_id  # type: ignore[union-attr]
-            out["name"] = key.field  # type: ignore[union-attr]
+            owner = next((e >> 4 for e in self.inc[idx] if e & 15 == _HAS_COLUMN), None)
+            if owner is not None:
+                dataset = self.ids[owner]
+                out["dataset"] = dataset
+                # datasetField:<ns>:<name>:<field> is dataset:<ns>:<name> plus ':<field>'
+                out["name"] = node_id[len("datasetField:") + len(dataset) - len("dataset:") + 1 :]
         if idx in self.versions:
             out["versions"] = self.versions[idx]
         return NodeRecord(node_id, self.kind(idx).value, out, first, _time(last), run)
