@@ -189,7 +189,7 @@ class MemoryGraph:
             )
         result_edges = [self._edge(u, v, code, downstream) for u, v, code in edges]
         if root_kind is NodeKind.COLUMN:
-            self._add_column_datasets(nodes, result_edges, r, downstream)
+            truncated |= self._add_column_datasets(nodes, result_edges, r, downstream, options)
         closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
         if root_kind is NodeKind.RUN and downstream:
             job = self.prop(r, "job")
@@ -261,10 +261,17 @@ class MemoryGraph:
         return Edge(self.ids[src], self.ids[dst], kind.value, variant)
 
     def _add_column_datasets(
-        self, nodes: list[ImpactedNode], edges: list[Edge], r: int, downstream: bool
-    ) -> None:
-        """A column walk impacts (or implicates) the dataset of every column it reaches."""
+        self,
+        nodes: list[ImpactedNode],
+        edges: list[Edge],
+        r: int,
+        downstream: bool,
+        options: WalkOptions,
+    ) -> bool:
+        """A column walk impacts (or implicates) the dataset of every column it reaches, one
+        HAS_COLUMN hop beyond the column, within the same depth and cap; True if the cap cut."""
         best: dict[str, ImpactedNode] = {}
+        links: dict[str, list[Edge]] = {}
         owner = next((e >> 4 for e in self.inc[r] if e & 15 == _HAS_COLUMN), None)
         own = None if owner is None else self.ids[owner]
         for node in nodes:
@@ -275,21 +282,28 @@ class MemoryGraph:
                 if entry & 15 != _HAS_COLUMN:
                     continue
                 ds = self.ids[entry >> 4]
-                edges.append(Edge(ds, node.id, EdgeKind.HAS_COLUMN.value))
+                links.setdefault(ds, []).append(Edge(ds, node.id, EdgeKind.HAS_COLUMN.value))
                 if ds == own:
                     continue
                 seen = best.get(ds)
-                if seen is None or node.distance < seen.distance:
+                if node.distance + 1 > options.depth:
+                    continue
+                if seen is None or node.distance + 1 < seen.distance:
                     state = None if downstream else self.state(entry >> 4)
                     best[ds] = ImpactedNode(
                         ds,
                         NodeKind.DATASET.value,
-                        node.distance,
+                        node.distance + 1,
                         [*node.path, ds],
                         node.dependence,
                         state,
                     )
-        nodes.extend(best.values())
+        room = max(0, options.limit - len(nodes))
+        ranked = sorted(best.values(), key=lambda n: (n.distance, n.id))
+        nodes.extend(ranked[:room])
+        for kept in ranked[:room]:
+            edges.extend(links[kept.id])
+        return len(ranked) > room
 
     def neighbourhood(self, ids: Iterable[str]) -> list[Edge]:
         found: dict[int, Edge] = {}

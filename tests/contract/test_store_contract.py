@@ -134,7 +134,7 @@ async def test_column_walk_and_dependence(store: GraphStore) -> None:
     assert dep["datasetField:ns:b:x"] == (1, "DIRECT")
     assert dep["datasetField:ns:c:y"] == (1, "INDIRECT")
     assert dep["datasetField:ns:d:z"] == (2, "DIRECT")
-    assert dep["dataset:ns:d"] == (2, "DIRECT")
+    assert dep["dataset:ns:d"] == (3, "DIRECT")  # one HAS_COLUMN hop beyond d.z
     assert "dataset:ns:a" not in dep
 
 

@@ -1,0 +1,106 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from ripple.errors import MalformedInput
+from ripple.ingest.files import Located, expand, read_events
+
+EVENT = {"eventTime": "2026-03-01T10:00:00Z", "job": {"namespace": "jobs", "name": "a"}}
+OTHER = {"eventTime": "2026-03-01T11:00:00Z", "job": {"namespace": "jobs", "name": "b"}}
+
+
+def read(path: Path) -> list[Located]:
+    return list(read_events(str(path)))
+
+
+def test_json_object_is_one_event_at_its_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    path.write_text("\n\n" + json.dumps(EVENT, indent=2) + "\n")
+    assert read(path) == [Located(f"{path}:3", EVENT)]
+
+
+def test_json_array_gives_each_element_with_the_line_it_starts_on(tmp_path: Path) -> None:
+    path = tmp_path / "many.json"
+    body = "[\n" + json.dumps(EVENT, indent=2) + ",\n\n" + json.dumps(OTHER) + ", " + "{}\n]\n"
+    path.write_text(body)
+    found = read(path)
+    assert [item.doc for item in found] == [EVENT, OTHER, {}]
+    first_line = 2
+    second_line = first_line + json.dumps(EVENT, indent=2).count("\n") + 2
+    assert [item.where for item in found] == [
+        f"{path}:{first_line}",
+        f"{path}:{second_line}",
+        f"{path}:{second_line}",
+    ]
+
+
+def test_an_empty_json_array_has_no_events(tmp_path: Path) -> None:
+    path = tmp_path / "empty.json"
+    path.write_text("[ ]")
+    assert read(path) == []
+
+
+def test_a_broken_array_element_is_malformed_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("[\n" + json.dumps(EVENT) + ",\n{not json}\n]")
+    found = read(path)
+    assert found[0] == Located(f"{path}:2", EVENT)
+    assert found[1].where == f"{path}:3"
+    assert isinstance(found[1].doc, MalformedInput)
+    assert len(found) == 2
+
+
+def test_an_unclosed_array_is_malformed(tmp_path: Path) -> None:
+    path = tmp_path / "open.json"
+    path.write_text("[\n" + json.dumps(EVENT) + ",\n")
+    found = read(path)
+    assert found[0].doc == EVENT
+    assert isinstance(found[-1].doc, MalformedInput)
+    assert "not closed" in str(found[-1].doc)
+
+
+def test_ndjson_with_a_bad_line_is_malformed_at_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.ndjson"
+    path.write_text(json.dumps(EVENT) + "\n\n{oops\n" + json.dumps(OTHER) + "\n")
+    found = read(path)
+    assert [item.where for item in found] == [f"{path}:1", f"{path}:3", f"{path}:4"]
+    assert found[0].doc == EVENT
+    assert isinstance(found[1].doc, MalformedInput)
+    assert "not valid JSON" in str(found[1].doc)
+    assert found[2].doc == OTHER
+
+
+def test_jsonl_is_read_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(EVENT) + "\n" + json.dumps(OTHER) + "\n")
+    assert [item.doc for item in read(path)] == [EVENT, OTHER]
+
+
+def test_ndjson_saved_as_json_is_read_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(EVENT) + "\n" + json.dumps(OTHER) + "\n")
+    found = read(path)
+    assert found == [Located(f"{path}:1", EVENT), Located(f"{path}:2", OTHER)]
+
+
+def test_expand_finds_event_files_under_a_directory_sorted(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    for name in ("b/2.ndjson", "a.json", "b/1.jsonl", "notes.txt", "b/readme.md"):
+        (tmp_path / name).write_text("{}")
+    assert expand([str(tmp_path)]) == [
+        str(tmp_path / "a.json"),
+        str(tmp_path / "b" / "1.jsonl"),
+        str(tmp_path / "b" / "2.ndjson"),
+    ]
+
+
+def test_expand_keeps_named_files_and_stdin(tmp_path: Path) -> None:
+    named = tmp_path / "any-name.txt"
+    named.write_text("{}")
+    assert expand([str(named), "-"]) == [str(named), "-"]
+
+
+def test_expand_rejects_a_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(MalformedInput, match="no such file"):
+        expand([str(tmp_path / "missing.json")])
