@@ -43,6 +43,7 @@ _DERIVED_PROPS = {_COLUMN: ("dataset", "name")}
 
 # A record: [first_seen, last_stamp, last_run, props | None, stamps | None]
 Record = list[Any]
+_EMPTY: Record = [None, None, None, None, None]  # placeholder until apply() fills the slot
 
 
 class MemoryGraph:
@@ -60,56 +61,70 @@ class MemoryGraph:
     # -- writes -------------------------------------------------------------------------------
 
     def apply(self, delta: GraphDelta) -> None:
+        """Merge one delta (the hot path of ingest: kept flat on purpose)."""
         stamp, run = delta.stamp, delta.run
+        time = stamp.split("|", 1)[0]
+        index, records, kinds = self.index, self.records, self.kinds
         for node in delta.nodes:
-            self._upsert_node(node, stamp, run)
+            idx = index.get(node.id)
+            props = node.props
+            if idx is None:
+                idx = self._new_node(node.id, _NODE_CODE[node.kind])
+                if kinds[idx] == _COLUMN and ("dataset" in props or "name" in props):
+                    props = {k: v for k, v in props.items() if k not in ("dataset", "name")}
+                records[idx] = [time, stamp, run, dict(props), dict.fromkeys(props, stamp)]
+            else:
+                record = records[idx]
+                _touch(record, time, stamp, run)
+                if props:
+                    _merge(record, props, stamp, _DERIVED_PROPS.get(kinds[idx], ()))
+            if node.versions:
+                self._add_versions(idx, node.versions, time)
+        edges, out, inc = self.edges, self.out, self.inc
         for edge in delta.edges:
-            self._upsert_edge(edge, stamp, run)
+            src = index.get(edge.src)
+            if src is None:
+                src = self._new_node(edge.src, _NODE_CODE[_kind_of(edge.src)])
+                records[src] = [time, stamp, run, {}, {}]
+            dst = index.get(edge.dst)
+            if dst is None:
+                dst = self._new_node(edge.dst, _NODE_CODE[_kind_of(edge.dst)])
+                records[dst] = [time, stamp, run, {}, {}]
+            code = _EDGE_CODE[(edge.kind, edge.variant)]
+            key = (src << 40) | (dst << 4) | code
+            record = edges.get(key)
+            if record is None:
+                props = edge.props
+                edges[key] = [
+                    time,
+                    stamp,
+                    run,
+                    dict(props) if props else None,
+                    dict.fromkeys(props, stamp) if props else None,
+                ]
+                out[src].append((dst << 4) | code)
+                inc[dst].append((src << 4) | code)
+            else:
+                _touch(record, time, stamp, run)
+                if edge.props:
+                    _merge(record, edge.props, stamp, ())
 
-    def _node_index(self, node_id: str, kind: NodeKind) -> int:
-        idx = self.index.get(node_id)
-        if idx is None:
-            idx = len(self.ids)
-            self.index[node_id] = idx
-            self.ids.append(node_id)
-            self.kinds.append(_NODE_CODE[kind])
-            self.records.append([None, None, None, None, None])
-            self.out.append([])
-            self.inc.append([])
+    def _new_node(self, node_id: str, code: int) -> int:
+        idx = len(self.ids)
+        self.index[node_id] = idx
+        self.ids.append(node_id)
+        self.kinds.append(code)
+        self.records.append(_EMPTY)
+        self.out.append([])
+        self.inc.append([])
         return idx
 
-    def _upsert_node(self, node: NodeUpsert, stamp: str, run: str | None) -> None:
-        idx = self._node_index(node.id, node.kind)
-        record = self.records[idx]
-        _touch(record, stamp, run)
-        skip = _DERIVED_PROPS.get(self.kinds[idx], ())
-        _merge(record, node.props, stamp, skip)
-        if node.versions:
-            history = self.versions.setdefault(idx, {})
-            time = stamp.split("|", 1)[0]
-            for digest, fields in node.versions.items():
-                seen = history.get(digest)
-                if seen is None or time < seen["first_seen"]:
-                    history[digest] = {"first_seen": time, "fields": fields}
-
-    def _upsert_edge(self, edge: EdgeUpsert, stamp: str, run: str | None) -> None:
-        src = self.index.get(edge.src)
-        dst = self.index.get(edge.dst)
-        if src is None:
-            src = self._node_index(edge.src, _kind_of(edge.src))
-        if dst is None:
-            dst = self._node_index(edge.dst, _kind_of(edge.dst))
-        code = _EDGE_CODE[(edge.kind, edge.variant)]
-        key = (src << 40) | (dst << 4) | code
-        record = self.edges.get(key)
-        if record is None:
-            record = [None, None, None, None, None]
-            self.edges[key] = record
-            self.out[src].append((dst << 4) | code)
-            self.inc[dst].append((src << 4) | code)
-        _touch(record, stamp, run)
-        if edge.props:
-            _merge(record, edge.props, stamp, ())
+    def _add_versions(self, idx: int, versions: dict[str, Any], time: str) -> None:
+        history = self.versions.setdefault(idx, {})
+        for digest, fields in versions.items():
+            seen = history.get(digest)
+            if seen is None or time < seen["first_seen"]:
+                history[digest] = {"first_seen": time, "fields": fields}
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -371,8 +386,7 @@ def _time(stamp: str | None) -> str | None:
     return None if stamp is None else stamp.split("|", 1)[0]
 
 
-def _touch(record: Record, stamp: str, run: str | None) -> None:
-    time = stamp.split("|", 1)[0]
+def _touch(record: Record, time: str, stamp: str, run: str | None) -> None:
     if record[0] is None or time < record[0]:
         record[0] = time
     last = record[1]

@@ -8,6 +8,7 @@ naming the JSON path, the offending value and the reason.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -190,7 +191,9 @@ def _flatten_schema(items: list[dict[str, Any]], prefix: str) -> list[SchemaFiel
     for item in items:
         name = prefix + item["name"]
         flat.append(SchemaField(name, item.get("type"), item.get("description")))
-        flat.extend(_flatten_schema(item.get("fields") or [], name + "."))
+        nested = item.get("fields")
+        if nested:
+            flat.extend(_flatten_schema(nested, name + "."))
     return flat
 
 
@@ -218,13 +221,13 @@ def _legacy_transformation(spec: dict[str, Any]) -> Transformation:
 
 def _column_input(item: dict[str, Any], default: Transformation) -> ColumnInput:
     key = FieldKey(DatasetKey(item["namespace"], item["name"]), item["field"])
-    raw = item.get("transformations") or []
+    raw = item.get("transformations")
     if not raw:
         return ColumnInput(key, (default,))
     return ColumnInput(
         key,
         tuple(
-            Transformation(
+            _transformation(
                 str(t.get("type") or default.type).upper(),
                 t.get("subtype"),
                 t.get("description"),
@@ -233,3 +236,11 @@ def _column_input(item: dict[str, Any], default: Transformation) -> ColumnInput:
             for t in raw
         ),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _transformation(
+    kind: str, subtype: str | None, description: str | None, masking: bool
+) -> Transformation:
+    """Transformations repeat endlessly across events; share one immutable value each."""
+    return Transformation(kind, subtype, description, masking)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,10 @@ class Ingestor:
         """Validate each decoded event; append the valid ones in one transaction; project them.
 
         One invalid event never rejects its neighbours."""
+        with _collector_paused():
+            return await self._ingest(docs)
+
+    async def _ingest(self, docs: Sequence[Any]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(docs)
         bodies: list[bytes] = []
         deltas: list[GraphDelta] = []
@@ -87,7 +92,8 @@ class Ingestor:
                 except InvalidEvent:
                     continue  # accepted under older, looser rules; the log keeps it regardless
             after = rows[-1][0]
-            await self.store.apply(deltas, after)
+            with _collector_paused():
+                await self.store.apply(deltas, after)
             done += len(rows)
             if progress is not None:
                 progress(len(rows))
@@ -96,6 +102,22 @@ class Ingestor:
         """Rebuild the graph from the log alone."""
         await self.store.clear()
         return await self.catch_up(progress)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector around a batch.
+
+    A batch allocates hundreds of thousands of small, acyclic objects (parsed events, deltas,
+    graph records); the collector cannot free any of them but would rescan them many times over,
+    which measured at about half of ingest time. Reference counting still frees them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class GroupCommitter:
