@@ -14,7 +14,7 @@ import orjson
 
 from ripple.errors import NotFound
 from ripple.graph import rules
-from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
+from ripple.graph.delta import GraphDelta
 from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, NodeRecord, WalkOptions
 from ripple.model import EdgeKind, NodeKind
 
@@ -92,8 +92,8 @@ class MemoryGraph:
                 records[dst] = [time, stamp, run, {}, {}]
             code = _EDGE_CODE[(edge.kind, edge.variant)]
             key = (src << 40) | (dst << 4) | code
-            record = edges.get(key)
-            if record is None:
+            found = edges.get(key)
+            if found is None:
                 props = edge.props
                 edges[key] = [
                     time,
@@ -105,9 +105,9 @@ class MemoryGraph:
                 out[src].append((dst << 4) | code)
                 inc[dst].append((src << 4) | code)
             else:
-                _touch(record, time, stamp, run)
+                _touch(found, time, stamp, run)
                 if edge.props:
-                    _merge(record, edge.props, stamp, ())
+                    _merge(found, edge.props, stamp, ())
 
     def _new_node(self, node_id: str, code: int) -> int:
         idx = len(self.ids)
