@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +18,9 @@ from ripple.config import Settings
 from ripple.errors import MalformedInput, RippleError
 from ripple.graph import queries
 from ripple.graph.store import Closure, WalkOptions
-from ripple.ingest.files import expand, read_events
+from ripple.ingest.bulk import Batch, ingest_batches
+from ripple.ingest.files import RawEvent, expand, read_raw
+from ripple.ingest.pipeline import Outcome
 from ripple.runtime import Runtime, open_runtime
 
 T = TypeVar("T")
@@ -177,20 +179,35 @@ async def _ingest_files(
     rejected: list[tuple[str, str]] = []
     try:
         with _progress() as bar:
-            task = bar.add_task("ingesting", total=len(files))
-            for name in files:
-                bar.update(task, description=f"ingesting {Path(name).name}")
-                pending: list[tuple[str, Any]] = []
-                for located in read_events(name):
-                    if isinstance(located.doc, MalformedInput):
-                        rejected.append((located.where, str(located.doc)))
-                        continue
-                    pending.append((located.where, located.doc))
-                    if len(pending) >= batch:
-                        accepted += await _flush(runtime, pending, rejected)
-                        pending = []
-                accepted += await _flush(runtime, pending, rejected)
-                bar.advance(task)
+            task = bar.add_task("ingesting", total=None)
+
+            def batches() -> Iterator[Batch]:
+                wheres: list[str] = []
+                bodies: list[bytes] = []
+                for name in files:
+                    bar.update(task, description=f"ingesting {Path(name).name}")
+                    for item in read_raw(name):
+                        if isinstance(item, RawEvent):
+                            wheres.append(item.where)
+                            bodies.append(item.body)
+                        else:
+                            rejected.append((item.where, str(item.doc)))
+                        if len(bodies) >= batch:
+                            yield wheres, bodies
+                            wheres, bodies = [], []
+                if bodies:
+                    yield wheres, bodies
+
+            def done(chunk: Batch, outcomes: list[Outcome]) -> None:
+                nonlocal accepted
+                for where, outcome in zip(chunk[0], outcomes, strict=True):
+                    if outcome.error is None:
+                        accepted += 1
+                    else:
+                        rejected.append((where, str(outcome.error)))
+                bar.advance(task, len(outcomes))
+
+            await ingest_batches(runtime.ingestor, batches(), done)
     finally:
         await runtime.close()
     return accepted, rejected

@@ -10,12 +10,14 @@ from fastapi import FastAPI, Query, Request, Response
 
 from ripple import __version__
 from ripple.api import errors
-from ripple.api.body import JSONBytes, decode_json, decode_many, read_body
+from ripple.api.body import JSONBytes, read_body, split_many
 from ripple.config import Settings
 from ripple.errors import InvalidEvent, MalformedInput
 from ripple.graph import queries
 from ripple.graph.store import WalkOptions
-from ripple.ingest.pipeline import GroupCommitter, Outcome
+from ripple.ingest.fastparse import parse_event_json
+from ripple.ingest.pipeline import GroupCommitter, Outcome, Prepared, prepare_raw
+from ripple.ingest.projection import project
 from ripple.runtime import Runtime, open_runtime
 
 NodeIdParam = Annotated[str, Query(alias="nodeId", min_length=1, description="Marquez node id")]
@@ -64,22 +66,21 @@ def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> 
 
     @app.post("/api/v1/lineage", status_code=201)
     async def post_lineage(request: Request) -> Response:
-        doc = decode_json(await read_body(request, limit))
-        if not isinstance(doc, dict):
-            raise InvalidEvent(
-                "$", doc, "must be a JSON object (one event); send arrays to /api/v1/lineage/batch"
-            )
+        body = await read_body(request, limit)
+        ingestor = runtime(request).ingestor
+        delta = project(parse_event_json(body, ingestor.memo))  # 400 / 422 before anything else
         committer: GroupCommitter = request.app.state.committer
-        outcome = await committer.submit(doc)
+        outcome = await committer.submit(Prepared(body, delta))
         if outcome.error is not None:
             raise outcome.error
         return Response(status_code=201)
 
     @app.post("/api/v1/lineage/batch")
     async def post_batch(request: Request) -> dict[str, Any]:
-        items = decode_many(await read_body(request, limit))
-        valid = [(i, doc) for i, doc in enumerate(items) if not isinstance(doc, MalformedInput)]
-        outcomes = await runtime(request).ingestor.ingest([doc for _, doc in valid])
+        items = split_many(await read_body(request, limit))
+        ingestor = runtime(request).ingestor
+        valid = [(i, body) for i, body in enumerate(items) if not isinstance(body, MalformedInput)]
+        outcomes = await ingestor.commit([prepare_raw(body, ingestor.memo) for _, body in valid])
         results: list[dict[str, Any]] = [{} for _ in items]
         for (i, _), outcome in zip(valid, outcomes, strict=True):
             results[i] = outcome.as_dict(i)

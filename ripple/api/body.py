@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+import msgspec
 import orjson
 from fastapi import Request, Response
 
@@ -48,30 +49,29 @@ async def read_body(request: Request, limit: int) -> bytes:
     return data
 
 
-def decode_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedInput(f"Body is not valid JSON: {exc}") from None
-
-
-def decode_many(body: bytes) -> list[Any | MalformedInput]:
-    """A JSON array, or NDJSON (one event per line); an undecodable line becomes its error."""
-    text = body.lstrip()
-    if text.startswith(b"["):
-        docs = decode_json(body)
-        if not isinstance(docs, list):
-            raise MalformedInput("Batch body must be a JSON array or NDJSON")
-        return list(docs)
-    items: list[Any | MalformedInput] = []
+def split_many(body: bytes) -> list[bytes | MalformedInput]:
+    """The events of a batch as JSON bytes each: a JSON array, or NDJSON (one per line). An
+    undecodable line becomes its error; its neighbours are unaffected."""
+    if body.lstrip().startswith(b"["):
+        try:
+            return [bytes(item) for item in _ARRAY.decode(body)]
+        except msgspec.DecodeError as exc:
+            raise MalformedInput(f"Body is not a valid JSON array: {exc}") from None
+    items: list[bytes | MalformedInput] = []
     for number, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            items.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
+            _ANY.decode(line)
+        except msgspec.DecodeError as exc:
             items.append(MalformedInput(f"line {number} is not valid JSON: {exc}"))
+            continue
+        items.append(line)
     return items
+
+
+_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+_ANY = msgspec.json.Decoder()
 
 
 def _too_large(size: int, limit: int, what: str = "") -> str:

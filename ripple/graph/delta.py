@@ -9,7 +9,7 @@ any order, any number of times, give the same graph — which is what makes repl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ripple.model import EdgeKind, NodeKind
 
@@ -19,7 +19,6 @@ class NodeUpsert:
     id: str
     kind: NodeKind
     props: dict[str, Any]
-    versions: dict[str, Any] | None = None  # schema versions by content hash (datasets only)
 
 
 @dataclass(slots=True)
@@ -31,12 +30,45 @@ class EdgeUpsert:
     variant: str = ""  # DIRECT / INDIRECT for DERIVES: the same column pair may be both
 
 
+SchemaFields = tuple[tuple[str, str | None, str | None], ...]  # (name, type, description)
+
+
+class Schema(NamedTuple):
+    fields: SchemaFields  # nested fields flattened to `parent.child`
+    digest: str  # of the content: equal schemas have equal digests
+
+
+class LineageEntry(NamedTuple):
+    """One input of one output column (one transformation of it)."""
+
+    src_dataset: str  # dataset node id
+    src_column: str  # column node id
+    dst_field: str | None  # None only before projection: a dataset-level input of every column
+    type: str  # DIRECT | INDIRECT
+    subtype: str | None
+    description: str | None
+    masking: bool
+
+
+@dataclass(slots=True)
+class ColumnFacts:
+    """The columns of one dataset as one event asserts them: its schema and the lineage of its
+    columns. Content-addressed, so a store can apply a re-assertion as one timestamp update and
+    materialize Column nodes, HAS_COLUMN and DERIVES edges only for content it has not seen."""
+
+    dataset: str  # dataset node id
+    schema: Schema | None
+    lineage: tuple[LineageEntry, ...] = ()  # every dst_field set; only sources the event names
+    lineage_digest: str | None = None
+
+
 @dataclass(slots=True)
 class GraphDelta:
     stamp: str  # "<UTC ISO event time>|<rank>": orders assertions; a later stamp wins
     run: str | None  # the run that asserted it (node id), if any
     nodes: list[NodeUpsert] = field(default_factory=list)
     edges: list[EdgeUpsert] = field(default_factory=list)
+    columns: list[ColumnFacts] = field(default_factory=list)
 
     @property
     def time(self) -> str:

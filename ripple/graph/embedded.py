@@ -19,7 +19,7 @@ from ripple.graph.delta import GraphDelta
 from ripple.graph.memory import MemoryGraph
 from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 
-_FORMAT = 1
+_FORMAT = 2
 
 
 class EmbeddedStore:
@@ -116,7 +116,7 @@ def _image(graph: MemoryGraph) -> dict[str, Any]:
         "out": graph.out,
         "inc": graph.inc,
         "edges": graph.edges,
-        "versions": graph.versions,
+        "columns": graph.columns,
     }
 
 
@@ -129,4 +129,4 @@ def _restore(graph: MemoryGraph, image: dict[str, Any]) -> None:
     graph.out = image["out"]
     graph.inc = image["inc"]
     graph.edges = image["edges"]
-    graph.versions = image["versions"]
+    graph.columns = image["columns"]

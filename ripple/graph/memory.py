@@ -1,8 +1,10 @@
 """An in-memory lineage graph: compact adjacency for fast walks, records merged per property.
 
 Pure code: no I/O. Nodes are dense integers; adjacency lists hold `(other << 4) | edge_code`.
-Each node and edge keeps `first_seen`, the stamp and run of its latest assertion, and its
-properties with the stamp that set each one, so applying deltas is idempotent and commutative.
+Each dataset, job and run node and their edges keep `first_seen`, the stamp and run of the latest
+assertion, and each property with the stamp that set it, so applying deltas is idempotent and
+commutative. Columns and their edges are materialized from content-addressed column facts and their
+records derived from those (see graph/columns.py).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 import orjson
 
 from ripple.errors import NotFound
-from ripple.graph import rules
-from ripple.graph.delta import GraphDelta
+from ripple.graph import columns, rules
+from ripple.graph.columns import Version
+from ripple.graph.delta import ColumnFacts, GraphDelta
 from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, NodeRecord, WalkOptions
 from ripple.model import EdgeKind, NodeKind
 
@@ -36,10 +39,9 @@ EDGE_CODES: tuple[tuple[EdgeKind, str], ...] = (
 )
 _EDGE_CODE = {pair: i for i, pair in enumerate(EDGE_CODES)}
 _INDIRECT = _EDGE_CODE[(EdgeKind.DERIVES, "INDIRECT")]
+_DIRECT = _EDGE_CODE[(EdgeKind.DERIVES, "DIRECT")]
 _HAS_COLUMN = _EDGE_CODE[(EdgeKind.HAS_COLUMN, "")]
 _COLUMN = _NODE_CODE[NodeKind.COLUMN]
-# Column records leave out what their id already says.
-_DERIVED_PROPS = {_COLUMN: ("dataset", "name")}
 
 # A record: [first_seen, last_stamp, last_run, props | None, stamps | None]
 Record = list[Any]
@@ -51,11 +53,11 @@ class MemoryGraph:
         self.index: dict[str, int] = {}
         self.ids: list[str] = []
         self.kinds = bytearray()
-        self.records: list[Record] = []
+        self.records: list[Record | None] = []  # None for columns (derived)
         self.out: list[list[int]] = []
         self.inc: list[list[int]] = []
-        self.edges: dict[int, Record] = {}
-        self.versions: dict[int, dict[str, Any]] = {}
+        self.edges: dict[int, Record | None] = {}  # None: derived from column versions
+        self.columns: dict[int, dict[str, Version]] = {}  # dataset -> its column-fact versions
         self.through = 0
 
     # -- writes -------------------------------------------------------------------------------
@@ -64,22 +66,20 @@ class MemoryGraph:
         """Merge one delta (the hot path of ingest: kept flat on purpose)."""
         stamp, run = delta.stamp, delta.run
         time = stamp.split("|", 1)[0]
-        index, records, kinds = self.index, self.records, self.kinds
+        index, records = self.index, self.records
         for node in delta.nodes:
             idx = index.get(node.id)
             props = node.props
             if idx is None:
                 idx = self._new_node(node.id, _NODE_CODE[node.kind])
-                if kinds[idx] == _COLUMN and ("dataset" in props or "name" in props):
-                    props = {k: v for k, v in props.items() if k not in ("dataset", "name")}
                 records[idx] = [time, stamp, run, dict(props), dict.fromkeys(props, stamp)]
             else:
                 record = records[idx]
+                if record is None:  # a column first known from column facts
+                    records[idx] = record = [time, stamp, run, {}, {}]
                 _touch(record, time, stamp, run)
                 if props:
-                    _merge(record, props, stamp, _DERIVED_PROPS.get(kinds[idx], ()))
-            if node.versions:
-                self._add_versions(idx, node.versions, time)
+                    _merge(record, props, stamp, ())
         edges, out, inc = self.edges, self.out, self.inc
         for edge in delta.edges:
             src = index.get(edge.src)
@@ -108,6 +108,67 @@ class MemoryGraph:
                 _touch(found, time, stamp, run)
                 if edge.props:
                     _merge(found, edge.props, stamp, ())
+        for facts in delta.columns:
+            self._apply_columns(facts, time, stamp, run)
+
+    def _apply_columns(self, facts: ColumnFacts, time: str, stamp: str, run: str | None) -> None:
+        """Record a schema / lineage version; materialize columns and edges for new content."""
+        ds_id = facts.dataset
+        ds = self.index.get(ds_id)
+        if ds is None:
+            ds = self._new_node(ds_id, _NODE_CODE[NodeKind.DATASET])
+            self.records[ds] = [time, stamp, run, {}, {}]
+        versions = self.columns.get(ds)
+        if versions is None:
+            versions = self.columns[ds] = {}
+        schema = facts.schema
+        prefix = f"datasetField:{ds_id[8:]}:"  # a column id is its dataset's id plus ':<field>'
+        index = self.index
+        if schema is not None:
+            key = "s" + schema.digest
+            found = versions.get(key)
+            if found is not None:
+                _touch(found, time, stamp, run)
+            else:
+                versions[key] = [time, stamp, run, schema.fields]
+                for name, _, _ in schema.fields:
+                    if prefix + name not in index:
+                        self._new_column(ds, prefix + name)
+        if facts.lineage_digest is not None:
+            key = "l" + facts.lineage_digest
+            found = versions.get(key)
+            if found is not None:
+                _touch(found, time, stamp, run)
+            else:
+                versions[key] = [time, stamp, run, tuple(map(tuple, facts.lineage))]
+                edges, out, inc = self.edges, self.out, self.inc
+                for src_ds_id, src_id, dst_field, kind, _, _, _ in facts.lineage:
+                    src = index.get(src_id)
+                    if src is None:  # projection keeps only datasets the event names
+                        src = self._new_column(index[src_ds_id], src_id)
+                    dst_id = prefix + (dst_field or "")
+                    dst = index.get(dst_id)
+                    if dst is None:
+                        dst = self._new_column(ds, dst_id)
+                    code = _DIRECT if kind == "DIRECT" else _INDIRECT
+                    edge = (src << 40) | (dst << 4) | code
+                    if edge not in edges:
+                        edges[edge] = None
+                        out[src].append((dst << 4) | code)
+                        inc[dst].append((src << 4) | code)
+
+    def _new_column(self, ds: int, column_id: str) -> int:
+        """A new column node of dataset `ds`, with its HAS_COLUMN edge."""
+        idx = len(self.ids)
+        self.index[column_id] = idx
+        self.ids.append(column_id)
+        self.kinds.append(_COLUMN)
+        self.records.append(None)
+        self.out.append([])
+        self.inc.append([(ds << 4) | _HAS_COLUMN])
+        self.out[ds].append((idx << 4) | _HAS_COLUMN)
+        self.edges[(ds << 40) | (idx << 4) | _HAS_COLUMN] = None
+        return idx
 
     def _new_node(self, node_id: str, code: int) -> int:
         idx = len(self.ids)
@@ -118,13 +179,6 @@ class MemoryGraph:
         self.out.append([])
         self.inc.append([])
         return idx
-
-    def _add_versions(self, idx: int, versions: dict[str, Any], time: str) -> None:
-        history = self.versions.setdefault(idx, {})
-        for digest, fields in versions.items():
-            seen = history.get(digest)
-            if seen is None or time < seen["first_seen"]:
-                history[digest] = {"first_seen": time, "fields": fields}
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -138,21 +192,62 @@ class MemoryGraph:
         idx = self.index.get(node_id)
         if idx is None:
             return None
-        first, last, run, props, _ = self.records[idx]
-        out = dict(props or {})
         if self.kinds[idx] == _COLUMN:
-            owner = next((e >> 4 for e in self.inc[idx] if e & 15 == _HAS_COLUMN), None)
+            seen, props = self._column_seen(idx)
+            owner = self._owner(idx)
             if owner is not None:
-                dataset = self.ids[owner]
-                out["dataset"] = dataset
-                # datasetField:<ns>:<name>:<field> is dataset:<ns>:<name> plus ':<field>'
-                out["name"] = node_id[len("datasetField:") + len(dataset) - len("dataset:") + 1 :]
-        if idx in self.versions:
-            out["versions"] = self.versions[idx]
+                props["dataset"] = self.ids[owner]
+                props["name"] = self._field(idx, owner)
+            return NodeRecord(
+                node_id, NodeKind.COLUMN.value, props, seen.first, _time(seen.last), seen.run
+            )
+        first, last, run, values, _ = self.records[idx] or _EMPTY
+        out = dict(values or {})
+        versions = self.columns.get(idx)
+        if versions:
+            current = columns.current_schema(versions)
+            if current is not None:
+                out["schema_version"], out["fields"] = current
+            out["versions"] = columns.schema_history(versions)
         return NodeRecord(node_id, self.kind(idx).value, out, first, _time(last), run)
 
+    def _owner(self, column: int) -> int | None:
+        return next((e >> 4 for e in self.inc[column] if e & 15 == _HAS_COLUMN), None)
+
+    def _field(self, column: int, owner: int) -> str:
+        # datasetField:<ns>:<name>:<field> is dataset:<ns>:<name> plus ':<field>'
+        return self.ids[column][len("datasetField:") + len(self.ids[owner]) - len("dataset:") + 1 :]
+
+    def _column_seen(self, idx: int) -> tuple[columns.Seen, dict[str, Any]]:
+        owner = self._owner(idx)
+        if owner is None:
+            return columns.Seen(), {}
+        column_id = self.ids[idx]
+        cited: dict[int, columns.Version] = {}
+        for entry in self.out[idx]:
+            if entry & 15 in (_DIRECT, _INDIRECT):
+                dst_owner = self._owner(entry >> 4)
+                for key, version in self.columns.get(dst_owner, {}).items():  # type: ignore[arg-type]
+                    if not columns.is_schema(key) and columns.cites(version, column_id):
+                        cited[id(version)] = version
+        own = self.columns.get(owner, {})
+        return columns.column_record(self._field(idx, owner), own, cited.values())
+
+    def _derived_edge(self, src: int, dst: int, code: int) -> tuple[columns.Seen, dict[str, Any]]:
+        """The record of a HAS_COLUMN or DERIVES edge, from column-fact versions."""
+        if code == _HAS_COLUMN:
+            return self._column_seen(dst)[0], {}
+        owner = self._owner(dst)
+        if owner is None:
+            return columns.Seen(), {}
+        _, variant = EDGE_CODES[code]
+        return columns.derives_record(
+            self.columns.get(owner, {}), self.ids[src], self._field(dst, owner), variant
+        )
+
     def prop(self, idx: int, key: str) -> Any:
-        props = self.records[idx][3]
+        record = self.records[idx]
+        props = None if record is None else record[3]
         return None if props is None else props.get(key)
 
     def state(self, idx: int) -> str | None:
@@ -358,10 +453,18 @@ class MemoryGraph:
                 "last_run": record.last_run,
             }
         edges = {}
-        for key, (first, last, run, props, _) in self.edges.items():
-            kind, variant = EDGE_CODES[key & 15]
-            src, dst = self.ids[key >> 40], self.ids[(key >> 4) & ((1 << 36) - 1)]
-            edges[f"{src} -{kind.value}{':' + variant if variant else ''}-> {dst}"] = {
+        for key, stored in self.edges.items():
+            code, src, dst = key & 15, key >> 40, (key >> 4) & ((1 << 36) - 1)
+            if stored is None:
+                seen, props = self._derived_edge(src, dst, code)
+                first, last, run = seen.first, seen.last, seen.run
+            else:
+                first, last, run, props = stored[0], stored[1], stored[2], stored[3]
+            kind, variant = EDGE_CODES[code]
+            name = (
+                f"{self.ids[src]} -{kind.value}{':' + variant if variant else ''}-> {self.ids[dst]}"
+            )
+            edges[name] = {
                 "props": props or {},
                 "first_seen": first,
                 "last_seen": _time(last),

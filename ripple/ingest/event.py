@@ -8,50 +8,29 @@ naming the JSON path, the offending value and the reason.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from ripple.errors import InvalidEvent
+from ripple.graph.delta import Schema
 from ripple.ingest import fields as f
+from ripple.ingest.columns import FacetMemo, Lineage, parse_lineage, parse_schema
 from ripple.ingest.facets import validate_facets
-from ripple.model import DatasetKey, FieldKey, JobKey
+from ripple.model import DatasetKey, JobKey
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 EventKind = Literal["RunEvent", "DatasetEvent", "JobEvent"]
 
 
-@dataclass(frozen=True, slots=True)
-class Transformation:
-    type: str  # DIRECT | INDIRECT
-    subtype: str | None = None
-    description: str | None = None
-    masking: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnInput:
-    field: FieldKey
-    transformations: tuple[Transformation, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SchemaField:
-    name: str
-    type: str | None
-    description: str | None
-
-
 @dataclass(slots=True)
 class DatasetRef:
     key: DatasetKey
-    facets: dict[str, Any] = field(default_factory=dict)
+    facets: dict[str, Any] = field(default_factory=dict)  # all but schema and columnLineage
     io_facets: dict[str, Any] = field(default_factory=dict)  # inputFacets or outputFacets
-    schema: tuple[SchemaField, ...] | None = None
-    column_lineage: dict[str, tuple[ColumnInput, ...]] = field(default_factory=dict)
-    indirect_inputs: tuple[ColumnInput, ...] = ()
+    schema: Schema | None = None
+    lineage: Lineage | None = None
 
 
 @dataclass(slots=True)
@@ -86,15 +65,19 @@ class Event:
     outputs: list[DatasetRef]
 
 
-def parse_event(doc: Any) -> Event:
-    """Validate one decoded event; raise InvalidEvent (path, value, reason) on the first problem."""
+def parse_event(doc: Any, memo: FacetMemo | None = None) -> Event:
+    """Validate one decoded event; raise InvalidEvent (path, value, reason) on the first problem.
+
+    `memo` lets repeated schema and lineage facets skip re-validation (see ingest/columns.py)."""
     root = f.item_obj(doc, "$")
     event_time = f.timestamp(root, "eventTime", "$", required=True)
     assert event_time is not None
     f.string(root, "producer", "$")
     f.string(root, "schemaURL", "$")
     if "dataset" in root and "job" not in root and "run" not in root:
-        dataset = _dataset(f.obj(root, "dataset", "$", required=True) or {}, "$.dataset", None)
+        dataset = _dataset(
+            f.obj(root, "dataset", "$", required=True) or {}, "$.dataset", None, memo
+        )
         return Event(
             "DatasetEvent", None, event_time, root.get("producer"), None, None, [], [dataset]
         )
@@ -105,11 +88,11 @@ def parse_event(doc: Any) -> Event:
     # A JobEvent has no `run`; anything that carries one is a RunEvent and needs a valid runId.
     run = _run(f.obj(root, "run", "$", required=True) or {}) if "run" in root else None
     inputs = [
-        _dataset(f.item_obj(item, f"$.inputs[{i}]"), f"$.inputs[{i}]", "inputFacets")
+        _dataset(f.item_obj(item, f"$.inputs[{i}]"), f"$.inputs[{i}]", "inputFacets", memo)
         for i, item in enumerate(f.array(root, "inputs", "$"))
     ]
     outputs = [
-        _dataset(f.item_obj(item, f"$.outputs[{i}]"), f"$.outputs[{i}]", "outputFacets")
+        _dataset(f.item_obj(item, f"$.outputs[{i}]"), f"$.outputs[{i}]", "outputFacets", memo)
         for i, item in enumerate(f.array(root, "outputs", "$"))
     ]
     return Event(
@@ -167,80 +150,27 @@ def _run_and_job(doc: dict[str, Any]) -> tuple[uuid.UUID, JobKey]:
     return uuid.UUID(run["runId"]), JobKey(job["namespace"], job["name"])
 
 
-def _dataset(doc: dict[str, Any], path: str, io_key: str | None) -> DatasetRef:
+def _dataset(
+    doc: dict[str, Any], path: str, io_key: str | None, memo: FacetMemo | None
+) -> DatasetRef:
     namespace = f.string(doc, "namespace", path, required=True)
     name = f.string(doc, "name", path, required=True)
     assert namespace is not None and name is not None
-    key = DatasetKey(namespace, name)
-    facets = validate_facets(f.obj(doc, "facets", path) or {}, f"{path}.facets", "dataset")
-    ref = DatasetRef(key, facets)
+    facets_path = f"{path}.facets"
+    facets = validate_facets(f.obj(doc, "facets", path) or {}, facets_path, "dataset", _COLUMNS)
+    ref = DatasetRef(
+        DatasetKey(namespace, name), {k: v for k, v in facets.items() if k not in _COLUMNS}
+    )
     if io_key is not None:
         kind = "input" if io_key == "inputFacets" else "output"
         ref.io_facets = validate_facets(f.obj(doc, io_key, path) or {}, f"{path}.{io_key}", kind)
     schema = facets.get("schema")
     if schema is not None:
-        ref.schema = tuple(_flatten_schema(schema.get("fields") or [], ""))
+        ref.schema = parse_schema(schema, f"{facets_path}.schema", memo)
     lineage = facets.get("columnLineage")
     if lineage is not None:
-        ref.column_lineage, ref.indirect_inputs = _column_lineage(lineage)
+        ref.lineage = parse_lineage(lineage, f"{facets_path}.columnLineage", memo)
     return ref
 
 
-def _flatten_schema(items: list[dict[str, Any]], prefix: str) -> list[SchemaField]:
-    flat: list[SchemaField] = []
-    for item in items:
-        name = prefix + item["name"]
-        flat.append(SchemaField(name, item.get("type"), item.get("description")))
-        nested = item.get("fields")
-        if nested:
-            flat.extend(_flatten_schema(nested, name + "."))
-    return flat
-
-
-def _column_lineage(
-    facet: dict[str, Any],
-) -> tuple[dict[str, tuple[ColumnInput, ...]], tuple[ColumnInput, ...]]:
-    per_field: dict[str, tuple[ColumnInput, ...]] = {}
-    for out_field, spec in facet["fields"].items():
-        default = _legacy_transformation(spec)
-        per_field[out_field] = tuple(_column_input(item, default) for item in spec["inputFields"])
-    indirect = tuple(
-        _column_input(item, Transformation("INDIRECT")) for item in facet.get("dataset") or []
-    )
-    return per_field, indirect
-
-
-def _legacy_transformation(spec: dict[str, Any]) -> Transformation:
-    """The pre-1-1 form keeps one transformationType/Description per output field."""
-    kind = spec.get("transformationType")
-    description = spec.get("transformationDescription")
-    if isinstance(kind, str) and kind.upper() == "INDIRECT":
-        return Transformation("INDIRECT", None, description)
-    return Transformation("DIRECT", kind or None, description)
-
-
-def _column_input(item: dict[str, Any], default: Transformation) -> ColumnInput:
-    key = FieldKey(DatasetKey(item["namespace"], item["name"]), item["field"])
-    raw = item.get("transformations")
-    if not raw:
-        return ColumnInput(key, (default,))
-    return ColumnInput(
-        key,
-        tuple(
-            _transformation(
-                str(t.get("type") or default.type).upper(),
-                t.get("subtype"),
-                t.get("description"),
-                bool(t.get("masking")),
-            )
-            for t in raw
-        ),
-    )
-
-
-@functools.lru_cache(maxsize=4096)
-def _transformation(
-    kind: str, subtype: str | None, description: str | None, masking: bool
-) -> Transformation:
-    """Transformations repeat endlessly across events; share one immutable value each."""
-    return Transformation(kind, subtype, description, masking)
+_COLUMNS = ("schema", "columnLineage")  # validated by ingest/columns.py

@@ -15,13 +15,19 @@ from ripple.ingest import fields as f
 Checker = Callable[[dict[str, Any], str], None]
 
 
-def validate_facets(facets: dict[str, Any], path: str, where: str) -> dict[str, Any]:
-    """Check every facet is an object and every known facet has its spec shape; return `facets`."""
+def validate_facets(
+    facets: dict[str, Any], path: str, where: str, skip: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Check every facet is an object and every known facet has its spec shape; return `facets`.
+
+    Facets named in `skip` are only checked to be objects (their caller validates them)."""
     checkers = _CHECKERS[where]
     for name, facet in facets.items():
         facet_path = f"{path}.{name}"
         if not isinstance(facet, dict):
             f.item_obj(facet, facet_path)
+        if name in skip:
+            continue
         checker = checkers.get(name)
         if checker is not None:
             checker(facet, facet_path)
@@ -75,7 +81,7 @@ def _sql(facet: dict[str, Any], path: str) -> None:
     f.string(facet, "query", path, required=True)
 
 
-def _schema(facet: dict[str, Any], path: str) -> None:
+def check_schema(facet: dict[str, Any], path: str) -> None:
     _schema_fields(f.array(facet, "fields", path), f"{path}.fields")
 
 
@@ -101,7 +107,7 @@ def _schema_fields(items: list[Any], path: str) -> None:
         _schema_fields(f.array(entry, "fields", field_path), f"{field_path}.fields")
 
 
-def _column_lineage(facet: dict[str, Any], path: str) -> None:
+def check_column_lineage(facet: dict[str, Any], path: str) -> None:
     fields = f.obj(facet, "fields", path, required=True) or {}
     for out_field, spec in fields.items():
         field_path = f"{path}.fields.{out_field}"
@@ -206,8 +212,8 @@ _CHECKERS: dict[str, dict[str, Checker]] = {
         "sql": _sql,
     },
     "dataset": {
-        "schema": _schema,
-        "columnLineage": _column_lineage,
+        "schema": check_schema,
+        "columnLineage": check_column_lineage,
         "ownership": _ownership,
         "version": _version,
         "symlinks": _symlinks,

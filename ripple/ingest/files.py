@@ -25,6 +25,29 @@ class Located:
     doc: Any | MalformedInput
 
 
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    where: str  # "path:line"
+    body: bytes  # one event's JSON, as read (undecoded where the format allows)
+
+
+def read_raw(name: str) -> Iterator[RawEvent | Located]:
+    """Events as JSON bytes, for bulk ingest; an unreadable one comes as Located(where, error).
+
+    NDJSON lines and single-object files pass through undecoded; array elements are re-encoded."""
+    if name == "-" or not name.endswith((".ndjson", ".jsonl")):
+        for located in read_events(name):
+            if isinstance(located.doc, MalformedInput):
+                yield located
+            else:
+                yield RawEvent(located.where, orjson.dumps(located.doc))
+        return
+    with Path(name).open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                yield RawEvent(f"{name}:{number}", line)
+
+
 def expand(paths: list[str]) -> list[str]:
     """Files named, and event files found under directories named (sorted); `-` is stdin."""
     found: list[str] = []

@@ -16,12 +16,46 @@ from typing import Any
 
 import orjson
 
-from ripple.errors import InvalidEvent
+from ripple.errors import InvalidEvent, MalformedInput
 from ripple.graph.delta import GraphDelta
 from ripple.graph.store import GraphStore
+from ripple.ingest.columns import FacetMemo
 from ripple.ingest.event import parse_event
 from ripple.ingest.eventlog import EventLog
+from ripple.ingest.fastparse import parse_event_json
 from ripple.ingest.projection import project
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An event made ready to commit: its log body and graph delta, or why it is invalid."""
+
+    body: bytes | None
+    delta: GraphDelta | None
+    error: InvalidEvent | None = None
+
+
+def prepare(doc: Any, memo: FacetMemo | None = None, body: bytes | None = None) -> Prepared:
+    """Validate and project one decoded event (pure). `body` is its JSON if already at hand."""
+    try:
+        delta = project(parse_event(doc, memo))
+    except InvalidEvent as exc:
+        return Prepared(None, None, exc)
+    return Prepared(body if body is not None else orjson.dumps(doc), delta)
+
+
+def prepare_raw(body: bytes, memo: FacetMemo | None = None) -> Prepared:
+    """Validate and project one event's JSON (the fast parser); the body is logged as received.
+
+    JSON that does not decode is an InvalidEvent at `$` here; use `parse_event_json` directly
+    where it must be told apart (a 400 rather than a 422)."""
+    try:
+        delta = project(parse_event_json(body, memo))
+    except InvalidEvent as exc:
+        return Prepared(None, None, exc)
+    except MalformedInput as exc:
+        return Prepared(None, None, InvalidEvent("$", None, str(exc)))
+    return Prepared(body, delta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,34 +82,26 @@ class Ingestor:
     def __init__(self, log: EventLog, store: GraphStore) -> None:
         self.log = log
         self.store = store
+        self.memo = FacetMemo()
 
     async def ingest(self, docs: Sequence[Any]) -> list[Outcome]:
         """Validate each decoded event; append the valid ones in one transaction; project them.
 
         One invalid event never rejects its neighbours."""
-        with _collector_paused():
-            return await self._ingest(docs)
+        with collector_paused():
+            return await self.commit([prepare(doc, self.memo) for doc in docs])
 
-    async def _ingest(self, docs: Sequence[Any]) -> list[Outcome]:
-        outcomes: list[Outcome | None] = [None] * len(docs)
-        bodies: list[bytes] = []
-        deltas: list[GraphDelta] = []
-        positions: list[int] = []
-        for i, doc in enumerate(docs):
-            try:
-                delta = project(parse_event(doc))
-            except InvalidEvent as exc:
-                outcomes[i] = Outcome(error=exc)
-                continue
-            bodies.append(orjson.dumps(doc))
-            deltas.append(delta)
-            positions.append(i)
-        seqs = await self.log.append(bodies)
-        for i, seq in zip(positions, seqs, strict=True):
-            outcomes[i] = Outcome(seq=seq)
-        if seqs:
-            await self.store.apply(deltas, seqs[-1])
-        return [o for o in outcomes if o is not None]
+    async def commit(self, prepared: Sequence[Prepared]) -> list[Outcome]:
+        """Append the valid prepared events to the log (one transaction), then project them."""
+        with collector_paused():
+            valid = [p for p in prepared if p.error is None]
+            seqs = await self.log.append([p.body for p in valid])  # type: ignore[misc]
+            if seqs:
+                await self.store.apply([p.delta for p in valid], seqs[-1])  # type: ignore[misc]
+        numbered = iter(seqs)
+        return [
+            Outcome(error=p.error) if p.error else Outcome(seq=next(numbered)) for p in prepared
+        ]
 
     async def catch_up(self, progress: Progress | None = None, chunk: int = 2_000) -> int:
         """Project every logged event the graph has not seen yet; return how many."""
@@ -87,12 +113,11 @@ class Ingestor:
                 return done
             deltas = []
             for _, body in rows:
-                try:
-                    deltas.append(project(parse_event(orjson.loads(body))))
-                except InvalidEvent:
-                    continue  # accepted under older, looser rules; the log keeps it regardless
+                prepared = prepare_raw(body, self.memo)
+                if prepared.delta is not None:  # else: accepted under older, looser rules
+                    deltas.append(prepared.delta)
             after = rows[-1][0]
-            with _collector_paused():
+            with collector_paused():
                 await self.store.apply(deltas, after)
             done += len(rows)
             if progress is not None:
@@ -105,7 +130,7 @@ class Ingestor:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector around a batch.
 
     A batch allocates hundreds of thousands of small, acyclic objects (parsed events, deltas,
@@ -128,7 +153,7 @@ class GroupCommitter:
     def __init__(self, ingestor: Ingestor, max_batch: int = 256) -> None:
         self._ingestor = ingestor
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Outcome]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Prepared, asyncio.Future[Outcome]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -141,9 +166,9 @@ class GroupCommitter:
                 await self._task
             self._task = None
 
-    async def submit(self, doc: Any) -> Outcome:
+    async def submit(self, prepared: Prepared) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        await self._queue.put((doc, future))
+        await self._queue.put((prepared, future))
         return await future
 
     async def _run(self) -> None:
@@ -152,7 +177,7 @@ class GroupCommitter:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                outcomes = await self._ingestor.ingest([doc for doc, _ in batch])
+                outcomes = await self._ingestor.commit([prepared for prepared, _ in batch])
             except Exception as exc:  # noqa: BLE001 — every waiter must learn of the failure
                 for _, future in batch:
                     if not future.done():

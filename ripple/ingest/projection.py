@@ -4,7 +4,8 @@
     (:Column)-[:DERIVES]->(:Column)   (:Run)-[:RUN_OF]->(:Job)   (:Run)-[:READ|PRODUCED]->(:Dataset)
     (:Run)-[:CHILD_OF]->(:Run)
 
-A job or run that appears only in a `parent` facet still becomes a node.
+A job or run that appears only in a `parent` facet still becomes a node. Columns, HAS_COLUMN and
+DERIVES travel as ColumnFacts (a dataset's schema and column lineage), which stores materialize.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ import hashlib
 import uuid
 from typing import Any
 
-import orjson
-
-from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
+from ripple.graph.delta import (
+    ColumnFacts,
+    EdgeUpsert,
+    GraphDelta,
+    LineageEntry,
+    NodeUpsert,
+    Schema,
+)
+from ripple.ingest.columns import Lineage
 from ripple.ingest.event import DatasetRef, Event, JobRef, RunRef
-from ripple.model import DatasetKey, EdgeKind, JobKey, NodeKind
+from ripple.model import EdgeKind, JobKey, NodeKind
 
 # Among events stamped with the same time, a later lifecycle state wins.
 _RANK = {None: 0, "OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "ABORT": 3, "FAIL": 3}
@@ -88,38 +95,7 @@ class _Builder:
             edge = self.edges[key] = EdgeUpsert(src, kind, dst, props or {}, variant)
             self.delta.edges.append(edge)
         elif props:
-            edge.props = _combine(edge.props, props)
-
-    def column(self, dataset: DatasetKey, field: str, props: dict[str, Any] | None = None) -> str:
-        """A column node (with its HAS_COLUMN edge and, if need be, its dataset node)."""
-        node_id = f"datasetField:{dataset.namespace}:{dataset.name}:{field}"
-        node = self.nodes.get(node_id)
-        if node is None:
-            self.nodes[node_id] = node = NodeUpsert(node_id, NodeKind.COLUMN, props or {})
-            self.delta.nodes.append(node)
-            ds_id = f"dataset:{dataset.namespace}:{dataset.name}"
-            if ds_id not in self.nodes:
-                self.node(
-                    ds_id, NodeKind.DATASET, {"namespace": dataset.namespace, "name": dataset.name}
-                )
-            edge = EdgeUpsert(ds_id, EdgeKind.HAS_COLUMN, node_id, {})
-            self.edges[(ds_id, EdgeKind.HAS_COLUMN, node_id, "")] = edge
-            self.delta.edges.append(edge)
-        elif props:
-            node.props.update(props)
-        return node_id
-
-
-def _combine(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Two assertions of one column edge within an event (e.g. a filter column cited twice)."""
-    subtypes = {s for p in (old, new) for s in (p.get("subtype") or "").split(",") if s}
-    descriptions = [d for p in (old, new) if (d := p.get("description"))]
-    return {
-        "type": old.get("type"),
-        "subtype": ",".join(sorted(subtypes)) or None,
-        "description": "; ".join(dict.fromkeys(descriptions)) or None,
-        "masking": bool(old.get("masking")) and bool(new.get("masking")),
-    }
+            edge.props.update(props)
 
 
 def _job(b: _Builder, job: JobRef) -> str:
@@ -179,73 +155,44 @@ def _dataset(b: _Builder, ref: DatasetRef, role: str) -> str:
     props: dict[str, Any] = {"namespace": key.namespace, "name": key.name}
     _facets(props, ref.facets, "facet.")
     _facets(props, ref.io_facets, f"{role}.")
-    node = b.node(ds_id, NodeKind.DATASET, props)
-    out_fields: list[str] = []
-    if ref.schema is not None:
-        fields = [
-            {"name": f.name, "type": f.type, "description": f.description} for f in ref.schema
-        ]
-        props["fields"] = fields
-        digest = hashlib.sha1(orjson.dumps(fields), usedforsecurity=False).hexdigest()[:16]
-        props["schema_version"] = digest
-        node.versions = {digest: fields}
-        for f in ref.schema:
-            extra = {}
-            if f.type is not None:
-                extra["type"] = f.type
-            if f.description is not None:
-                extra["description"] = f.description
-            b.column(key, f.name, extra)
-            out_fields.append(f.name)
-    unresolved: list[str] = []
-    known = b.known
-    for out_field, inputs in ref.column_lineage.items():
-        target = b.column(key, out_field)
-        for column_input in inputs:
-            source_key = column_input.field
-            if f"dataset:{source_key.dataset.namespace}:{source_key.dataset.name}" not in known:
-                unresolved.append(source_key.node_id)
-                continue
-            source = b.column(source_key.dataset, source_key.field)
-            _derives(b, source, target, column_input.transformations)
-    if ref.indirect_inputs:
-        targets = sorted({*out_fields, *ref.column_lineage})
-        for column_input in ref.indirect_inputs:
-            source_key = column_input.field
-            if source_key.dataset.node_id not in known:
-                unresolved.append(source_key.node_id)
-                continue
-            source = b.column(source_key.dataset, source_key.field)
-            for out_field in targets:
-                _derives(b, source, b.column(key, out_field), column_input.transformations)
-    if unresolved:
-        # Kept visible rather than dropped silently: sources the event did not declare as inputs.
-        props["unresolved_column_inputs"] = sorted(set(unresolved))
+    b.node(ds_id, NodeKind.DATASET, props)
+    if ref.schema is None and ref.lineage is None:
+        return ds_id
+    entries: tuple[LineageEntry, ...] = ()
+    digest: str | None = None
+    lineage = ref.lineage
+    if lineage is not None:
+        entries, digest, unresolved = _resolve(lineage, ref.schema, b.known)
+        if unresolved:
+            # Kept visible rather than dropped silently: sources the event did not declare.
+            props["unresolved_column_inputs"] = unresolved
+    b.delta.columns.append(ColumnFacts(ds_id, ref.schema, entries, digest))
     return ds_id
 
 
-def _derives(b: _Builder, source: str, target: str, transformations: tuple[Any, ...]) -> None:
-    if len(transformations) == 1:
-        t = transformations[0]
-        props = {
-            "type": t.type,
-            "subtype": t.subtype,
-            "description": t.description,
-            "masking": t.masking,
-        }
-        b.edge(source, EdgeKind.DERIVES, target, props, t.type)
-        return
-    by_type: dict[str, list[Any]] = {}
-    for t in transformations:
-        by_type.setdefault(t.type, []).append(t)
-    for kind, group in by_type.items():
-        props = {
-            "type": kind,
-            "subtype": ",".join(sorted({t.subtype for t in group if t.subtype})) or None,
-            "description": "; ".join(t.description for t in group if t.description) or None,
-            "masking": all(t.masking for t in group),
-        }
-        b.edge(source, EdgeKind.DERIVES, target, props, kind)
+def _resolve(
+    lineage: Lineage, schema: Schema | None, known: set[str]
+) -> tuple[tuple[LineageEntry, ...], str, list[str]]:
+    """Keep the entries whose source the event names; give dataset-level inputs to every column.
+
+    The common case — everything resolved, no dataset-level inputs — returns the parsed value."""
+    entries = lineage.entries
+    unresolved = sorted({e.src_column for e in entries if e.src_dataset not in known})
+    expand = any(e.dst_field is None for e in entries)
+    if not unresolved and not expand:
+        return entries, lineage.digest, []
+    targets = sorted({*(f[0] for f in (schema.fields if schema else ())), *lineage.fields})
+    resolved: list[LineageEntry] = []
+    for entry in entries:
+        if entry.src_dataset not in known:
+            continue
+        if entry.dst_field is None:
+            resolved.extend(entry._replace(dst_field=target) for target in targets)
+        else:
+            resolved.append(entry)
+    basis = "|".join([lineage.digest, schema.digest if schema else "", *unresolved])
+    digest = hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
+    return tuple(resolved), digest, unresolved
 
 
 def _facets(props: dict[str, Any], facets: dict[str, Any], prefix: str) -> None:

@@ -18,19 +18,14 @@ def test_every_demo_event_parses() -> None:
 
 def test_the_demo_has_column_lineage_with_direct_indirect_and_masking() -> None:
     outputs = [ref for e in parsed() for ref in e.outputs]
-    assert all(ref.column_lineage for ref in outputs)
-    transformations = [
-        t
-        for ref in outputs
-        for inputs in ref.column_lineage.values()
-        for column_input in inputs
-        for t in column_input.transformations
-    ]
-    assert {t.type for t in transformations} == {"DIRECT"}
-    assert any(t.masking for t in transformations)
-    indirect = [t for ref in outputs for ci in ref.indirect_inputs for t in ci.transformations]
-    assert indirect
-    assert {t.type for t in indirect} == {"INDIRECT"}
+    assert all(ref.lineage for ref in outputs)
+    entries = [e for ref in outputs if ref.lineage for e in ref.lineage.entries]
+    per_column = [e for e in entries if e.dst_field is not None]
+    assert {e.type for e in per_column} == {"DIRECT"}
+    assert any(e.masking for e in per_column)
+    dataset_level = [e for e in entries if e.dst_field is None]
+    assert dataset_level
+    assert {e.type for e in dataset_level} == {"INDIRECT"}
     assert all(ref.key.namespace == NAMESPACE for ref in outputs)
 
 

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from ripple.errors import MISSING, InvalidEvent
-from ripple.ingest.event import ColumnInput, SchemaField, Transformation, parse_event
+from ripple.graph.delta import LineageEntry
+from ripple.ingest.event import parse_event
 from ripple.model import DatasetKey, FieldKey, JobKey
 from tests.unit.builders import (
     DS_NS,
@@ -68,7 +69,9 @@ def test_full_run_event_keeps_producer_and_datasets() -> None:
     assert event.producer == doc["producer"]
     assert [d.key for d in event.inputs] == [DatasetKey(DS_NS, "src")]
     assert [d.key for d in event.outputs] == [DatasetKey(DS_NS, "dst")]
-    assert event.outputs[0].schema == (SchemaField("a", "TEXT", None),)
+    schema = event.outputs[0].schema
+    assert schema is not None
+    assert schema.fields == (("a", "TEXT", None),)
 
 
 def test_dataset_event_is_accepted() -> None:
@@ -191,17 +194,20 @@ def test_column_lineage_transformations_are_read() -> None:
         dataset=[field_ref("src", "region", "INDIRECT", "GROUP_BY")],
     )
     doc = run_event("load", ["src"], [dataset("dst", lineage=lineage)])
-    out = parse_event(doc).outputs[0]
+    lineage_value = parse_event(doc).outputs[0].lineage
+    assert lineage_value is not None
     src = DatasetKey(DS_NS, "src")
-    assert out.column_lineage == {
-        "total": (
-            ColumnInput(FieldKey(src, "amount"), (Transformation("DIRECT", "AGGREGATION"),)),
-            ColumnInput(FieldKey(src, "status"), (Transformation("INDIRECT", "FILTER"),)),
-        )
-    }
-    assert out.indirect_inputs == (
-        ColumnInput(FieldKey(src, "region"), (Transformation("INDIRECT", "GROUP_BY"),)),
+
+    def entry(field: str, dst: str | None, kind: str, subtype: str) -> LineageEntry:
+        column = FieldKey(src, field).node_id
+        return LineageEntry(src.node_id, column, dst, kind, subtype, None, False)
+
+    assert lineage_value.entries == (
+        entry("amount", "total", "DIRECT", "AGGREGATION"),
+        entry("status", "total", "INDIRECT", "FILTER"),
+        entry("region", None, "INDIRECT", "GROUP_BY"),
     )
+    assert lineage_value.fields == ("total",)
 
 
 def test_legacy_column_lineage_becomes_a_transformation_with_subtype() -> None:
@@ -221,14 +227,14 @@ def test_legacy_column_lineage_becomes_a_transformation_with_subtype() -> None:
         }
     }
     doc = run_event("load", ["src"], [dataset("dst", lineage=lineage)])
-    per_field = parse_event(doc).outputs[0].column_lineage
-    assert per_field["total"][0].transformations == (
-        Transformation("DIRECT", "AGGREGATION", "sum(amount)"),
-    )
-    assert per_field["flag"][0].transformations == (
-        Transformation("INDIRECT", None, "where status = 'ok'"),
-    )
-    assert per_field["id"][0].transformations == (Transformation("DIRECT"),)
+    lineage_value = parse_event(doc).outputs[0].lineage
+    assert lineage_value is not None
+    by_field = {e.dst_field: (e.type, e.subtype, e.description) for e in lineage_value.entries}
+    assert by_field == {
+        "total": ("DIRECT", "AGGREGATION", "sum(amount)"),
+        "flag": ("INDIRECT", None, "where status = 'ok'"),
+        "id": ("DIRECT", None, None),
+    }
 
 
 def test_nested_schema_fields_flatten_to_dotted_names() -> None:
@@ -250,12 +256,14 @@ def test_nested_schema_fields_flatten_to_dotted_names() -> None:
         ]
     }
     doc = run_event("load", [], [dataset("dst", facets={"schema": schema})])
-    assert parse_event(doc).outputs[0].schema == (
-        SchemaField("id", "INT", None),
-        SchemaField("address", "STRUCT", None),
-        SchemaField("address.city", "STRING", "town"),
-        SchemaField("address.geo", "STRUCT", None),
-        SchemaField("address.geo.lat", "DOUBLE", None),
+    schema_value = parse_event(doc).outputs[0].schema
+    assert schema_value is not None
+    assert schema_value.fields == (
+        ("id", "INT", None),
+        ("address", "STRUCT", None),
+        ("address.city", "STRING", "town"),
+        ("address.geo", "STRUCT", None),
+        ("address.geo.lat", "DOUBLE", None),
     )
 
 

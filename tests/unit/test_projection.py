@@ -8,7 +8,7 @@ from ripple.graph.delta import GraphDelta
 from ripple.graph.memory import MemoryGraph
 from ripple.ingest.event import parse_event
 from ripple.ingest.projection import project
-from ripple.model import EdgeKind, NodeKind
+from ripple.model import NodeKind
 from tests.unit.builders import (
     col,
     column_lineage,
@@ -29,16 +29,31 @@ def delta_of(doc: dict[str, Any]) -> GraphDelta:
     return project(parse_event(doc))
 
 
+def materialized(delta: GraphDelta) -> MemoryGraph:
+    """What a store makes of the delta (columns travel as column facts, not single upserts)."""
+    graph = MemoryGraph()
+    graph.apply(delta)
+    return graph
+
+
 def nodes_of(delta: GraphDelta) -> dict[str, NodeKind]:
-    return {n.id: n.kind for n in delta.nodes}
+    graph = materialized(delta)
+    return {node_id: graph.kind(i) for i, node_id in enumerate(graph.ids)}
 
 
 def edges_of(delta: GraphDelta) -> set[Triple]:
-    return {(e.src, e.kind.value, e.dst) for e in delta.edges}
+    graph = materialized(delta)
+    return {(e.src, e.kind, e.dst) for e in graph.neighbourhood(graph.ids)}
 
 
 def derives(delta: GraphDelta) -> dict[tuple[str, str, str], dict[str, Any]]:
-    return {(e.src, e.dst, e.variant): e.props for e in delta.edges if e.kind is EdgeKind.DERIVES}
+    dump = materialized(delta).dump()["edges"]
+    found = {}
+    for name, record in dump.items():
+        src, arrow, dst = name.split(" ")
+        if arrow.startswith("-DERIVES:"):
+            found[(src, dst, arrow.removeprefix("-DERIVES:").removesuffix("->"))] = record["props"]
+    return found
 
 
 def simple_event(**kwargs: Any) -> dict[str, Any]:

@@ -1,0 +1,205 @@
+"""A dataset's column facts — its schema and its column lineage — as content-addressed values.
+
+Producers repeat the same schema and lineage facets in event after event (every reader of a table
+re-sends its schema). Parsing a facet gives an immutable value with a stable digest of its content,
+so a store can tell a re-assertion from a change in one lookup, and a `FacetMemo` lets the parser
+skip validating content it has already validated. Correctness never depends on the memo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, NamedTuple
+
+import orjson
+
+from ripple.graph.delta import LineageEntry, Schema, SchemaFields
+from ripple.ingest import facets as checks
+
+
+class Lineage(NamedTuple):
+    entries: tuple[LineageEntry, ...]
+    fields: tuple[str, ...]  # output columns the facet names
+    digest: str
+
+
+class FacetMemo:
+    """Remembers parsed schema and lineage facets by their exact JSON (bounded; cleared when
+    full). Shared by one ingest pipeline; never needed for correctness."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._seen: dict[bytes, Schema | Lineage] = {}
+
+    def get(self, key: bytes) -> Schema | Lineage | None:
+        return self._seen.get(key)
+
+    def put(self, key: bytes, value: Schema | Lineage) -> None:
+        if len(self._seen) >= self._capacity:
+            self._seen.clear()
+        self._seen[key] = value
+
+
+def parse_schema(raw: dict[str, Any], path: str, memo: FacetMemo | None) -> Schema:
+    """Validate a `schema` facet (InvalidEvent naming the path) and return its value."""
+    key = b"s" + orjson.dumps(raw)
+    found = memo.get(key) if memo is not None else None
+    if isinstance(found, Schema):
+        return found
+    checks.check_schema(raw, path)
+    schema = schema_value(tuple(_flatten(raw.get("fields") or [], "")))
+    if memo is not None:
+        memo.put(key, schema)
+    return schema
+
+
+def parse_lineage(raw: dict[str, Any], path: str, memo: FacetMemo | None) -> Lineage:
+    """Validate a `columnLineage` facet (1-0 to 1-2 forms) and return its value."""
+    key = b"l" + orjson.dumps(raw)
+    found = memo.get(key) if memo is not None else None
+    if isinstance(found, Lineage):
+        return found
+    entries = _well_formed_entries(raw)
+    if entries is None:  # not the plain valid form: validate for the error, then read slowly
+        checks.check_column_lineage(raw, path)
+        entries = []
+        for out_field, spec in raw["fields"].items():
+            kind, subtype, description = _legacy(spec)
+            for item in spec["inputFields"]:
+                entries.extend(_entries(item, out_field, kind, subtype, description))
+        for item in raw.get("dataset") or []:
+            entries.extend(_entries(item, None, "INDIRECT", None, None))
+    lineage = lineage_value(tuple(entries), tuple(raw["fields"]))
+    if memo is not None:
+        memo.put(key, lineage)
+    return lineage
+
+
+def schema_value(fields: SchemaFields) -> Schema:
+    """A schema with its content digest (the same however the facet was parsed)."""
+    return Schema(fields, _digest(orjson.dumps(fields)))
+
+
+def lineage_value(entries: tuple[LineageEntry, ...], fields: tuple[str, ...]) -> Lineage:
+    """A lineage with its content digest (the same however the facet was parsed)."""
+    return Lineage(entries, fields, _digest(orjson.dumps([list(map(tuple, entries)), fields])))
+
+
+def _well_formed_entries(raw: dict[str, Any]) -> list[LineageEntry] | None:
+    """Read the common, valid 1-2 form in one pass; None at anything unusual or invalid, and the
+    caller's full check then names the problem."""
+    fields = raw.get("fields")
+    if type(fields) is not dict:
+        return None
+    entries: list[LineageEntry] = []
+    for out_field, spec in fields.items():
+        if (
+            type(spec) is not dict
+            or "transformationType" in spec
+            or "transformationDescription" in spec
+        ):
+            return None
+        inputs = spec.get("inputFields")
+        if type(inputs) is not list or not _read_inputs(inputs, out_field, entries):
+            return None
+    extra = raw.get("dataset")
+    if extra is not None and (type(extra) is not list or not _read_inputs(extra, None, entries)):
+        return None
+    return entries
+
+
+def _read_inputs(items: list[Any], dst_field: str | None, out: list[LineageEntry]) -> bool:
+    default = "DIRECT" if dst_field is not None else "INDIRECT"
+    for item in items:
+        if type(item) is not dict:
+            return False
+        namespace, name, field = item.get("namespace"), item.get("name"), item.get("field")
+        if type(namespace) is not str or type(name) is not str or type(field) is not str:
+            return False
+        if not (namespace and name and field):
+            return False
+        dataset = f"dataset:{namespace}:{name}"
+        column = f"datasetField:{namespace}:{name}:{field}"
+        transformations = item.get("transformations")
+        if not transformations:
+            if transformations is not None and type(transformations) is not list:
+                return False
+            out.append(LineageEntry(dataset, column, dst_field, default, None, None, False))
+            continue
+        if type(transformations) is not list:
+            return False
+        for t in transformations:
+            if type(t) is not dict:
+                return False
+            kind, subtype, text, masking = (
+                t.get("type"),
+                t.get("subtype"),
+                t.get("description"),
+                t.get("masking"),
+            )
+            if kind not in _TYPES:
+                return False
+            if subtype is not None and type(subtype) is not str:
+                return False
+            if text is not None and type(text) is not str:
+                return False
+            if masking is not None and type(masking) is not bool:
+                return False
+            out.append(
+                LineageEntry(dataset, column, dst_field, _TYPES[kind], subtype, text, bool(masking))
+            )
+    return True
+
+
+_TYPES = {"DIRECT": "DIRECT", "INDIRECT": "INDIRECT", "direct": "DIRECT", "indirect": "INDIRECT"}
+
+
+def _flatten(items: list[dict[str, Any]], prefix: str) -> list[tuple[str, str | None, str | None]]:
+    flat: list[tuple[str, str | None, str | None]] = []
+    for item in items:
+        name = prefix + item["name"]
+        flat.append((name, item.get("type"), item.get("description")))
+        nested = item.get("fields")
+        if nested:
+            flat.extend(_flatten(nested, name + "."))
+    return flat
+
+
+def _legacy(spec: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """The pre-1-1 form keeps one transformationType/Description per output field."""
+    kind = spec.get("transformationType")
+    description = spec.get("transformationDescription")
+    if isinstance(kind, str) and kind.upper() == "INDIRECT":
+        return "INDIRECT", None, description
+    return "DIRECT", kind or None, description
+
+
+def _entries(
+    item: dict[str, Any],
+    dst_field: str | None,
+    kind: str,
+    subtype: str | None,
+    description: str | None,
+) -> list[LineageEntry]:
+    namespace, name, field = item["namespace"], item["name"], item["field"]
+    dataset = f"dataset:{namespace}:{name}"
+    column = f"datasetField:{namespace}:{name}:{field}"
+    transformations = item.get("transformations")
+    if not transformations:
+        return [LineageEntry(dataset, column, dst_field, kind, subtype, description, False)]
+    return [
+        LineageEntry(
+            dataset,
+            column,
+            dst_field,
+            str(t.get("type") or kind).upper(),
+            t.get("subtype"),
+            t.get("description"),
+            bool(t.get("masking")),
+        )
+        for t in transformations
+    ]
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
