@@ -7,13 +7,13 @@ ingest pipeline replays whatever the log holds past it — so a crash loses noth
 
 from __future__ import annotations
 
-import gc
 import marshal
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ripple import heap
 from ripple.errors import StoreUnavailable
 from ripple.graph.delta import GraphDelta
 from ripple.graph.memory import MemoryGraph
@@ -75,9 +75,7 @@ class EmbeddedStore:
         for delta in deltas:
             self.graph.apply(delta)
         self.graph.through = max(self.graph.through, through)
-        # The graph is millions of long-lived objects: keep the cyclic collector from rescanning
-        # them after every batch (without this, collection dominates ingest time).
-        gc.freeze()
+        heap.settle()
         self._since_snapshot += len(deltas)
         if self._save_on_close and self._since_snapshot >= self._snapshot_every:
             self.save()
@@ -94,7 +92,8 @@ class EmbeddedStore:
         return self.graph.records_of(ids)
 
     async def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
-        return self.graph.walk(root, direction, options)
+        with heap.collector_paused():
+            return self.graph.walk(root, direction, options)
 
     async def neighbourhood(self, ids: Sequence[str]) -> list[Edge]:
         return self.graph.neighbourhood(ids)

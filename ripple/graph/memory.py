@@ -38,6 +38,8 @@ EDGE_CODES: tuple[tuple[EdgeKind, str], ...] = (
     (EdgeKind.PRECEDES, ""),
 )
 _EDGE_CODE = {pair: i for i, pair in enumerate(EDGE_CODES)}
+_EDGE_NAMES = [(kind.value, variant) for kind, variant in EDGE_CODES]
+_KIND_VALUES = [kind.value for kind in NODE_KINDS]
 _INDIRECT = _EDGE_CODE[(EdgeKind.DERIVES, "INDIRECT")]
 _DIRECT = _EDGE_CODE[(EdgeKind.DERIVES, "DIRECT")]
 _HAS_COLUMN = _EDGE_CODE[(EdgeKind.HAS_COLUMN, "")]
@@ -283,21 +285,25 @@ class MemoryGraph:
             strict = WalkOptions(options.depth, options.limit, options.columns, True)
             direct = set(self._bfs(r, _follow_table(direction, strict, root_kind), strict)[0])
         downstream = direction == "downstream"
+        ids, kinds = self.ids, self.kinds
+        # dist is in breadth-first order, so a parent's path is built before its children's.
+        paths: dict[int, list[str]] = {r: [ids[r]]}
         nodes: list[ImpactedNode] = []
         for idx, d in dist.items():
             if idx == r:
                 continue
+            path = paths[idx] = [*paths[parent[idx]], ids[idx]]
             nodes.append(
                 ImpactedNode(
-                    self.ids[idx],
-                    self.kind(idx).value,
+                    ids[idx],
+                    _KIND_VALUES[kinds[idx]],
                     d,
-                    self._path(idx, parent),
+                    path,
                     "DIRECT" if direct is None or idx in direct else "INDIRECT",
                     None if downstream else self.state(idx),
                 )
             )
-        result_edges = [self._edge(u, v, code, downstream) for u, v, code in edges]
+        result_edges = [Edge(ids[src], ids[dst], *_EDGE_NAMES[code]) for src, dst, code in edges]
         if root_kind is NodeKind.COLUMN:
             truncated |= self._add_column_datasets(nodes, result_edges, r, downstream, options)
         closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
@@ -332,7 +338,10 @@ class MemoryGraph:
                 k = kinds[u]
                 follow_out = root_out if u == r else out_rules[k]
                 follow_in = root_in if u == r else in_rules[k]
-                for adjacency, follow in ((out_adj[u], follow_out), (in_adj[u], follow_in)):
+                for adjacency, follow, outgoing in (
+                    (out_adj[u], follow_out, True),
+                    (in_adj[u], follow_in, False),
+                ):
                     if not follow:
                         continue
                     for entry in adjacency:
@@ -349,26 +358,12 @@ class MemoryGraph:
                             nxt.append(v)
                         if code == _INDIRECT:
                             crossed_indirect = True
-                        edges.append((u, v, code))
+                        # recorded as stored: in the direction data flows
+                        edges.append((u, v, code) if outgoing else (v, u, code))
             if not nxt:
                 break
             frontier = nxt
         return dist, parent, edges, truncated, crossed_indirect
-
-    def _path(self, idx: int, parent: dict[int, int]) -> list[str]:
-        path = [self.ids[idx]]
-        while idx in parent:
-            idx = parent[idx]
-            path.append(self.ids[idx])
-        path.reverse()
-        return path
-
-    def _edge(self, u: int, v: int, code: int, downstream: bool) -> Edge:
-        """The stored edge a walk crossed from u to v, in data-flow orientation."""
-        kind, variant = EDGE_CODES[code]
-        key = (u << 40) | (v << 4) | code
-        src, dst = (u, v) if key in self.edges else (v, u)
-        return Edge(self.ids[src], self.ids[dst], kind.value, variant)
 
     def _add_column_datasets(
         self,
@@ -422,12 +417,15 @@ class MemoryGraph:
             if idx is None:
                 continue
             for entry in self.out[idx]:
-                key = (idx << 40) | ((entry >> 4) << 4) | (entry & 15)
-                found[key] = self._edge(idx, entry >> 4, entry & 15, True)
+                dst, code = entry >> 4, entry & 15
+                found[(idx << 40) | (dst << 4) | code] = Edge(
+                    node_id, self.ids[dst], *_EDGE_NAMES[code]
+                )
             for entry in self.inc[idx]:
-                src = entry >> 4
-                key = (src << 40) | (idx << 4) | (entry & 15)
-                found[key] = self._edge(src, idx, entry & 15, True)
+                src, code = entry >> 4, entry & 15
+                found[(src << 40) | (idx << 4) | code] = Edge(
+                    self.ids[src], node_id, *_EDGE_NAMES[code]
+                )
         return list(found.values())
 
     def counts(self) -> dict[str, int]:

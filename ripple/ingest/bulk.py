@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ripple.ingest.pipeline import Ingestor, Outcome, collector_paused, prepare_raw
+from ripple.heap import collector_paused
+from ripple.ingest.pipeline import Ingestor, Outcome, prepare_raw
 
 Batch = tuple[list[str], list[bytes]]  # (where each event came from, its JSON)
 
