@@ -14,36 +14,23 @@ from typing import Any
 
 import orjson
 
-from ripple.errors import NotFound
-from ripple.graph import columns, rules
+from ripple.graph import columns
+from ripple.graph.codes import (
+    COLUMN,
+    DIRECT,
+    EDGE_CODE,
+    EDGE_CODES,
+    EDGE_NAMES,
+    HAS_COLUMN,
+    INDIRECT,
+    NODE_CODE,
+    NODE_KINDS,
+)
 from ripple.graph.columns import Version
 from ripple.graph.delta import ColumnFacts, GraphDelta
-from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, NodeRecord, WalkOptions
-from ripple.model import EdgeKind, NodeKind
-
-NODE_KINDS: tuple[NodeKind, ...] = tuple(NodeKind)
-_NODE_CODE = {kind: i for i, kind in enumerate(NODE_KINDS)}
-EDGE_CODES: tuple[tuple[EdgeKind, str], ...] = (
-    (EdgeKind.READ_BY, ""),
-    (EdgeKind.WRITES, ""),
-    (EdgeKind.HAS_COLUMN, ""),
-    (EdgeKind.DERIVES, "DIRECT"),
-    (EdgeKind.DERIVES, "INDIRECT"),
-    (EdgeKind.RUN_OF, ""),
-    (EdgeKind.READ, ""),
-    (EdgeKind.PRODUCED, ""),
-    (EdgeKind.CHILD_OF, ""),
-    (EdgeKind.CONTAINS, ""),
-    (EdgeKind.IMPLEMENTS, ""),
-    (EdgeKind.PRECEDES, ""),
-)
-_EDGE_CODE = {pair: i for i, pair in enumerate(EDGE_CODES)}
-_EDGE_NAMES = [(kind.value, variant) for kind, variant in EDGE_CODES]
-_KIND_VALUES = [kind.value for kind in NODE_KINDS]
-_INDIRECT = _EDGE_CODE[(EdgeKind.DERIVES, "INDIRECT")]
-_DIRECT = _EDGE_CODE[(EdgeKind.DERIVES, "DIRECT")]
-_HAS_COLUMN = _EDGE_CODE[(EdgeKind.HAS_COLUMN, "")]
-_COLUMN = _NODE_CODE[NodeKind.COLUMN]
+from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
+from ripple.graph.walk import closure
+from ripple.model import NodeKind
 
 # A record: [first_seen, last_stamp, last_run, props | None, stamps | None]
 Record = list[Any]
@@ -73,7 +60,7 @@ class MemoryGraph:
             idx = index.get(node.id)
             props = node.props
             if idx is None:
-                idx = self._new_node(node.id, _NODE_CODE[node.kind])
+                idx = self._new_node(node.id, NODE_CODE[node.kind])
                 records[idx] = [time, stamp, run, dict(props), dict.fromkeys(props, stamp)]
             else:
                 record = records[idx]
@@ -86,13 +73,13 @@ class MemoryGraph:
         for edge in delta.edges:
             src = index.get(edge.src)
             if src is None:
-                src = self._new_node(edge.src, _NODE_CODE[_kind_of(edge.src)])
+                src = self._new_node(edge.src, NODE_CODE[_kind_of(edge.src)])
                 records[src] = [time, stamp, run, {}, {}]
             dst = index.get(edge.dst)
             if dst is None:
-                dst = self._new_node(edge.dst, _NODE_CODE[_kind_of(edge.dst)])
+                dst = self._new_node(edge.dst, NODE_CODE[_kind_of(edge.dst)])
                 records[dst] = [time, stamp, run, {}, {}]
-            code = _EDGE_CODE[(edge.kind, edge.variant)]
+            code = EDGE_CODE[(edge.kind, edge.variant)]
             key = (src << 40) | (dst << 4) | code
             found = edges.get(key)
             if found is None:
@@ -118,7 +105,7 @@ class MemoryGraph:
         ds_id = facts.dataset
         ds = self.index.get(ds_id)
         if ds is None:
-            ds = self._new_node(ds_id, _NODE_CODE[NodeKind.DATASET])
+            ds = self._new_node(ds_id, NODE_CODE[NodeKind.DATASET])
             self.records[ds] = [time, stamp, run, {}, {}]
         versions = self.columns.get(ds)
         if versions is None:
@@ -152,7 +139,7 @@ class MemoryGraph:
                     dst = index.get(dst_id)
                     if dst is None:
                         dst = self._new_column(ds, dst_id)
-                    code = _DIRECT if kind == "DIRECT" else _INDIRECT
+                    code = DIRECT if kind == "DIRECT" else INDIRECT
                     edge = (src << 40) | (dst << 4) | code
                     if edge not in edges:
                         edges[edge] = None
@@ -164,12 +151,12 @@ class MemoryGraph:
         idx = len(self.ids)
         self.index[column_id] = idx
         self.ids.append(column_id)
-        self.kinds.append(_COLUMN)
+        self.kinds.append(COLUMN)
         self.records.append(None)
         self.out.append([])
-        self.inc.append([(ds << 4) | _HAS_COLUMN])
-        self.out[ds].append((idx << 4) | _HAS_COLUMN)
-        self.edges[(ds << 40) | (idx << 4) | _HAS_COLUMN] = None
+        self.inc.append([(ds << 4) | HAS_COLUMN])
+        self.out[ds].append((idx << 4) | HAS_COLUMN)
+        self.edges[(ds << 40) | (idx << 4) | HAS_COLUMN] = None
         return idx
 
     def _new_node(self, node_id: str, code: int) -> int:
@@ -194,7 +181,7 @@ class MemoryGraph:
         idx = self.index.get(node_id)
         if idx is None:
             return None
-        if self.kinds[idx] == _COLUMN:
+        if self.kinds[idx] == COLUMN:
             seen, props = self._column_seen(idx)
             owner = self._owner(idx)
             if owner is not None:
@@ -214,7 +201,7 @@ class MemoryGraph:
         return NodeRecord(node_id, self.kind(idx).value, out, first, _time(last), run)
 
     def _owner(self, column: int) -> int | None:
-        return next((e >> 4 for e in self.inc[column] if e & 15 == _HAS_COLUMN), None)
+        return next((e >> 4 for e in self.inc[column] if e & 15 == HAS_COLUMN), None)
 
     def _field(self, column: int, owner: int) -> str:
         # datasetField:<ns>:<name>:<field> is dataset:<ns>:<name> plus ':<field>'
@@ -227,7 +214,7 @@ class MemoryGraph:
         column_id = self.ids[idx]
         cited: dict[int, columns.Version] = {}
         for entry in self.out[idx]:
-            if entry & 15 in (_DIRECT, _INDIRECT):
+            if entry & 15 in (DIRECT, INDIRECT):
                 dst_owner = self._owner(entry >> 4)
                 for key, version in self.columns.get(dst_owner, {}).items():  # type: ignore[arg-type]
                     if not columns.is_schema(key) and columns.cites(version, column_id):
@@ -237,7 +224,7 @@ class MemoryGraph:
 
     def _derived_edge(self, src: int, dst: int, code: int) -> tuple[columns.Seen, dict[str, Any]]:
         """The record of a HAS_COLUMN or DERIVES edge, from column-fact versions."""
-        if code == _HAS_COLUMN:
+        if code == HAS_COLUMN:
             return self._column_seen(dst)[0], {}
         owner = self._owner(dst)
         if owner is None:
@@ -255,9 +242,9 @@ class MemoryGraph:
     def state(self, idx: int) -> str | None:
         """Last run state: a run's own; a job's or dataset's latest run; a column's dataset's."""
         kind = self.kinds[idx]
-        if kind == _COLUMN:
+        if kind == COLUMN:
             for entry in self.inc[idx]:
-                if entry & 15 == _HAS_COLUMN:
+                if entry & 15 == HAS_COLUMN:
                     return self.state(entry >> 4)
             return None
         if self.kind(idx) is NodeKind.RUN:
@@ -273,142 +260,8 @@ class MemoryGraph:
         return value if isinstance(value, str) else None
 
     def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
-        """Breadth-first closure from `root`: minimal distances, one shortest path each, capped."""
-        r = self.index.get(root)
-        if r is None:
-            raise NotFound(f"Node {root!r} not found — was it ingested under another namespace?")
-        root_kind = self.kind(r)
-        table = _follow_table(direction, options, root_kind)
-        dist, parent, edges, truncated, crossed_indirect = self._bfs(r, table, options)
-        direct: set[int] | None = None
-        if crossed_indirect and not options.direct_only:
-            strict = WalkOptions(options.depth, options.limit, options.columns, True)
-            direct = set(self._bfs(r, _follow_table(direction, strict, root_kind), strict)[0])
-        downstream = direction == "downstream"
-        ids, kinds = self.ids, self.kinds
-        # dist is in breadth-first order, so a parent's path is built before its children's.
-        paths: dict[int, list[str]] = {r: [ids[r]]}
-        nodes: list[ImpactedNode] = []
-        for idx, d in dist.items():
-            if idx == r:
-                continue
-            path = paths[idx] = [*paths[parent[idx]], ids[idx]]
-            nodes.append(
-                ImpactedNode(
-                    ids[idx],
-                    _KIND_VALUES[kinds[idx]],
-                    d,
-                    path,
-                    "DIRECT" if direct is None or idx in direct else "INDIRECT",
-                    None if downstream else self.state(idx),
-                )
-            )
-        result_edges = [Edge(ids[src], ids[dst], *_EDGE_NAMES[code]) for src, dst, code in edges]
-        if root_kind is NodeKind.COLUMN:
-            truncated |= self._add_column_datasets(nodes, result_edges, r, downstream, options)
-        closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
-        if root_kind is NodeKind.RUN and downstream:
-            job = self.prop(r, "job")
-            if isinstance(job, str):
-                closure.extra_writers = [
-                    Edge(job, e.dst, EdgeKind.WRITES.value)
-                    for e in result_edges
-                    if e.kind == EdgeKind.PRODUCED.value
-                ]
-        return closure
-
-    def _bfs(
-        self,
-        r: int,
-        table: tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]],
-        options: WalkOptions,
-    ) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int, int]], bool, bool]:
-        out_rules, in_rules, root_out, root_in = table
-        kinds, out_adj, in_adj = self.kinds, self.out, self.inc
-        dist: dict[int, int] = {r: 0}
-        parent: dict[int, int] = {}
-        edges: list[tuple[int, int, int]] = []
-        truncated = False
-        crossed_indirect = False
-        limit = options.limit
-        frontier = [r]
-        for depth in range(1, options.depth + 1):
-            nxt: list[int] = []
-            for u in frontier:
-                k = kinds[u]
-                follow_out = root_out if u == r else out_rules[k]
-                follow_in = root_in if u == r else in_rules[k]
-                for adjacency, follow, outgoing in (
-                    (out_adj[u], follow_out, True),
-                    (in_adj[u], follow_in, False),
-                ):
-                    if not follow:
-                        continue
-                    for entry in adjacency:
-                        code = entry & 15
-                        if code not in follow:
-                            continue
-                        v = entry >> 4
-                        if v not in dist:
-                            if len(dist) > limit:
-                                truncated = True
-                                continue
-                            dist[v] = depth
-                            parent[v] = u
-                            nxt.append(v)
-                        if code == _INDIRECT:
-                            crossed_indirect = True
-                        # recorded as stored: in the direction data flows
-                        edges.append((u, v, code) if outgoing else (v, u, code))
-            if not nxt:
-                break
-            frontier = nxt
-        return dist, parent, edges, truncated, crossed_indirect
-
-    def _add_column_datasets(
-        self,
-        nodes: list[ImpactedNode],
-        edges: list[Edge],
-        r: int,
-        downstream: bool,
-        options: WalkOptions,
-    ) -> bool:
-        """A column walk impacts (or implicates) the dataset of every column it reaches, one
-        HAS_COLUMN hop beyond the column, within the same depth and cap; True if the cap cut."""
-        best: dict[str, ImpactedNode] = {}
-        links: dict[str, list[Edge]] = {}
-        owner = next((e >> 4 for e in self.inc[r] if e & 15 == _HAS_COLUMN), None)
-        own = None if owner is None else self.ids[owner]
-        for node in nodes:
-            if node.kind != NodeKind.COLUMN.value:
-                continue
-            idx = self.index[node.id]
-            for entry in self.inc[idx]:
-                if entry & 15 != _HAS_COLUMN:
-                    continue
-                ds = self.ids[entry >> 4]
-                links.setdefault(ds, []).append(Edge(ds, node.id, EdgeKind.HAS_COLUMN.value))
-                if ds == own:
-                    continue
-                seen = best.get(ds)
-                if node.distance + 1 > options.depth:
-                    continue
-                if seen is None or node.distance + 1 < seen.distance:
-                    state = None if downstream else self.state(entry >> 4)
-                    best[ds] = ImpactedNode(
-                        ds,
-                        NodeKind.DATASET.value,
-                        node.distance + 1,
-                        [*node.path, ds],
-                        node.dependence,
-                        state,
-                    )
-        room = max(0, options.limit - len(nodes))
-        ranked = sorted(best.values(), key=lambda n: (n.distance, n.id))
-        nodes.extend(ranked[:room])
-        for kept in ranked[:room]:
-            edges.extend(links[kept.id])
-        return len(ranked) > room
+        """Breadth-first closure from `root` (see graph/walk.py)."""
+        return closure(self, root, direction, options)
 
     def neighbourhood(self, ids: Iterable[str]) -> list[Edge]:
         found: dict[int, Edge] = {}
@@ -419,12 +272,12 @@ class MemoryGraph:
             for entry in self.out[idx]:
                 dst, code = entry >> 4, entry & 15
                 found[(idx << 40) | (dst << 4) | code] = Edge(
-                    node_id, self.ids[dst], *_EDGE_NAMES[code]
+                    node_id, self.ids[dst], *EDGE_NAMES[code]
                 )
             for entry in self.inc[idx]:
                 src, code = entry >> 4, entry & 15
                 found[(src << 40) | (idx << 4) | code] = Edge(
-                    self.ids[src], node_id, *_EDGE_NAMES[code]
+                    self.ids[src], node_id, *EDGE_NAMES[code]
                 )
         return list(found.values())
 
@@ -516,33 +369,3 @@ def _wins(new: Any, old: Any) -> bool:
     return orjson.dumps(new, option=orjson.OPT_SORT_KEYS) > orjson.dumps(
         old, option=orjson.OPT_SORT_KEYS
     )
-
-
-_TABLES: dict[tuple[str, WalkOptions, NodeKind], Any] = {}
-
-
-def _follow_table(
-    direction: str, options: WalkOptions, root_kind: NodeKind
-) -> tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]]:
-    """Edge codes to follow out of / into each node kind, from the shared walk rules."""
-    cache_key = (direction, WalkOptions(0, 0, options.columns, options.direct_only), root_kind)
-    cached = _TABLES.get(cache_key)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-
-    def codes(kind: NodeKind, is_root: bool) -> tuple[frozenset[int], frozenset[int]]:
-        out: set[int] = set()
-        inc: set[int] = set()
-        for edge_kind, outgoing in rules.steps(
-            kind, direction, options, is_root=is_root, root_kind=root_kind
-        ):
-            for code, (k, variant) in enumerate(EDGE_CODES):
-                if k is edge_kind and not (options.direct_only and variant == "INDIRECT"):
-                    (out if outgoing else inc).add(code)
-        return frozenset(out), frozenset(inc)
-
-    per_kind = [codes(kind, False) for kind in NODE_KINDS]
-    root_out, root_in = codes(root_kind, True)
-    table = ([p[0] for p in per_kind], [p[1] for p in per_kind], root_out, root_in)
-    _TABLES[cache_key] = table
-    return table

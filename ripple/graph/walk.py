@@ -1,0 +1,189 @@
+"""Directed walks over the in-memory graph: blast radius and root cause (pure).
+
+Breadth-first from the root, following the edges graph/rules.py allows per node kind, so each
+node gets its minimal distance and one shortest path; a node cap marks the answer truncated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ripple.errors import NotFound
+from ripple.graph import rules
+from ripple.graph.codes import EDGE_CODES, EDGE_NAMES, HAS_COLUMN, INDIRECT, KIND_VALUES, NODE_KINDS
+from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, WalkOptions
+from ripple.model import EdgeKind, NodeKind
+
+if TYPE_CHECKING:
+    from ripple.graph.memory import MemoryGraph
+
+
+def closure(graph: MemoryGraph, root: str, direction: Direction, options: WalkOptions) -> Closure:
+    """Breadth-first closure from `root`: minimal distances, one shortest path each, capped."""
+    r = graph.index.get(root)
+    if r is None:
+        raise NotFound(f"Node {root!r} not found — was it ingested under another namespace?")
+    root_kind = graph.kind(r)
+    table = _follow_table(direction, options, root_kind)
+    dist, parent, edges, truncated, crossed_indirect = _bfs(graph, r, table, options)
+    direct: set[int] | None = None
+    if crossed_indirect and not options.direct_only:
+        strict = WalkOptions(options.depth, options.limit, options.columns, True)
+        direct = set(_bfs(graph, r, _follow_table(direction, strict, root_kind), strict)[0])
+    downstream = direction == "downstream"
+    ids, kinds = graph.ids, graph.kinds
+    # dist is in breadth-first order, so a parent's path is built before its children's.
+    paths: dict[int, list[str]] = {r: [ids[r]]}
+    nodes: list[ImpactedNode] = []
+    for idx, d in dist.items():
+        if idx == r:
+            continue
+        path = paths[idx] = [*paths[parent[idx]], ids[idx]]
+        nodes.append(
+            ImpactedNode(
+                ids[idx],
+                KIND_VALUES[kinds[idx]],
+                d,
+                path,
+                "DIRECT" if direct is None or idx in direct else "INDIRECT",
+                None if downstream else graph.state(idx),
+            )
+        )
+    result_edges = [Edge(ids[src], ids[dst], *EDGE_NAMES[code]) for src, dst, code in edges]
+    if root_kind is NodeKind.COLUMN:
+        truncated |= _add_column_datasets(graph, nodes, result_edges, r, downstream, options)
+    closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
+    if root_kind is NodeKind.RUN and downstream:
+        job = graph.prop(r, "job")
+        if isinstance(job, str):
+            closure.extra_writers = [
+                Edge(job, e.dst, EdgeKind.WRITES.value)
+                for e in result_edges
+                if e.kind == EdgeKind.PRODUCED.value
+            ]
+    return closure
+
+
+def _bfs(
+    graph: MemoryGraph,
+    r: int,
+    table: tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]],
+    options: WalkOptions,
+) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int, int]], bool, bool]:
+    out_rules, in_rules, root_out, root_in = table
+    kinds, out_adj, in_adj = graph.kinds, graph.out, graph.inc
+    dist: dict[int, int] = {r: 0}
+    parent: dict[int, int] = {}
+    edges: list[tuple[int, int, int]] = []
+    truncated = False
+    crossed_indirect = False
+    limit = options.limit
+    frontier = [r]
+    for depth in range(1, options.depth + 1):
+        nxt: list[int] = []
+        for u in frontier:
+            k = kinds[u]
+            follow_out = root_out if u == r else out_rules[k]
+            follow_in = root_in if u == r else in_rules[k]
+            for adjacency, follow, outgoing in (
+                (out_adj[u], follow_out, True),
+                (in_adj[u], follow_in, False),
+            ):
+                if not follow:
+                    continue
+                for entry in adjacency:
+                    code = entry & 15
+                    if code not in follow:
+                        continue
+                    v = entry >> 4
+                    if v not in dist:
+                        if len(dist) > limit:
+                            truncated = True
+                            continue
+                        dist[v] = depth
+                        parent[v] = u
+                        nxt.append(v)
+                    if code == INDIRECT:
+                        crossed_indirect = True
+                    # recorded as stored: in the direction data flows
+                    edges.append((u, v, code) if outgoing else (v, u, code))
+        if not nxt:
+            break
+        frontier = nxt
+    return dist, parent, edges, truncated, crossed_indirect
+
+
+def _add_column_datasets(
+    graph: MemoryGraph,
+    nodes: list[ImpactedNode],
+    edges: list[Edge],
+    r: int,
+    downstream: bool,
+    options: WalkOptions,
+) -> bool:
+    """A column walk impacts (or implicates) the dataset of every column it reaches, one
+    HAS_COLUMN hop beyond the column, within the same depth and cap; True if the cap cut."""
+    best: dict[str, ImpactedNode] = {}
+    links: dict[str, list[Edge]] = {}
+    owner = next((e >> 4 for e in graph.inc[r] if e & 15 == HAS_COLUMN), None)
+    own = None if owner is None else graph.ids[owner]
+    for node in nodes:
+        if node.kind != NodeKind.COLUMN.value:
+            continue
+        idx = graph.index[node.id]
+        for entry in graph.inc[idx]:
+            if entry & 15 != HAS_COLUMN:
+                continue
+            ds = graph.ids[entry >> 4]
+            links.setdefault(ds, []).append(Edge(ds, node.id, EdgeKind.HAS_COLUMN.value))
+            if ds == own:
+                continue
+            seen = best.get(ds)
+            if node.distance + 1 > options.depth:
+                continue
+            if seen is None or node.distance + 1 < seen.distance:
+                state = None if downstream else graph.state(entry >> 4)
+                best[ds] = ImpactedNode(
+                    ds,
+                    NodeKind.DATASET.value,
+                    node.distance + 1,
+                    [*node.path, ds],
+                    node.dependence,
+                    state,
+                )
+    room = max(0, options.limit - len(nodes))
+    ranked = sorted(best.values(), key=lambda n: (n.distance, n.id))
+    nodes.extend(ranked[:room])
+    for kept in ranked[:room]:
+        edges.extend(links[kept.id])
+    return len(ranked) > room
+
+
+_TABLES: dict[tuple[str, WalkOptions, NodeKind], Any] = {}
+
+
+def _follow_table(
+    direction: str, options: WalkOptions, root_kind: NodeKind
+) -> tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]]:
+    """Edge codes to follow out of / into each node kind, from the shared walk rules."""
+    cache_key = (direction, WalkOptions(0, 0, options.columns, options.direct_only), root_kind)
+    cached = _TABLES.get(cache_key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+
+    def codes(kind: NodeKind, is_root: bool) -> tuple[frozenset[int], frozenset[int]]:
+        out: set[int] = set()
+        inc: set[int] = set()
+        for edge_kind, outgoing in rules.steps(
+            kind, direction, options, is_root=is_root, root_kind=root_kind
+        ):
+            for code, (k, variant) in enumerate(EDGE_CODES):
+                if k is edge_kind and not (options.direct_only and variant == "INDIRECT"):
+                    (out if outgoing else inc).add(code)
+        return frozenset(out), frozenset(inc)
+
+    per_kind = [codes(kind, False) for kind in NODE_KINDS]
+    root_out, root_in = codes(root_kind, True)
+    table = ([p[0] for p in per_kind], [p[1] for p in per_kind], root_out, root_in)
+    _TABLES[cache_key] = table
+    return table
