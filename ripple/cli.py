@@ -56,10 +56,7 @@ def serve(data_dir: Path, host: str, port: int, demo: bool) -> None:
 
     settings = Settings(data_dir=data_dir, host=host, port=port)
     if demo:
-        from ripple.demo import demo_events
-
-        accepted, _ = _run(_ingest_docs(settings, [("demo", doc) for doc in demo_events()]))
-        err.print(f"Loaded the demo pipeline ({accepted} events) into {data_dir}")
+        _run(_load_demo(settings))
     err.print(f"Ripple listening on http://{host}:{port} (data in {data_dir})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
@@ -213,27 +210,19 @@ async def _ingest_files(
     return accepted, rejected
 
 
-async def _ingest_docs(
-    settings: Settings, docs: list[tuple[str, Any]]
-) -> tuple[int, list[tuple[str, str]]]:
+async def _load_demo(settings: Settings) -> None:
+    """Load the demo pipeline unless this data directory already has it."""
+    from ripple.demo import JOB_NAMESPACE, demo_events
+
     runtime = await open_runtime(settings)
-    rejected: list[tuple[str, str]] = []
     try:
-        return await _flush(runtime, docs, rejected), rejected
+        if await runtime.store.nodes([f"job:{JOB_NAMESPACE}:stg_orders"]):
+            err.print(f"The demo pipeline is already in {settings.data_dir}")
+            return
+        outcomes = await runtime.ingestor.ingest(demo_events())
+        err.print(f"Loaded the demo pipeline ({len(outcomes)} events) into {settings.data_dir}")
     finally:
         await runtime.close()
-
-
-async def _flush(
-    runtime: Runtime, pending: list[tuple[str, Any]], rejected: list[tuple[str, str]]
-) -> int:
-    if not pending:
-        return 0
-    outcomes = await runtime.ingestor.ingest([doc for _, doc in pending])
-    for (where, _), outcome in zip(pending, outcomes, strict=True):
-        if outcome.error is not None:
-            rejected.append((where, str(outcome.error)))
-    return sum(1 for o in outcomes if o.accepted)
 
 
 def _print_closure(closure: Closure) -> None:
