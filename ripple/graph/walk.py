@@ -141,7 +141,17 @@ def _add_column_datasets(
             seen = best.get(ds)
             if node.distance + 1 > options.depth:
                 continue
-            if seen is None or node.distance + 1 < seen.distance:
+            # Among equally near columns a DIRECT one decides, so the answer does not depend on
+            # the order edges were stored in (which differs between stores).
+            if (
+                seen is None
+                or node.distance + 1 < seen.distance
+                or (
+                    node.distance + 1 == seen.distance
+                    and node.dependence == "DIRECT"
+                    and seen.dependence != "DIRECT"
+                )
+            ):
                 state = None if downstream else graph.state(entry >> 4)
                 best[ds] = ImpactedNode(
                     ds,
