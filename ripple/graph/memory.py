@@ -30,7 +30,7 @@ from ripple.graph.columns import Version
 from ripple.graph.delta import ColumnFacts, GraphDelta
 from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 from ripple.graph.walk import closure
-from ripple.model import NodeKind
+from ripple.model import EdgeKind, NodeKind
 
 # A record: [first_seen, last_stamp, last_run, props | None, stamps | None]
 Record = list[Any]
@@ -171,6 +171,41 @@ class MemoryGraph:
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
+
+    # -- loading a subgraph held elsewhere (a store answering from what it read back) ----------
+
+    def add_node(self, node_id: str, kind: NodeKind, record: Record | None = None) -> int:
+        """Add a node as stored (a column's record is derived, so pass none); a node already
+        present keeps its place and takes `record` if given."""
+        idx = self.index.get(node_id)
+        if idx is None:
+            idx = self._new_node(node_id, NODE_CODE[kind])
+            self.records[idx] = record
+        elif record is not None:
+            self.records[idx] = record
+        return idx
+
+    def add_edge(
+        self,
+        src: str,
+        kind: EdgeKind,
+        dst: str,
+        variant: str = "",
+        record: Record | None = None,
+    ) -> None:
+        """Add an edge between two added nodes as stored (`record` None: derived from column
+        versions); adding it again changes nothing."""
+        s, d = self.index[src], self.index[dst]
+        code = EDGE_CODE[(kind, variant)]
+        key = (s << 40) | (d << 4) | code
+        if key not in self.edges:
+            self.edges[key] = record
+            self.out[s].append((d << 4) | code)
+            self.inc[d].append((s << 4) | code)
+
+    def add_versions(self, dataset: str, versions: dict[str, Version]) -> None:
+        """Give an added dataset its column-fact versions (see graph/columns.py)."""
+        self.columns.setdefault(self.index[dataset], {}).update(versions)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -360,6 +395,25 @@ def _merge(record: Record, props: dict[str, Any], stamp: str, skip: tuple[str, .
         if seen is None or stamp > seen or (stamp == seen and _wins(value, values.get(key))):
             values[key] = value
             stamps[key] = stamp
+
+
+def combine(old: Record, new: Record) -> Record:
+    """Two records of one node or edge merged as if `new`'s assertions were applied after
+    `old`'s: each property keeps the value with the later stamp, so the result does not depend
+    on which record came first. Neither argument is changed."""
+    merged: Record = [old[0], old[1], old[2], old[3], old[4]]
+    _touch(merged, new[0], new[1], new[2])
+    values, stamps = new[3], new[4]
+    if values:
+        merged[3] = dict(old[3] or {})
+        merged[4] = dict(old[4] or {})
+        for key, value in values.items():
+            stamp = stamps[key]
+            seen = merged[4].get(key)
+            if seen is None or stamp > seen or (stamp == seen and _wins(value, merged[3].get(key))):
+                merged[3][key] = value
+                merged[4][key] = stamp
+    return merged
 
 
 def _wins(new: Any, old: Any) -> bool:
