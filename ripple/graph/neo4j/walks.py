@@ -1,0 +1,161 @@
+"""Walks on Neo4j: a pruned breadth-first closure in Cypher, finished by the shared walk code.
+
+The closure statements (cypher.CLOSURE) return each reachable node with its minimal distance,
+cut to the `limit + 1` nearest. The relationships among those nodes (plus column owners and run
+states where the answer needs them) are loaded into a scratch MemoryGraph, and graph/walk.py runs
+on it — so paths, dependence, truncation and the column-root dataset rule are computed by the very
+code the embedded store uses. That is exact because the scratch graph holds every node the walk
+can reach within depth (or, when cut, every node nearer than the farthest one kept) with all
+the relationships among them, and nothing that could be reached beyond them.
+
+Which edges a walk follows (graph/rules.py) maps onto relationship types because every type joins
+fixed labels; only the first hop of a run root (PRODUCED / READ) and a dataset root's own columns
+walked upstream are special, and are fetched as a first hop before the closure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+from neo4j import AsyncManagedTransaction
+
+from ripple.graph.memory import MemoryGraph
+from ripple.graph.neo4j import cypher
+from ripple.graph.neo4j.records import record_of
+from ripple.graph.store import Direction, WalkOptions
+from ripple.model import EdgeKind, NodeKind
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    shape: LiteralString | None  # a cypher.SHAPES key; None: the first hop only
+    first_hop: LiteralString | None = None  # a relationship out of the root, taken first
+
+
+def branches(kind: NodeKind, direction: Direction, options: WalkOptions) -> tuple[Branch, ...]:
+    """The closure statements a walk from a root of `kind` runs (mirrors graph/rules.py)."""
+    direct = options.direct_only
+    if direction == "downstream":
+        if kind is NodeKind.COLUMN:
+            return (Branch("down_derives_direct" if direct else "down_derives"),)
+        lineage: LiteralString = (
+            ("down_columns_direct" if direct else "down_columns")
+            if options.columns
+            else "down_lineage"
+        )
+        if kind in (NodeKind.DATASET, NodeKind.JOB, NodeKind.TASK):
+            return (Branch(lineage),)
+        if kind is NodeKind.RUN:
+            return (Branch(lineage, first_hop="PRODUCED"),)
+        return ()
+    if kind is NodeKind.COLUMN:
+        return (Branch("up_derives_direct" if direct else "up_derives"),)
+    if kind is NodeKind.DATASET:
+        own_columns = Branch(
+            "up_derives_direct" if direct else "up_derives", first_hop="HAS_COLUMN"
+        )
+        return (Branch("up_lineage"), *((own_columns,) if options.columns else ()))
+    if kind in (NodeKind.JOB, NodeKind.TASK):
+        return (Branch("up_lineage"),)
+    if kind is NodeKind.RUN:
+        return (Branch("up_lineage", first_hop="READ"),)
+    return ()
+
+
+def bound_for(depth: int) -> LiteralString:
+    """The smallest var-length bound that covers `depth` hops."""
+    for bound in cypher.BOUNDS:
+        if bound and int(bound) >= depth:
+            return bound
+    return ""
+
+
+async def load_walk(
+    tx: AsyncManagedTransaction,
+    root: str,
+    kind: NodeKind,
+    direction: Direction,
+    options: WalkOptions,
+) -> MemoryGraph | None:
+    """The scratch graph a walk from `root` runs on; None when `root` is not in the database."""
+    located = await _values(tx, cypher.LOCATE[cypher.LABELS[kind.value]], keys=[root])
+    if not located:
+        return None
+    _, root_eid, root_props = located[0]
+    found: dict[str, tuple[str, int]] = {}  # node id -> (element id, distance)
+    hops: list[tuple[EdgeKind, str]] = []  # the root's first-hop edges (kind, other end)
+
+    def reach(key: str, eid: str, distance: int) -> None:
+        seen = found.get(key)
+        if seen is None or distance < seen[1]:
+            found[key] = (eid, distance)
+
+    for branch in branches(kind, direction, options):
+        starts, offset = [root_eid], 0
+        if branch.first_hop is not None:
+            rows = await _values(tx, cypher.FIRST_HOP[branch.first_hop], root=root_eid)
+            for key, eid in rows:
+                reach(key, eid, 1)
+                hops.append((EdgeKind(branch.first_hop), key))
+            starts, offset = [eid for _, eid in rows], 1
+        depth = options.depth - offset
+        if branch.shape is None or not starts or depth < 1:
+            continue
+        query = cypher.CLOSURE[(branch.shape, bound_for(depth))]
+        rows = await _values(tx, query, starts=starts, depth=depth, cap=options.limit + 1)
+        for key, eid, distance in rows:
+            reach(key, eid, distance + offset)
+    found.pop(root, None)
+    kept = sorted(found.items(), key=lambda item: item[1][1])[: options.limit + 1]
+
+    graph = MemoryGraph()
+    graph.add_node(root, kind, _props_record(root_props))
+    for key, _ in kept:
+        graph.add_node(key, _kind_of(key))
+    eids = [root_eid, *(eid for _, (eid, _) in kept)]
+    for edge_kind, other in hops:
+        if other in graph.index:
+            graph.add_edge(root, edge_kind, other)
+    for src, rel, variant, dst in await _values(tx, cypher.EDGES_AMONG[direction], eids=eids):
+        graph.add_edge(src, EdgeKind(rel), dst, variant or "")
+
+    owners_needed = kind is NodeKind.COLUMN or direction == "upstream"
+    if owners_needed:
+        columns = [eid for key, (eid, _) in kept if key.startswith("datasetField:")]
+        if kind is NodeKind.COLUMN:
+            columns.append(root_eid)
+        for column, dataset, eid in await _values(tx, cypher.OWNERS, eids=columns):
+            if dataset not in graph.index:
+                eids.append(eid)
+            graph.add_node(dataset, NodeKind.DATASET)
+            graph.add_edge(dataset, EdgeKind.HAS_COLUMN, column)
+    if direction == "upstream":
+        await _load_states(tx, graph, eids)
+    return graph
+
+
+async def _load_states(tx: AsyncManagedTransaction, graph: MemoryGraph, eids: list[str]) -> None:
+    """The properties a node's state is read from: its own, and its last run's."""
+    runs: set[str] = set()
+    for key, props in await _values(tx, cypher.PROPS, eids=eids):
+        record = _props_record(props)
+        graph.add_node(key, _kind_of(key), record)
+        last_run = record[3].get("last_run") if record[3] else None
+        if isinstance(last_run, str) and last_run not in graph.index:
+            runs.add(last_run)
+    for key, props in await _values(tx, cypher.RUN_PROPS, keys=sorted(runs)):
+        graph.add_node(key, NodeKind.RUN, _props_record(props))
+
+
+def _props_record(props: str | None) -> list[Any]:
+    return record_of(None, None, None, props, None)
+
+
+def _kind_of(node_id: str) -> NodeKind:
+    return NodeKind(node_id.split(":", 1)[0])
+
+
+async def _values(tx: AsyncManagedTransaction, query: LiteralString, **params: Any) -> list[Any]:
+    result = await tx.run(query, params)
+    return await result.values()
