@@ -1,14 +1,18 @@
-"""Shared test setup: where the conformance corpus (../shared/fixtures) lies."""
+"""Shared test setup: where the conformance corpus (../shared/fixtures) lies, and the real Neo4j
+(tests/neo4j_service.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.neo4j_service import SERVICE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +36,19 @@ def fixtures_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_neo4j_at_exit() -> Iterator[None]:
+    """Neo4j starts on first use (tests/neo4j_service.py); whatever started, stop it at the end."""
+    yield
+    SERVICE.stop()
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri() -> str:
+    """The Bolt URI of a real Neo4j (fails in CI, skips elsewhere, when there is none)."""
+    return SERVICE.uri()
 
 
 def food_delivery_events(fixtures: Path) -> list[dict[str, Any]]:

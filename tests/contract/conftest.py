@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from ripple.graph.embedded import EmbeddedStore
+from ripple.graph.neo4j import Neo4jStore
 from ripple.graph.store import GraphStore
+from tests.neo4j_service import SERVICE
 
 Factory = Callable[[Path], Awaitable[GraphStore]]
 
@@ -22,9 +24,14 @@ async def _embedded_with_snapshot(tmp: Path) -> GraphStore:
     return EmbeddedStore(tmp / "graph.snapshot", snapshot_every=1)
 
 
+async def _neo4j(_: Path) -> GraphStore:
+    return Neo4jStore(SERVICE.uri())  # isolated by the fixture's clear(): one user database
+
+
 STORES: dict[str, Factory] = {
     "embedded": _embedded,
     "embedded-snapshot": _embedded_with_snapshot,
+    "neo4j": _neo4j,
 }
 
 
