@@ -20,6 +20,7 @@ from ripple.graph.memory import MemoryGraph
 from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 
 _FORMAT = 2
+_SETTLE_AFTER = 1_000  # deltas in one apply
 
 
 class EmbeddedStore:
@@ -54,6 +55,7 @@ class EmbeddedStore:
             ) from exc
         if image.get("format") == _FORMAT:
             _restore(self.graph, image)
+            heap.settle()
 
     async def close(self) -> None:
         if self._save_on_close:
@@ -75,7 +77,10 @@ class EmbeddedStore:
         for delta in deltas:
             self.graph.apply(delta)
         self.graph.through = max(self.graph.through, through)
-        heap.settle()
+        if len(deltas) >= _SETTLE_AFTER:
+            # Bulk growth: move the new graph objects out of the collector's sight. Not after
+            # small batches, whose live request objects would be frozen with them for good.
+            heap.settle()
         self._since_snapshot += len(deltas)
         if self._save_on_close and self._since_snapshot >= self._snapshot_every:
             self.save()

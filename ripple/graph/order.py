@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ripple.graph.store import Closure
+from ripple.heap import collector_paused
 from ripple.model import EdgeKind, NodeKind
 
 
@@ -31,25 +32,30 @@ class Order:
         }
 
 
+_JOB, _WRITES, _READ_BY = NodeKind.JOB.value, EdgeKind.WRITES.value, EdgeKind.READ_BY.value
+
+
 def backfill_order(closure: Closure) -> Order:
     """Layer the jobs of a downstream closure; a job root is part of its own backfill."""
-    jobs = {n.id for n in closure.nodes if n.kind == NodeKind.JOB.value}
-    if closure.root_kind == NodeKind.JOB.value:
-        jobs.add(closure.root)
-    writers: dict[str, set[str]] = defaultdict(set)
-    readers: dict[str, set[str]] = defaultdict(set)
-    for edge in [*closure.edges, *closure.extra_writers]:
-        if edge.kind == EdgeKind.WRITES.value:
-            writers[edge.dst].add(edge.src)
-        elif edge.kind == EdgeKind.READ_BY.value:
-            readers[edge.src].add(edge.dst)
-    for edge in closure.extra_writers:
-        jobs.add(edge.src)
-    graph: dict[str, set[str]] = {job: set() for job in jobs}
-    for dataset, producers in writers.items():
-        for producer in producers & jobs:
-            graph[producer].update(readers.get(dataset, set()) & jobs)
-    layers, cycles = layer(graph)
+    with collector_paused():
+        jobs = {n.id for n in closure.nodes if n.kind == _JOB}
+        if closure.root_kind == _JOB:
+            jobs.add(closure.root)
+        writers: dict[str, set[str]] = defaultdict(set)
+        readers: dict[str, set[str]] = defaultdict(set)
+        for edges in (closure.edges, closure.extra_writers):
+            for src, dst, kind, _ in edges:
+                if kind == _WRITES:
+                    writers[dst].add(src)
+                elif kind == _READ_BY:
+                    readers[src].add(dst)
+        for edge in closure.extra_writers:
+            jobs.add(edge.src)
+        graph: dict[str, set[str]] = {job: set() for job in jobs}
+        for dataset, producers in writers.items():
+            for producer in producers & jobs:
+                graph[producer].update(readers.get(dataset, set()) & jobs)
+        layers, cycles = layer(graph)
     return Order(closure.root, layers, cycles, closure.truncated)
 
 

@@ -1,0 +1,1 @@
+"""Ripple's benchmark suite: `python -m bench.run`; see bench/README.md."""
