@@ -242,14 +242,13 @@ def parse_event_json(body: bytes, memo: FacetMemo | None = None) -> Event:
     """Parse one event's JSON bytes; raises InvalidEvent or MalformedInput like the full parser."""
     try:
         return _fast(body, memo)
-    except (msgspec.ValidationError, _Unusual):
-        pass
-    except msgspec.DecodeError:
-        try:
-            orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedInput(f"Body is not valid JSON: {exc}") from None
-    return parse_event(orjson.loads(body), memo)
+    except (msgspec.DecodeError, _Unusual):
+        pass  # ValidationError is a DecodeError too: the full parser decides and explains
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedInput(f"Body is not valid JSON: {exc}") from None
+    return parse_event(doc, memo)
 
 
 def _fast(body: bytes, memo: FacetMemo | None) -> Event:
