@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 import orjson
+import pydantic
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -54,7 +55,7 @@ def serve(data_dir: Path, host: str, port: int, demo: bool) -> None:
 
     from ripple.api.app import create_app
 
-    settings = Settings(data_dir=data_dir, host=host, port=port)
+    settings = _settings(data_dir=data_dir, host=host, port=port)
     if demo:
         _run(_load_demo(settings))
     err.print(f"Ripple listening on http://{host}:{port} (data in {data_dir})")
@@ -67,7 +68,7 @@ def serve(data_dir: Path, host: str, port: int, demo: bool) -> None:
 @click.option("--batch", default=1000, show_default=True, help="Events per transaction.")
 def ingest(data_dir: Path, paths: tuple[str, ...], batch: int) -> None:
     """Ingest OpenLineage events from files or directories (`-` reads stdin)."""
-    settings = Settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir)
     try:
         files = expand(list(paths))
     except MalformedInput as exc:
@@ -88,7 +89,7 @@ def replay(data_dir: Path) -> None:
     """Rebuild the graph from the event log alone."""
 
     async def go() -> int:
-        runtime = await open_runtime(Settings(data_dir=data_dir))
+        runtime = await open_runtime(_settings(data_dir=data_dir))
         try:
             total = await runtime.log.last_seq()
             with _progress() as bar:
@@ -161,7 +162,7 @@ def order_command(data_dir: Path, node_id: str, depth: int, fmt: str) -> None:
 
 
 async def _query(data_dir: Path, ask: Callable[[Runtime], Awaitable[T]]) -> T:
-    runtime = await open_runtime(Settings(data_dir=data_dir), read_only=True)
+    runtime = await open_runtime(_settings(data_dir=data_dir), read_only=True)
     try:
         return await ask(runtime)
     finally:
@@ -248,6 +249,17 @@ def _print_closure(closure: Closure) -> None:
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _settings(**values: Any) -> Settings:
+    """Settings from flags and `RIPPLE_*` environment; a bad value names the setting."""
+    try:
+        return Settings(**values)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"RIPPLE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.ClickException(f"Bad setting — {problems}") from None
 
 
 def _progress() -> Progress:

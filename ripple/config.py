@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +16,22 @@ class Settings(BaseSettings):
     port: int = Field(5000, ge=1, le=65535, description="Marquez's port, so producers work as-is")
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest accepted body")
     snapshot_every: int = Field(200_000, ge=1, description="Events between graph snapshots")
+    neo4j_uri: str | None = Field(
+        None, description="Keep the graph in Neo4j (bolt://, neo4j://, +s for TLS) instead"
+    )
+    neo4j_user: str | None = Field(None, description="Neo4j user (none: no authentication)")
+    neo4j_password: str = Field("", description="Neo4j password")
+    neo4j_database: str = Field("neo4j", description="Neo4j database name")
+
+    @field_validator("neo4j_uri")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        schemes = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
+        if value is not None and not value.startswith(schemes):
+            raise ValueError(
+                f"RIPPLE_NEO4J_URI {value!r} must start with one of {', '.join(schemes)}"
+            )
+        return value
 
     @property
     def event_log_path(self) -> Path:

@@ -38,11 +38,23 @@ async def open_runtime(
     else:
         settings = settings or Settings()
         log = SqliteEventLog(settings.event_log_path)
-        store = EmbeddedStore(
-            settings.snapshot_path, settings.snapshot_every, save_on_close=not read_only
-        )
+        store = _store(settings, read_only=read_only)
     await log.open()
     await store.open()
     ingestor = Ingestor(log, store)
     await ingestor.catch_up(progress)
     return Runtime(log, store, ingestor)
+
+
+def _store(settings: Settings, *, read_only: bool) -> GraphStore:
+    """Neo4j when configured, else the embedded store in the data directory."""
+    if settings.neo4j_uri is not None:
+        from ripple.graph.neo4j import Neo4jStore
+
+        auth = None
+        if settings.neo4j_user is not None:
+            auth = (settings.neo4j_user, settings.neo4j_password)
+        return Neo4jStore(settings.neo4j_uri, auth=auth, database=settings.neo4j_database)
+    return EmbeddedStore(
+        settings.snapshot_path, settings.snapshot_every, save_on_close=not read_only
+    )

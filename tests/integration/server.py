@@ -21,8 +21,11 @@ def free_port() -> int:
 
 
 class RippleServer:
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.env = env or {}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -35,7 +38,7 @@ class RippleServer:
                 [str(ripple), "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "RIPPLE_DATA_DIR": str(self.data_dir)},
+                env={**os.environ, "RIPPLE_DATA_DIR": str(self.data_dir), **self.env},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
