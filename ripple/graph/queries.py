@@ -8,7 +8,15 @@ from typing import Any
 from ripple.errors import NotFound
 from ripple.graph.order import Order, backfill_order
 from ripple.graph.store import Closure, Edge, GraphStore, NodeRecord, WalkOptions
-from ripple.model import EdgeKind, FieldKey, NodeKind, canonical, kind_of, parse_node_id
+from ripple.model import (
+    DatasetKey,
+    EdgeKind,
+    FieldKey,
+    NodeKind,
+    canonical,
+    kind_of,
+    parse_node_id,
+)
 
 MAX_DEPTH = 100
 
@@ -169,14 +177,20 @@ def _marquez_data(record: NodeRecord, inbound: list[Edge]) -> dict[str, Any]:
             **common,
         }
     if record.kind == NodeKind.COLUMN.value:
-        dataset = str(p.get("dataset", ""))
-        namespace, _, name = dataset.removeprefix("dataset:").partition(":")
+        # The column's name is known, so its dataset id is everything before ':<name>'.
+        field = str(p.get("name", ""))
+        dataset = parse_node_id("dataset:" + record.id[len("datasetField:") : -len(field) - 1])
+        assert isinstance(dataset, DatasetKey)
+        inputs = [_field_ref(e) for e in inbound if e.kind == EdgeKind.DERIVES.value]
+        inputs.sort(
+            key=lambda f: (f["namespace"], f["dataset"], f["field"], f["transformationType"])
+        )
         return {
-            "namespace": namespace,
-            "dataset": name,
-            "field": p.get("name"),
+            "namespace": dataset.namespace,
+            "dataset": dataset.name,
+            "field": field,
             "fieldType": p.get("type"),
-            "inputFields": [_field_ref(e) for e in inbound if e.kind == EdgeKind.DERIVES.value],
+            "inputFields": inputs,
             **common,
         }
     return {**p, **common}

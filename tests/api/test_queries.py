@@ -146,6 +146,11 @@ def test_marquez_column_lineage_upstream_by_default(demo: TestClient) -> None:
     assert f"datasetField:{NAMESPACE}:shop.public.orders:amount" in ids
     node = next(n for n in body["graph"] if n["id"] == ltv)
     assert node["type"] == "DATASET_FIELD"
+    assert (node["data"]["namespace"], node["data"]["dataset"], node["data"]["field"]) == (
+        NAMESPACE,  # contains ':' and '//' — parsed, not split
+        "analytics.customer_ltv",
+        "ltv",
+    )
     assert any(f["field"] == "amount" for f in node["data"]["inputFields"])
     down = demo.get(
         "/api/v1/column-lineage",

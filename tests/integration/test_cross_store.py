@@ -64,7 +64,9 @@ def canonical_lineage(graph: dict[str, Any]) -> dict[str, Any]:
     for node in graph["graph"]:
         fields = node["data"].get("inputFields")
         if fields is not None:
-            fields.sort(key=lambda f: (f["namespace"], f["dataset"], f["field"]))
+            fields.sort(
+                key=lambda f: (f["namespace"], f["dataset"], f["field"], f["transformationType"])
+            )
     return graph
 
 
