@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=SECTIONS, action="append", help="run only this benchmark (repeatable)"
     )
-    parser.add_argument("--concurrency", type=int, default=32, help="HTTP client tasks (32)")
+    parser.add_argument("--concurrency", type=int, default=8, help="HTTP client tasks (8)")
     parser.add_argument(
         "--http-client",
         choices=http_ingest.CLIENTS,

@@ -26,5 +26,16 @@ def collector_paused() -> Iterator[None]:
 
 
 def settle() -> None:
-    """Move everything alive now out of the collector's sight (call after growing the graph)."""
+    """Move everything alive now out of the collector's sight (O(1)), so automatic collections
+    scan only what was allocated since and stay short however large the graph grows. Call it
+    after the graph has grown by a batch. It does not collect first (that pause would cost a
+    server's tail latency); cyclic objects frozen while still in use are reclaimed by `compact`."""
+    gc.freeze()
+
+
+def compact() -> None:
+    """A full collection of everything, then settle again: for moments that pause anyway (a
+    snapshot being written), so that a long-running process never keeps frozen garbage."""
+    gc.unfreeze()
+    gc.collect()
     gc.freeze()

@@ -20,7 +20,6 @@ from ripple.graph.memory import MemoryGraph
 from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 
 _FORMAT = 2
-_SETTLE_AFTER = 1_000  # deltas in one apply
 
 
 class EmbeddedStore:
@@ -72,15 +71,13 @@ class EmbeddedStore:
             os.fsync(fh.fileno())
         tmp.replace(self._snapshot)
         self._since_snapshot = 0
+        heap.compact()
 
     async def apply(self, deltas: Sequence[GraphDelta], through: int) -> None:
         for delta in deltas:
             self.graph.apply(delta)
         self.graph.through = max(self.graph.through, through)
-        if len(deltas) >= _SETTLE_AFTER:
-            # Bulk growth: move the new graph objects out of the collector's sight. Not after
-            # small batches, whose live request objects would be frozen with them for good.
-            heap.settle()
+        heap.settle()  # keeps collections short as the graph grows (see ripple/heap.py)
         self._since_snapshot += len(deltas)
         if self._save_on_close and self._since_snapshot >= self._snapshot_every:
             self.save()
