@@ -71,7 +71,6 @@ class EmbeddedStore:
             os.fsync(fh.fileno())
         tmp.replace(self._snapshot)
         self._since_snapshot = 0
-        heap.compact()
 
     async def apply(self, deltas: Sequence[GraphDelta], through: int) -> None:
         for delta in deltas:
@@ -81,6 +80,7 @@ class EmbeddedStore:
         self._since_snapshot += len(deltas)
         if self._save_on_close and self._since_snapshot >= self._snapshot_every:
             self.save()
+            heap.compact()  # a long-running process pauses here anyway: reclaim frozen garbage
 
     async def projected_through(self) -> int:
         return self.graph.through
