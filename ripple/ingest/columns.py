@@ -59,16 +59,14 @@ def parse_lineage(raw: dict[str, Any], path: str, memo: FacetMemo | None) -> Lin
     found = memo.get(key) if memo is not None else None
     if isinstance(found, Lineage):
         return found
-    entries = _well_formed_entries(raw)
-    if entries is None:  # not the plain valid form: validate for the error, then read slowly
-        checks.check_column_lineage(raw, path)
-        entries = []
-        for out_field, spec in raw["fields"].items():
-            kind, subtype, description = _legacy(spec)
-            for item in spec["inputFields"]:
-                entries.extend(_entries(item, out_field, kind, subtype, description))
-        for item in raw.get("dataset") or []:
-            entries.extend(_entries(item, None, "INDIRECT", None, None))
+    checks.check_column_lineage(raw, path)
+    entries: list[LineageEntry] = []
+    for out_field, spec in raw["fields"].items():
+        kind, subtype, description = _legacy(spec)
+        for item in spec["inputFields"]:
+            entries.extend(_entries(item, out_field, kind, subtype, description))
+    for item in raw.get("dataset") or []:
+        entries.extend(_entries(item, None, "INDIRECT", None, None))
     lineage = lineage_value(tuple(entries), tuple(raw["fields"]))
     if memo is not None:
         memo.put(key, lineage)
@@ -83,75 +81,6 @@ def schema_value(fields: SchemaFields) -> Schema:
 def lineage_value(entries: tuple[LineageEntry, ...], fields: tuple[str, ...]) -> Lineage:
     """A lineage with its content digest (the same however the facet was parsed)."""
     return Lineage(entries, fields, _digest(orjson.dumps([list(map(tuple, entries)), fields])))
-
-
-def _well_formed_entries(raw: dict[str, Any]) -> list[LineageEntry] | None:
-    """Read the common, valid 1-2 form in one pass; None at anything unusual or invalid, and the
-    caller's full check then names the problem."""
-    fields = raw.get("fields")
-    if type(fields) is not dict:
-        return None
-    entries: list[LineageEntry] = []
-    for out_field, spec in fields.items():
-        if (
-            type(spec) is not dict
-            or "transformationType" in spec
-            or "transformationDescription" in spec
-        ):
-            return None
-        inputs = spec.get("inputFields")
-        if type(inputs) is not list or not _read_inputs(inputs, out_field, entries):
-            return None
-    extra = raw.get("dataset")
-    if extra is not None and (type(extra) is not list or not _read_inputs(extra, None, entries)):
-        return None
-    return entries
-
-
-def _read_inputs(items: list[Any], dst_field: str | None, out: list[LineageEntry]) -> bool:
-    default = "DIRECT" if dst_field is not None else "INDIRECT"
-    for item in items:
-        if type(item) is not dict:
-            return False
-        namespace, name, field = item.get("namespace"), item.get("name"), item.get("field")
-        if type(namespace) is not str or type(name) is not str or type(field) is not str:
-            return False
-        if not (namespace and name and field):
-            return False
-        dataset = f"dataset:{namespace}:{name}"
-        column = f"datasetField:{namespace}:{name}:{field}"
-        transformations = item.get("transformations")
-        if not transformations:
-            if transformations is not None and type(transformations) is not list:
-                return False
-            out.append(LineageEntry(dataset, column, dst_field, default, None, None, False))
-            continue
-        if type(transformations) is not list:
-            return False
-        for t in transformations:
-            if type(t) is not dict:
-                return False
-            kind, subtype, text, masking = (
-                t.get("type"),
-                t.get("subtype"),
-                t.get("description"),
-                t.get("masking"),
-            )
-            if kind not in _TYPES:
-                return False
-            if subtype is not None and type(subtype) is not str:
-                return False
-            if text is not None and type(text) is not str:
-                return False
-            if masking is not None and type(masking) is not bool:
-                return False
-            out.append(
-                LineageEntry(dataset, column, dst_field, _TYPES[kind], subtype, text, bool(masking))
-            )
-    return True
-
-
-_TYPES = {"DIRECT": "DIRECT", "INDIRECT": "INDIRECT", "direct": "DIRECT", "indirect": "INDIRECT"}
 
 
 def _flatten(items: list[dict[str, Any]], prefix: str) -> list[tuple[str, str | None, str | None]]:

@@ -87,18 +87,6 @@ def check_schema(facet: dict[str, Any], path: str) -> None:
 
 def _schema_fields(items: list[Any], path: str) -> None:
     for i, item in enumerate(items):
-        # Fast path for the common, valid case; the checks below name the problem otherwise.
-        if type(item) is dict:
-            name, kind, text = item.get("name"), item.get("type"), item.get("description")
-            nested = item.get("fields")
-            if (
-                type(name) is str
-                and name
-                and (kind is None or type(kind) is str)
-                and (text is None or type(text) is str)
-                and (nested is None or (type(nested) is list and not nested))
-            ):
-                continue
         field_path = f"{path}[{i}]"
         entry = f.item_obj(item, field_path)
         f.string(entry, "name", field_path, required=True)
@@ -121,8 +109,6 @@ def check_column_lineage(facet: dict[str, Any], path: str) -> None:
 
 
 def _input_field(item: Any, path: str) -> None:
-    if type(item) is dict and _valid_input_field(item):
-        return
     entry = f.item_obj(item, path)
     for key in ("namespace", "name", "field"):
         f.string(entry, key, path, required=True)
@@ -135,40 +121,6 @@ def _input_field(item: Any, path: str) -> None:
         f.string(transformation, "subtype", t_path)
         f.string(transformation, "description", t_path)
         f.boolean(transformation, "masking", t_path)
-
-
-def _valid_input_field(item: dict[str, Any]) -> bool:
-    """The fast yes for a well-formed column lineage input; False means 'look closer'."""
-    for key in ("namespace", "name", "field"):
-        value = item.get(key)
-        if type(value) is not str or not value:
-            return False
-    transformations = item.get("transformations")
-    if transformations is None:
-        return True
-    if type(transformations) is not list:
-        return False
-    for t in transformations:
-        if type(t) is not dict:
-            return False
-        kind, subtype, text, masking = (
-            t.get("type"),
-            t.get("subtype"),
-            t.get("description"),
-            t.get("masking"),
-        )
-        if kind not in _TRANSFORMATION_TYPES:
-            return False
-        if not (subtype is None or type(subtype) is str):
-            return False
-        if not (text is None or type(text) is str):
-            return False
-        if not (masking is None or type(masking) is bool):
-            return False
-    return True
-
-
-_TRANSFORMATION_TYPES = frozenset({"DIRECT", "INDIRECT", "direct", "indirect"})
 
 
 def _version(facet: dict[str, Any], path: str) -> None:

@@ -20,7 +20,6 @@ from ripple.graph.delta import GraphDelta
 from ripple.graph.store import GraphStore
 from ripple.heap import collector_paused
 from ripple.ingest.columns import FacetMemo
-from ripple.ingest.event import parse_event
 from ripple.ingest.eventlog import EventLog
 from ripple.ingest.fastparse import parse_event_json
 from ripple.ingest.projection import project
@@ -35,13 +34,13 @@ class Prepared:
     error: InvalidEvent | None = None
 
 
-def prepare(doc: Any, memo: FacetMemo | None = None, body: bytes | None = None) -> Prepared:
-    """Validate and project one decoded event (pure). `body` is its JSON if already at hand."""
+def prepare(doc: Any, memo: FacetMemo | None = None) -> Prepared:
+    """Validate and project one decoded event (pure): encoded once, then as `prepare_raw`."""
     try:
-        delta = project(parse_event(doc, memo))
-    except InvalidEvent as exc:
-        return Prepared(None, None, exc)
-    return Prepared(body if body is not None else orjson.dumps(doc), delta)
+        body = orjson.dumps(doc)
+    except TypeError as exc:
+        return Prepared(None, None, InvalidEvent("$", None, f"not JSON-encodable: {exc}"))
+    return prepare_raw(body, memo)
 
 
 def prepare_raw(body: bytes, memo: FacetMemo | None = None) -> Prepared:
