@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     neo4j_user: str | None = Field(None, description="Neo4j user (none: no authentication)")
     neo4j_password: str = Field("", description="Neo4j password")
     neo4j_database: str = Field("neo4j", description="Neo4j database name")
+    database_url: str | None = Field(
+        None, description="Keep the event log in PostgreSQL (postgresql://…) instead of SQLite"
+    )
 
     @field_validator("neo4j_uri")
     @classmethod
@@ -30,6 +33,18 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(schemes):
             raise ValueError(
                 f"RIPPLE_NEO4J_URI {value!r} must start with one of {', '.join(schemes)}"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str | None) -> str | None:
+        schemes = ("postgresql://", "postgres://")
+        if value is not None and not value.startswith(schemes):
+            scheme = value.partition(":")[0]  # not the whole URL: it may hold a password
+            raise ValueError(
+                f"RIPPLE_DATABASE_URL must start with one of {', '.join(schemes)} "
+                f"(got scheme {scheme!r})"
             )
         return value
 

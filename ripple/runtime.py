@@ -37,13 +37,22 @@ async def open_runtime(
         store: GraphStore = EmbeddedStore()
     else:
         settings = settings or Settings()
-        log = SqliteEventLog(settings.event_log_path)
+        log = _log(settings)
         store = _store(settings, read_only=read_only)
     await log.open()
     await store.open()
     ingestor = Ingestor(log, store)
     await ingestor.catch_up(progress)
     return Runtime(log, store, ingestor)
+
+
+def _log(settings: Settings) -> EventLog:
+    """PostgreSQL when configured (a log several processes share), else SQLite in the data dir."""
+    if settings.database_url is not None:
+        from ripple.ingest.pg_eventlog import PostgresEventLog
+
+        return PostgresEventLog(settings.database_url)
+    return SqliteEventLog(settings.event_log_path)
 
 
 def _store(settings: Settings, *, read_only: bool) -> GraphStore:

@@ -1,0 +1,137 @@
+"""The event log in PostgreSQL, so several API processes can share one durable log.
+
+Same contract as `SqliteEventLog`: an append that returned is committed with
+`synchronous_commit=on` (its WAL record is flushed), sequence numbers are strictly increasing,
+and `read` returns events in sequence order. Bodies are stored as `bytea`, exactly as received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import LiteralString
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ripple.errors import StoreUnavailable
+
+# Appends take this transaction-scoped advisory lock before drawing sequence numbers, so commits
+# happen in sequence order across processes: a reader that has seen seq N will never later find
+# a smaller seq committed behind it (bigserial alone leaves such gaps under concurrency).
+_APPEND_LOCK = 0x52495050_4C45  # "RIPPLE"
+
+_SCHEMA: LiteralString = """
+CREATE TABLE IF NOT EXISTS events (
+    seq bigserial PRIMARY KEY,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    body bytea NOT NULL
+)
+"""
+_LOCK: LiteralString = "SELECT pg_advisory_xact_lock(%s)"
+_APPEND: LiteralString = """
+INSERT INTO events (body)
+SELECT body FROM unnest(%s::bytea[]) WITH ORDINALITY AS batch(body, position)
+ORDER BY position
+RETURNING seq
+"""
+_READ: LiteralString = "SELECT seq, body FROM events WHERE seq > %s ORDER BY seq LIMIT %s"
+_LAST_SEQ: LiteralString = "SELECT COALESCE(MAX(seq), 0) FROM events"
+
+_CHECK = "check that PostgreSQL is running and that RIPPLE_DATABASE_URL names it"
+
+
+class PostgresEventLog:
+    """An event log in the `events` table of a PostgreSQL database (created on open)."""
+
+    def __init__(self, url: str, *, max_connections: int = 4, timeout: float = 10.0) -> None:
+        self._url = url
+        self._max_connections = max_connections
+        self._timeout = timeout
+        self._pool: AsyncConnectionPool | None = None
+
+    async def open(self) -> None:
+        async with self._boundary("open"):
+            conn = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))
+            )
+            async with conn, conn.transaction():
+                await conn.execute(_LOCK, (_APPEND_LOCK,))  # concurrent CREATEs collide
+                await conn.execute(_SCHEMA)
+            pool = AsyncConnectionPool(
+                self._url,
+                min_size=1,
+                max_size=self._max_connections,
+                kwargs={"autocommit": True},
+                configure=_configure,
+                timeout=self._timeout,
+                open=False,
+            )
+            try:
+                await pool.open(wait=True, timeout=self._timeout)
+            except BaseException:
+                await pool.close()
+                raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def append(self, bodies: Sequence[bytes]) -> list[int]:
+        if not bodies:
+            return []
+        pool = self._require_pool()
+        async with self._boundary("append to"), pool.connection() as conn, conn.transaction():
+            await conn.execute(_LOCK, (_APPEND_LOCK,))
+            cursor = await conn.execute(_APPEND, (list(bodies),))
+            seqs = [int(row[0]) for row in await cursor.fetchall()]
+        return sorted(seqs)  # drawn in position order; sorted whatever order RETURNING uses
+
+    async def read(self, after: int, limit: int) -> list[tuple[int, bytes]]:
+        async with self._boundary("read"), self._require_pool().connection() as conn:
+            cursor = await conn.execute(_READ, (after, limit))
+            rows = await cursor.fetchall()
+        return [(int(seq), bytes(body)) for seq, body in rows]
+
+    async def last_seq(self) -> int:
+        async with self._boundary("read"), self._require_pool().connection() as conn:
+            cursor = await conn.execute(_LAST_SEQ)
+            row = await cursor.fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def _require_pool(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            raise StoreUnavailable("The PostgreSQL event log is not open")
+        return self._pool
+
+    @asynccontextmanager
+    async def _boundary(self, doing: str) -> AsyncIterator[None]:
+        """Translate driver and pool errors into StoreUnavailable, once, here."""
+        try:
+            yield
+        except (psycopg.Error, PoolTimeout, OSError) as exc:
+            raise StoreUnavailable(
+                f"Cannot {doing} the event log in PostgreSQL at {redacted(self._url)}: "
+                f"{str(exc).strip() or type(exc).__name__} — {_CHECK}"
+            ) from exc
+
+
+async def _configure(conn: psycopg.AsyncConnection) -> None:
+    # Durability must not depend on the server's or the role's defaults.
+    await conn.execute("SET synchronous_commit = on")
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, fit for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        user = parts.username or ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    except ValueError:
+        return "<unparsable URL>"
