@@ -1,5 +1,5 @@
 """Shared test setup: where the conformance corpus (../shared/fixtures) lies, and the real Neo4j
-(tests/neo4j_service.py)."""
+(tests/neo4j_service.py) and PostgreSQL (tests/postgres_service.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests import postgres_service
 from tests.neo4j_service import SERVICE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,16 +40,23 @@ def fixtures_dir() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_neo4j_at_exit() -> Iterator[None]:
-    """Neo4j starts on first use (tests/neo4j_service.py); whatever started, stop it at the end."""
+def _stop_services_at_exit() -> Iterator[None]:
+    """Neo4j and PostgreSQL start on first use; stop whatever this session started at the end."""
     yield
     SERVICE.stop()
+    postgres_service.SERVICE.stop()
 
 
 @pytest.fixture(scope="session")
 def neo4j_uri() -> str:
     """The Bolt URI of a real Neo4j (fails in CI, skips elsewhere, when there is none)."""
     return SERVICE.uri()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """The URL of a real PostgreSQL database (fails in CI, skips elsewhere, when there is none)."""
+    return postgres_service.SERVICE.url()
 
 
 def food_delivery_events(fixtures: Path) -> list[dict[str, Any]]:
