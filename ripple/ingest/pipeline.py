@@ -82,6 +82,9 @@ class Ingestor:
         self.log = log
         self.store = store
         self.memo = FacetMemo()
+        # Commits run one at a time, so the graph's "projected through" mark never passes an
+        # appended batch that is not applied yet (catch-up after a crash starts from that mark).
+        self._committing = asyncio.Lock()
 
     async def ingest(self, docs: Sequence[Any]) -> list[Outcome]:
         """Validate each decoded event; append the valid ones in one transaction; project them.
@@ -92,11 +95,12 @@ class Ingestor:
 
     async def commit(self, prepared: Sequence[Prepared]) -> list[Outcome]:
         """Append the valid prepared events to the log (one transaction), then project them."""
-        with collector_paused():
-            valid = [p for p in prepared if p.error is None]
-            seqs = await self.log.append([p.body for p in valid])  # type: ignore[misc]
-            if seqs:
-                await self.store.apply([p.delta for p in valid], seqs[-1])  # type: ignore[misc]
+        async with self._committing:
+            with collector_paused():
+                valid = [p for p in prepared if p.error is None]
+                seqs = await self.log.append([p.body for p in valid])  # type: ignore[misc]
+                if seqs:
+                    await self.store.apply([p.delta for p in valid], seqs[-1])  # type: ignore[misc]
         numbered = iter(seqs)
         return [
             Outcome(error=p.error) if p.error else Outcome(seq=next(numbered)) for p in prepared
