@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from ripple import __version__
-from ripple.api import errors
+from ripple.api import browser, errors
 from ripple.api.body import JSONBytes, read_body, split_many
 from ripple.config import Settings
 from ripple.errors import InvalidEvent, MalformedInput
@@ -149,5 +150,21 @@ def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> 
         return await queries.marquez_column_lineage(
             runtime(request).store, node_id, depth, with_downstream=with_downstream
         )
+
+    @app.get("/browser/guide", response_class=HTMLResponse)
+    async def get_browser_guide(request: Request) -> HTMLResponse:
+        """A Neo4j Browser guide: `:play http://<ripple>/browser/guide`."""
+        base = str(request.base_url)
+        return HTMLResponse(browser.guide(base), headers=browser.CORS)
+
+    @app.get("/browser/style.grass", response_class=PlainTextResponse)
+    async def get_browser_style() -> PlainTextResponse:
+        """Ripple's GraSS stylesheet: `:style http://<ripple>/browser/style.grass`."""
+        return PlainTextResponse(browser.style(), headers=browser.CORS)
+
+    @app.options("/browser/guide")
+    @app.options("/browser/style.grass")
+    async def preflight_browser() -> Response:
+        return Response(status_code=204, headers=browser.PREFLIGHT)
 
     return app
