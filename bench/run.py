@@ -1,6 +1,6 @@
 """Run every Ripple benchmark and print a markdown report (also written to bench/results/latest.md).
 
-    .venv/bin/python -m bench.run            # full: 3.5 to 5 minutes on 2 cores
+    .venv/bin/python -m bench.run            # full: 8 to 10 minutes on 2 cores
     .venv/bin/python -m bench.run --quick    # smaller graph and loads: under a minute
 
 Progress goes to stderr, the report to stdout. See bench/README.md for what each figure means.
@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import http_ingest, ingest, queries
+from bench import http_ingest, ingest, neo4j_store, queries
 from bench.report import CpuAccount, Section, progress, render, write_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("ingest", "http", "queries")
+SECTIONS = ("ingest", "http", "queries", "neo4j")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +31,23 @@ class Sizes:
     http_events: int
     http_seconds: float
     query_datasets: int
+    neo4j_datasets: int
 
 
-FULL = Sizes(ingest_events=20_000, http_events=10_000, http_seconds=120.0, query_datasets=100_000)
-QUICK = Sizes(ingest_events=5_000, http_events=2_000, http_seconds=30.0, query_datasets=10_000)
+FULL = Sizes(
+    ingest_events=20_000,
+    http_events=10_000,
+    http_seconds=120.0,
+    query_datasets=100_000,
+    neo4j_datasets=40_000,
+)
+QUICK = Sizes(
+    ingest_events=5_000,
+    http_events=2_000,
+    http_seconds=30.0,
+    query_datasets=10_000,
+    neo4j_datasets=1_000,
+)
 
 
 def command_line(argv: Sequence[str]) -> str:
@@ -83,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "{port} and {host} are filled in",
     )
     parser.add_argument(
+        "--neo4j-uri",
+        help="Bolt URI of a running Neo4j for the neo4j benchmark (its database is cleared); "
+        "default: start a private one with scripts/neo4j",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=RESULTS / "latest.md",
@@ -103,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.http_client,
         ),
         "queries": lambda: queries.run(sizes.query_datasets, args.seed),
+        "neo4j": lambda: neo4j_store.run(sizes.neo4j_datasets, args.seed, args.neo4j_uri),
     }
     started = time.perf_counter()
     cpu = CpuAccount()
