@@ -5,20 +5,17 @@ store's `projected_through()`, in the graph."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from psycopg import sql
 
 from ripple.graph.neo4j import Neo4jStore
+from tests.integration.crash import missing_after_restart, post_until_killed
 from tests.integration.server import RippleServer
-from tests.integration.test_durability import event
 from tests.neo4j_service import SERVICE as NEO4J
 from tests.postgres_service import SERVICE as POSTGRES
 
@@ -56,33 +53,7 @@ def test_sigkill_mid_stream_on_postgres_and_neo4j_loses_nothing_acknowledged(
     env = {"RIPPLE_DATABASE_URL": fresh_database, "RIPPLE_NEO4J_URI": neo4j_uri}
     server = RippleServer(tmp_path / "data", env=env)
     server.start()
-    acknowledged: list[str] = []
-    stop = threading.Event()
-
-    def post_forever(worker: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
-            i = worker
-            while not stop.is_set():
-                doc = event(i)
-                try:
-                    response = client.post("/api/v1/lineage", json=doc)
-                except httpx.HTTPError:
-                    return  # the server died under us: this one was never acknowledged
-                if response.status_code == 201:
-                    acknowledged.append(doc["run"]["runId"])
-                i += 4
-
-    threads = [threading.Thread(target=post_forever, args=(w,)) for w in range(4)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 60
-    while len(acknowledged) < 300 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    server.kill()
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=15)
-    assert len(acknowledged) >= 300, "the server acknowledged too few events before the kill"
+    acknowledged = post_until_killed(server, wait=60)
 
     with psycopg.connect(fresh_database) as conn:
         rows = conn.execute(
@@ -90,16 +61,4 @@ def test_sigkill_mid_stream_on_postgres_and_neo4j_loses_nothing_acknowledged(
         ).fetchall()
     assert set(acknowledged) <= {row[0] for row in rows}
 
-    restarted = RippleServer(tmp_path / "data", env=env)
-    restarted.start(timeout=120)
-    try:
-        with httpx.Client(base_url=restarted.url, timeout=30) as client:
-            missing = [
-                run_id
-                for run_id in acknowledged
-                if client.get("/api/v1/nodes", params={"nodeId": f"run:{run_id}"}).status_code
-                != 200
-            ]
-        assert missing == []
-    finally:
-        restarted.stop()
+    assert missing_after_restart(RippleServer(tmp_path / "data", env=env), acknowledged) == []
