@@ -115,6 +115,10 @@ def ripple(tmp_path: Path) -> Iterator[RippleServer]:
         server.stop()
 
 
+class BrowserTimeout(AssertionError):
+    """Browser's UI did not reach a state in time (as opposed to showing something wrong)."""
+
+
 def _until(driver: WebDriver, what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
     try:
         wait = WebDriverWait(
@@ -126,7 +130,7 @@ def _until(driver: WebDriver, what: str, check: Callable[[], Any], timeout: floa
         return wait.until(lambda _: check())
     except WebDriverException as exc:
         _shot(driver, "failure")
-        raise AssertionError(f"Browser: {what} did not happen within {timeout}s") from exc
+        raise BrowserTimeout(f"Browser: {what} did not happen within {timeout}s") from exc
 
 
 def _shot(driver: WebDriver, name: str) -> Path:
@@ -173,6 +177,17 @@ async def test_browser_plays_the_guide_and_shows_the_blast_radius(
     neo4j_uri: str, chrome: WebDriver, ripple: RippleServer
 ) -> None:
     await load_demo(neo4j_uri)
+    # Browser is a large single-page app on a 2-vCPU machine: a UI step that stalls (not a wrong
+    # answer) gets one more try from a freshly loaded page.
+    try:
+        _play_guide_and_check_blast_radius(neo4j_uri, chrome, ripple)
+    except BrowserTimeout:
+        _play_guide_and_check_blast_radius(neo4j_uri, chrome, ripple)
+
+
+def _play_guide_and_check_blast_radius(
+    neo4j_uri: str, chrome: WebDriver, ripple: RippleServer
+) -> None:
     browser_url = _http_url(neo4j_uri)
     chrome.get(f"{browser_url}?preselectAuthMethod=NO_AUTH&dbms={neo4j_uri}")
 
@@ -213,8 +228,10 @@ async def test_browser_plays_the_guide_and_shows_the_blast_radius(
     _run(chrome)
 
     def table_done() -> str | None:
+        # The summary line can show before every row is rendered: wait for the rows too.
         text: str = _frames(chrome)[0].text
-        return text if "Started streaming 6 records" in text else None
+        rendered = all(f'"{name}"' in text for name in BLAST_RADIUS)
+        return text if "Started streaming 6 records" in text and rendered else None
 
     table = _until(chrome, "the blast-radius table", table_done)
     _shot(chrome, "blast-radius-table")
@@ -228,8 +245,11 @@ async def test_browser_plays_the_guide_and_shows_the_blast_radius(
     _run(chrome)
 
     def graph_done() -> str | None:
-        text: str = _frames(chrome)[0].text
-        return text if "Displaying 7 nodes, 6 relationships" in text else None
+        # The summary can show before the SVG captions are drawn: wait for those too.
+        frame = _frames(chrome)[0]
+        text: str = frame.text
+        drawn = [t for t in frame.find_elements(By.CSS_SELECTOR, "svg g.node text") if t.text]
+        return text if "Displaying 7 nodes, 6 relationships" in text and len(drawn) >= 7 else None
 
     overview = _until(chrome, "the blast-radius graph", graph_done)
     _shot(chrome, "blast-radius-graph")
