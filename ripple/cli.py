@@ -102,6 +102,11 @@ def replay(data_dir: Path) -> None:
     err.print(f"Replayed {_run(go())} events from {data_dir / 'events.db'}")
 
 
+@main.group()
+def sync() -> None:
+    """Take metadata over from Airflow or Marquez (appended to the event log, then projected)."""
+
+
 def _walk_command(name: str, help_text: str) -> Callable[..., None]:
     @main.command(name=name, help=help_text)
     @data_dir_option

@@ -33,6 +33,14 @@ class EventLog(Protocol):
 
     async def last_seq(self) -> int: ...
 
+    async def get_meta(self, key: str) -> str | None:
+        """A small named value kept beside the log (e.g. a sync cursor), or None."""
+        ...
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Durably set a named value (last write wins)."""
+        ...
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -41,6 +49,7 @@ CREATE TABLE IF NOT EXISTS events (
     body BLOB NOT NULL
 )
 """
+_META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
 class SqliteEventLog:
@@ -68,6 +77,7 @@ class SqliteEventLog:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute(_SCHEMA)
+            db.execute(_META_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(
                 f"Cannot open the event log at {self._path}: {exc} — check the data directory"
@@ -143,3 +153,21 @@ class SqliteEventLog:
     async def last_seq(self) -> int:
         row = self._conn().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
         return int(row[0])
+
+    async def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._set_meta, key, value)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        try:
+            self._conn().execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"Cannot write {key!r} beside the event log: {exc}") from exc

@@ -16,7 +16,7 @@ import msgspec
 import orjson
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
-from ripple.errors import MalformedInput
+from ripple.errors import InvalidEvent, MalformedInput
 from ripple.graph.delta import LineageEntry, Schema
 from ripple.ingest.columns import (
     FacetMemo,
@@ -33,6 +33,7 @@ from ripple.ingest.event import (
     parse_event,
 )
 from ripple.ingest.fields import parse_timestamp
+from ripple.ingest.records import PREFIX as RECORD_PREFIX
 from ripple.model import DatasetKey, JobKey
 
 Name = Annotated[str, Meta(min_length=1)]
@@ -240,6 +241,9 @@ class _Unusual(Exception):
 
 def parse_event_json(body: bytes, memo: FacetMemo | None = None) -> Event:
     """Parse one event's JSON bytes; raises InvalidEvent or MalformedInput like the full parser."""
+    if body.startswith(RECORD_PREFIX):  # the log would take it for a sync record on replay
+        reason = "reserved for Ripple's own sync records; an event cannot start with this key"
+        raise InvalidEvent("$.rippleRecord", None, reason)
     try:
         return _fast(body, memo)
     except (msgspec.DecodeError, _Unusual):

@@ -29,6 +29,14 @@ CREATE TABLE IF NOT EXISTS events (
     body bytea NOT NULL
 )
 """
+_META_SCHEMA: LiteralString = (
+    "CREATE TABLE IF NOT EXISTS ripple_meta (key text PRIMARY KEY, value text NOT NULL)"
+)
+_GET_META: LiteralString = "SELECT value FROM ripple_meta WHERE key = %s"
+_SET_META: LiteralString = (
+    "INSERT INTO ripple_meta (key, value) VALUES (%s, %s) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 _LOCK: LiteralString = "SELECT pg_advisory_xact_lock(%s)"
 _APPEND: LiteralString = """
 INSERT INTO events (body)
@@ -59,6 +67,7 @@ class PostgresEventLog:
             async with conn, conn.transaction():
                 await conn.execute(_LOCK, (_APPEND_LOCK,))  # concurrent CREATEs collide
                 await conn.execute(_SCHEMA)
+                await conn.execute(_META_SCHEMA)
             pool = AsyncConnectionPool(
                 self._url,
                 min_size=1,
@@ -101,6 +110,16 @@ class PostgresEventLog:
             cursor = await conn.execute(_LAST_SEQ)
             row = await cursor.fetchone()
         return int(row[0]) if row is not None else 0
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._boundary("read"), self._require_pool().connection() as conn:
+            cursor = await conn.execute(_GET_META, (key,))
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._boundary("write to"), self._require_pool().connection() as conn:
+            await conn.execute(_SET_META, (key, value))
 
     def _require_pool(self) -> AsyncConnectionPool:
         if self._pool is None:

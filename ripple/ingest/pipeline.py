@@ -19,6 +19,7 @@ from ripple.errors import InvalidEvent, MalformedInput
 from ripple.graph.delta import GraphDelta
 from ripple.graph.store import GraphStore
 from ripple.heap import collector_paused
+from ripple.ingest import records
 from ripple.ingest.columns import FacetMemo
 from ripple.ingest.eventlog import EventLog
 from ripple.ingest.fastparse import parse_event_json
@@ -55,6 +56,25 @@ def prepare_raw(body: bytes, memo: FacetMemo | None = None) -> Prepared:
     except MalformedInput as exc:
         return Prepared(None, None, InvalidEvent("$", None, str(exc)))
     return Prepared(body, delta)
+
+
+def prepare_record(kind: str, payload: dict[str, Any]) -> Prepared:
+    """One sync record (see ingest/records.py) made ready to commit like an event."""
+    body = records.encode(kind, payload)
+    try:
+        return Prepared(body, records.project_record(body))
+    except InvalidEvent as exc:
+        return Prepared(None, None, exc)
+
+
+def prepare_logged(body: bytes, memo: FacetMemo | None = None) -> Prepared:
+    """A logged body, event or record, re-projected (catch-up and replay)."""
+    if records.is_record(body):
+        try:
+            return Prepared(body, records.project_record(body))
+        except InvalidEvent as exc:
+            return Prepared(None, None, exc)
+    return prepare_raw(body, memo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +136,7 @@ class Ingestor:
                 return done
             deltas = []
             for _, body in rows:
-                prepared = prepare_raw(body, self.memo)
+                prepared = prepare_logged(body, self.memo)
                 if prepared.delta is not None:  # else: accepted under older, looser rules
                     deltas.append(prepared.delta)
             after = rows[-1][0]

@@ -7,6 +7,7 @@ cannot be reached."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -128,3 +129,22 @@ async def test_a_bad_database_url_raises_store_unavailable_without_the_password(
         await log.open()
     assert "RIPPLE_DATABASE_URL" in str(caught.value)
     assert "secret" not in str(caught.value)
+
+
+async def test_meta_values_are_kept_beside_the_log_and_survive_a_reopen(new_log: NewLog) -> None:
+    key = f"sync.test.{uuid.uuid4()}"  # one database may serve several test sessions
+    log = new_log()
+    await log.open()
+    try:
+        assert await log.get_meta(key) is None
+        await log.set_meta(key, "cursor-1")
+        await log.set_meta(key, "cursor-2")
+    finally:
+        await log.close()
+    reopened = new_log()
+    await reopened.open()
+    try:
+        assert await reopened.get_meta(key) == "cursor-2"
+        assert await reopened.last_seq() == 0  # meta values are not events
+    finally:
+        await reopened.close()
