@@ -1,11 +1,35 @@
-"""Raw layer: land one day of orders in warehouse `raw.orders`.
+"""Raw layer of the example shop pipeline: land one day of orders in `raw.orders`.
 
-Idempotent per logical date: each run replaces exactly its own day (delete + insert in one
-transaction), so a retry, a clear or a backfill never duplicates rows. The `load_raw_orders` task
-updates the `raw_orders` asset, which schedules `shop_stg_orders`.
+The pipeline is three DAGs on the `warehouse` connection (PostgreSQL; AIRFLOW_CONN_WAREHOUSE),
+each run for one logical date and working on exactly that day (`{{ ds }}`):
 
-The OpenLineage provider reports both tasks to Ripple with the SQL parsed into datasets and column
-lineage (namespace `postgres://postgres:5432`).
+    shop_raw_orders   raw.orders                      generated orders of the day
+    shop_stg_orders   staging.orders                  cleaned and cast from raw.orders
+    shop_marts        marts.daily_revenue,            aggregated from staging.orders
+                      marts.customer_stats
+
+Scheduling and linkage (the same in all three DAGs):
+
+- Every DAG is on a daily timetable (`@daily`, UTC midnight) and every run has a logical date —
+  scheduled runs, runs triggered through the REST API with `logical_date`, clears and backfills
+  alike. Tasks use only that date, so "redo day D of table T" is always "rerun the task instances
+  of the runs whose logical date is D", which is what a backfill (Ripple's or Airflow's) does.
+- The DAGs are linked through Airflow Assets by declaration, not by asset scheduling: a producing
+  task has the asset in its `outlets`, the consuming task has it in its `inlets`. Asset-triggered
+  runs are deliberately not used: in Airflow 3 they carry no logical date, and a clear of the
+  producer would start a second, concurrent consumer run for the same day.
+- Because all three fire at the same time on their schedule, the consumers start with a sensor
+  that waits until their upstream day has landed (`SqlSensor`, reschedule mode, so it holds no
+  worker slot while waiting). When runs are triggered in lineage order the sensor passes at once.
+
+Idempotency: each write task deletes its day and inserts it again in one transaction (the SQL
+operator runs its statement list in one transaction), so a retry, a clear or a backfill never
+duplicates rows. `retries` is 0 in these examples: failures show at once, and a rerun is always
+an explicit clear (try numbers then count reruns exactly).
+
+The OpenLineage provider reports every task to Ripple with the SQL parsed into input and output
+datasets, their schemas and column lineage; target columns are aliased in every SELECT so the
+column lineage names them.
 """
 
 from __future__ import annotations
@@ -21,9 +45,10 @@ with DAG(
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
-    default_args={"conn_id": "warehouse", "retries": 1},
-    tags=["ripple-example"],
+    max_active_runs=4,
+    default_args={"conn_id": "warehouse", "retries": 0},
+    tags=["ripple-example", "shop"],
+    doc_md=__doc__,
 ):
     create_raw_orders = SQLExecuteQueryOperator(
         task_id="create_raw_orders",
@@ -41,17 +66,18 @@ with DAG(
         ],
     )
 
+    # Deterministic per day: 20 orders, ids <yyyymmdd>000 + n, every tenth one cancelled.
     load_raw_orders = SQLExecuteQueryOperator(
         task_id="load_raw_orders",
         sql=[
             "DELETE FROM raw.orders WHERE order_date = DATE '{{ ds }}'",
             """
             INSERT INTO raw.orders (order_id, customer_id, amount_cents, status, order_date)
-            SELECT {{ ds_nodash }}000 + n,
-                   1 + (n * 7) % 25,
-                   500 + (n * 379) % 20000,
-                   CASE WHEN n % 10 = 0 THEN 'cancelled' ELSE 'placed' END,
-                   DATE '{{ ds }}'
+            SELECT {{ ds_nodash }}000 + n AS order_id,
+                   1 + (n * 7) % 25 AS customer_id,
+                   500 + (n * 379) % 20000 AS amount_cents,
+                   CASE WHEN n % 10 = 0 THEN 'cancelled' ELSE 'placed' END AS status,
+                   DATE '{{ ds }}' AS order_date
             FROM generate_series(1, 20) AS n
             """,
         ],

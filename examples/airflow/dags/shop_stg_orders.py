@@ -1,49 +1,45 @@
-"""Staging layer: clean the raw orders into warehouse `staging.orders`.
+"""Staging layer of the example shop pipeline: clean one day of `raw.orders` into `staging.orders`.
 
-Scheduled by the `raw_orders` asset (updated by `shop_raw_orders`). Idempotent per logical date:
-each run replaces the days of the raw runs that triggered it (their logical dates), in one
-transaction; triggered by hand, it restages its own logical date.
+Cancelled orders are dropped, cents become a NUMERIC amount, the status is normalised. Runs daily
+for its logical date (`{{ ds }}`), like every DAG of the pipeline; it consumes the `raw_orders`
+asset (an inlet) and produces `stg_orders` (an outlet). See shop_raw_orders.py for how the DAGs are
+scheduled and linked, and why every run has a logical date.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime
-from typing import Any
-
 import pendulum
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.providers.common.sql.sensors.sql import SqlSensor
 from airflow.sdk import DAG, Asset
 
 RAW_ORDERS = Asset(name="raw_orders", uri="postgres://postgres:5432/warehouse/raw/orders")
 STG_ORDERS = Asset(name="stg_orders", uri="postgres://postgres:5432/warehouse/staging/orders")
 
-
-def source_days(events: Mapping[Any, Iterable[Any]], logical_date: datetime | None) -> str:
-    """The days to restage, as a SQL list of DATE literals (the triggering runs' logical dates)."""
-    days: set[date] = set()
-    for asset_events in events.values():
-        for event in asset_events:
-            run = event.source_dag_run
-            if run is not None and run.logical_date is not None:
-                days.add(run.logical_date.date())
-    if not days and logical_date is not None:
-        days.add(logical_date.date())
-    if not days:
-        raise ValueError("nothing to stage: run via the raw_orders asset or with a logical date")
-    return ", ".join(f"DATE '{day.isoformat()}'" for day in sorted(days))
-
-
 with DAG(
     dag_id="shop_stg_orders",
-    schedule=[RAW_ORDERS],
+    schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
-    default_args={"conn_id": "warehouse", "retries": 1},
-    user_defined_macros={"source_days": source_days},
-    tags=["ripple-example"],
+    max_active_runs=4,
+    default_args={"conn_id": "warehouse", "retries": 0},
+    tags=["ripple-example", "shop"],
+    doc_md=__doc__,
 ):
+    wait_for_raw_orders = SqlSensor(
+        task_id="wait_for_raw_orders",
+        # True once raw.orders holds the day; query_to_xml runs the count only when the table
+        # exists, so the sensor keeps waiting (instead of failing) on a fresh warehouse.
+        sql="""
+            SELECT CASE WHEN to_regclass('raw.orders') IS NULL THEN false
+                   ELSE query_to_xml('SELECT 1 FROM raw.orders WHERE order_date = ''{{ ds }}'' LIMIT 1',
+                                     false, true, '')::text <> '' END
+        """,
+        mode="reschedule",
+        poke_interval=30,
+        timeout=6 * 60 * 60,
+    )
+
     create_stg_orders = SQLExecuteQueryOperator(
         task_id="create_stg_orders",
         sql=[
@@ -53,6 +49,7 @@ with DAG(
                 order_id    BIGINT PRIMARY KEY,
                 customer_id INTEGER NOT NULL,
                 amount      NUMERIC(12, 2) NOT NULL,
+                status      TEXT NOT NULL,
                 order_date  DATE NOT NULL
             )
             """,
@@ -62,19 +59,20 @@ with DAG(
     stage_orders = SQLExecuteQueryOperator(
         task_id="stage_orders",
         sql=[
+            "DELETE FROM staging.orders WHERE order_date = DATE '{{ ds }}'",
             """
-            DELETE FROM staging.orders
-            WHERE order_date IN ({{ source_days(triggering_asset_events, dag_run.logical_date) }})
-            """,
-            """
-            INSERT INTO staging.orders (order_id, customer_id, amount, order_date)
-            SELECT order_id, customer_id, amount_cents / 100.0, order_date
+            INSERT INTO staging.orders (order_id, customer_id, amount, status, order_date)
+            SELECT order_id AS order_id,
+                   customer_id AS customer_id,
+                   amount_cents / 100.0 AS amount,
+                   upper(status) AS status,
+                   order_date AS order_date
             FROM raw.orders
-            WHERE status <> 'cancelled'
-              AND order_date IN ({{ source_days(triggering_asset_events, dag_run.logical_date) }})
+            WHERE status <> 'cancelled' AND order_date = DATE '{{ ds }}'
             """,
         ],
+        inlets=[RAW_ORDERS],
         outlets=[STG_ORDERS],
     )
 
-    create_stg_orders >> stage_orders
+    [wait_for_raw_orders, create_stg_orders] >> stage_orders
