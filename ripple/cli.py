@@ -107,6 +107,45 @@ def sync() -> None:
     """Take metadata over from Airflow or Marquez (appended to the event log, then projected)."""
 
 
+@sync.command(name="marquez")
+@data_dir_option
+@click.option(
+    "--url",
+    required=True,
+    envvar="RIPPLE_MARQUEZ_URL",
+    help="Marquez's base URL, e.g. http://127.0.0.1:5000 (env RIPPLE_MARQUEZ_URL).",
+)
+@click.option(
+    "--page-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Events or datasets per request and per transaction.",
+)
+@click.option("--from-start", is_flag=True, help="Ignore the saved cursor; replay every event.")
+@click.option("--retries", default=6, show_default=True, type=click.IntRange(1), help="Attempts.")
+@click.option(
+    "--retry-wait",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Longest wait between attempts, in seconds (exponential, full jitter).",
+)
+def sync_marquez(
+    data_dir: Path, url: str, page_size: int, from_start: bool, retries: int, retry_wait: float
+) -> None:
+    """Replay a Marquez's stored events, then its dataset tags and descriptions (resumable)."""
+    from ripple.ingest import marquez_sync
+
+    retry = marquez_sync.RetryPolicy(retries, retry_wait, min(0.5, retry_wait))
+    settings = _settings(data_dir=data_dir)
+    run = marquez_sync.run(
+        settings, url, page_size=page_size, from_start=from_start, retry=retry, console=err
+    )
+    if _run(run).rejected:
+        sys.exit(1)
+
+
 def _walk_command(name: str, help_text: str) -> Callable[..., None]:
     @main.command(name=name, help=help_text)
     @data_dir_option
@@ -282,3 +321,10 @@ def _run(coro: Awaitable[T]) -> T:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except RippleError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# Registered last: the command groups below use this module's helpers.
+from ripple.remediation.commands import backfill, quarantine  # noqa: E402
+
+main.add_command(backfill)
+main.add_command(quarantine)

@@ -9,6 +9,7 @@ from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import GraphStore
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
 from ripple.ingest.pipeline import Ingestor, Progress
+from ripple.remediation.state import RemediationState, SqliteRemediationState
 
 
 @dataclass
@@ -16,8 +17,10 @@ class Runtime:
     log: EventLog
     store: GraphStore
     ingestor: Ingestor
+    remediation: RemediationState  # backfill plans, unit states, audit, quarantine
 
     async def close(self) -> None:
+        await self.remediation.close()
         await self.store.close()
         await self.log.close()
 
@@ -43,7 +46,9 @@ async def open_runtime(
     await store.open()
     ingestor = Ingestor(log, store)
     await ingestor.catch_up(progress)
-    return Runtime(log, store, ingestor)
+    remediation = _remediation(settings, in_memory=in_memory)
+    await remediation.open()
+    return Runtime(log, store, ingestor, remediation)
 
 
 def _log(settings: Settings) -> EventLog:
@@ -67,3 +72,14 @@ def _store(settings: Settings, *, read_only: bool) -> GraphStore:
     return EmbeddedStore(
         settings.snapshot_path, settings.snapshot_every, save_on_close=not read_only
     )
+
+
+def _remediation(settings: Settings | None, *, in_memory: bool) -> RemediationState:
+    """Backfill state in the event log's database: PostgreSQL when configured, else its file."""
+    if in_memory or settings is None:
+        return SqliteRemediationState(":memory:")
+    if settings.database_url is not None:
+        from ripple.remediation.pg_state import PostgresRemediationState
+
+        return PostgresRemediationState(settings.database_url)
+    return SqliteRemediationState(settings.event_log_path)

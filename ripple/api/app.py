@@ -10,7 +10,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from ripple import __version__
-from ripple.api import browser, errors
+from ripple.api import backfills, browser, errors
 from ripple.api.body import JSONBytes, read_body, split_many
 from ripple.config import Settings
 from ripple.errors import InvalidEvent, MalformedInput
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> 
         default_response_class=JSONBytes,
     )
     errors.install(app)
+    app.include_router(backfills.router)  # backfill plans and quarantine
     limit = settings.max_body_bytes
 
     def runtime(request: Request) -> Runtime:

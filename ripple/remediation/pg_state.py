@@ -1,0 +1,111 @@
+"""The backfill state (see state.py) in PostgreSQL, beside the event log of RIPPLE_DATABASE_URL.
+
+The SQL is `SqlState`'s; here are the connection pool, the transaction (row locks with
+`SELECT … FOR UPDATE`, so a compare-and-set holds between processes) and the translation of
+driver errors into StoreUnavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ripple.errors import StoreUnavailable
+from ripple.ingest.pg_eventlog import redacted
+from ripple.remediation.state import Clock, SqlState, schema, utc_now
+
+_SCHEMA_LOCK = 0x52495050_4246  # "RIPPBF": concurrent CREATE TABLE IF NOT EXISTS collide
+_CHECK = "check that PostgreSQL is running and that RIPPLE_DATABASE_URL names it"
+
+
+def _sql(text: str) -> LiteralString:
+    """SqlState's `?` placeholders as psycopg's `%s` (values always travel as parameters)."""
+    return text.replace("?", "%s")
+
+
+class _PgTx:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = await self._conn.execute(_sql(sql), params)
+        if cursor.description is None:
+            return []
+        return await cursor.fetchall()
+
+    async def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        if params:
+            async with self._conn.cursor() as cursor:
+                await cursor.executemany(_sql(sql), params)
+
+
+class PostgresBackend:
+    locks_rows = True
+
+    def __init__(self, url: str, *, max_connections: int = 4, timeout: float = 10.0) -> None:
+        self._url = url
+        self._max_connections = max_connections
+        self._timeout = timeout
+        self._pool: AsyncConnectionPool | None = None
+
+    async def open(self) -> None:
+        async with self._boundary("open"):
+            conn = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))
+            )
+            async with conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                for statement in schema("bigserial PRIMARY KEY"):
+                    await conn.execute(_sql(statement))
+            pool = AsyncConnectionPool(
+                self._url,
+                min_size=1,
+                max_size=self._max_connections,
+                kwargs={"autocommit": True},
+                timeout=self._timeout,
+                open=False,
+            )
+            try:
+                await pool.open(wait=True, timeout=self._timeout)
+            except BaseException:
+                await pool.close()
+                raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PgTx]:
+        if self._pool is None:
+            raise StoreUnavailable("The backfill state in PostgreSQL is not open")
+        async with self._boundary("use"), self._pool.connection() as conn, conn.transaction():
+            yield _PgTx(conn)
+
+    @asynccontextmanager
+    async def _boundary(self, doing: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except (psycopg.Error, PoolTimeout, OSError) as exc:
+            raise StoreUnavailable(
+                f"Cannot {doing} the backfill state in PostgreSQL at {redacted(self._url)}: "
+                f"{str(exc).strip() or type(exc).__name__} — {_CHECK}"
+            ) from exc
+
+
+class PostgresRemediationState(SqlState):
+    def __init__(self, url: str, clock: Clock = utc_now, *, timeout: float = 10.0) -> None:
+        self._backend = PostgresBackend(url, timeout=timeout)
+        super().__init__(self._backend, clock)
+
+    async def open(self) -> None:
+        await self._backend.open()
+
+    async def close(self) -> None:
+        await self._backend.close()

@@ -1,0 +1,409 @@
+"""Planning a backfill over a GraphStore: gather the roots' downstream lineage, the Airflow
+mapping and the known runs from the store, then hand them to the pure planner.
+
+Three steps, timed apart (the benchmark reports each): `impacted` walks the closures, `gather`
+reads the jobs' neighbourhoods, tasks and runs and maps jobs to tasks, `plan_backfill` plans.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ripple.errors import NotFound
+from ripple.graph.store import GraphStore, NodeRecord, WalkOptions
+from ripple.model import EdgeKind, FieldKey, JobKey, NodeKind, canonical, kind_of, parse_node_id
+from ripple.remediation import mapping
+from ripple.remediation.planner import (
+    Dates,
+    InvalidPlanRequest,
+    KnownRun,
+    Lineage,
+    Plan,
+    PlanOptions,
+    TaskRef,
+    logical_date,
+    plan_backfill,
+)
+from ripple.remediation.state import QuarantineEntry, RemediationState, StoredPlan
+
+_READ_BY, _WRITES = EdgeKind.READ_BY.value, EdgeKind.WRITES.value
+_RUN_OF, _IMPLEMENTS = EdgeKind.RUN_OF.value, EdgeKind.IMPLEMENTS.value
+_CONTAINS, _PRECEDES = EdgeKind.CONTAINS.value, EdgeKind.PRECEDES.value
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRequest:
+    roots: tuple[str, ...]
+    dates: Dates = field(default_factory=Dates)
+    options: PlanOptions = field(default_factory=PlanOptions)
+    depth: int = 100
+    limit: int = 1_000_000
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "roots": list(self.roots),
+            "dates": list(self.dates.explicit),
+            "from": self.dates.start,
+            "to": self.dates.end,
+            "options": self.options.as_dict(),
+        }
+
+
+@dataclass(slots=True)
+class Impacted:
+    roots: list[str]
+    jobs: set[str]
+    root_dates: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+
+@dataclass(slots=True)
+class Timings:
+    closure: float = 0.0
+    gather: float = 0.0
+    planning: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.closure + self.gather + self.planning
+
+
+async def plan(
+    store: GraphStore,
+    request: PlanRequest,
+    quarantined: Iterable[str] = (),
+    timings: Timings | None = None,
+) -> Plan:
+    """The backfill plan of `request` over `store` (raises NotFound for an unknown root,
+    InvalidNodeId / InvalidPlanRequest for bad input)."""
+    timings = timings if timings is not None else Timings()
+    started = time.perf_counter()
+    found = await impacted(store, request.roots, request.depth, request.limit)
+    timings.closure = time.perf_counter() - started
+    started = time.perf_counter()
+    lineage = await gather(store, found)
+    timings.gather = time.perf_counter() - started
+    started = time.perf_counter()
+    result = plan_backfill(lineage, request.dates, request.options, quarantined)
+    timings.planning = time.perf_counter() - started
+    return result
+
+
+async def impacted(store: GraphStore, roots: Sequence[str], depth: int, limit: int) -> Impacted:
+    """The jobs to redo: downstream of each root, root jobs and failed runs' jobs included."""
+    if not roots:
+        raise InvalidPlanRequest("roots", "give at least one dataset, column, job or run id")
+    out = Impacted([], set())
+    options = WalkOptions(depth, limit, columns=False)
+    for raw in roots:
+        root = canonical(raw)
+        out.roots.append(root)
+        kind = kind_of(root)
+        if kind is NodeKind.RUN:
+            record = (await store.nodes([root])).get(root)
+            if record is None:
+                raise NotFound(f"Run {root!r} not found — was its event ingested?")
+            job = record.props.get("job")
+            if not isinstance(job, str):
+                raise InvalidPlanRequest("roots", f"run {root!r} names no job")
+            when = mapping.run_logical_date(record.props)
+            if when is not None:
+                out.root_dates.append(when)
+            kind, root = NodeKind.JOB, job
+        if kind in (NodeKind.DATASET, NodeKind.JOB):
+            closure = await store.walk(root, "downstream", options)
+            out.truncated |= closure.truncated
+            out.jobs.update(n.id for n in closure.nodes if n.kind == NodeKind.JOB.value)
+            if kind is NodeKind.JOB:
+                out.jobs.add(root)
+        elif kind is NodeKind.COLUMN:
+            out.jobs |= await _column_jobs(store, root, depth, limit, out)
+        else:
+            raise InvalidPlanRequest(
+                "roots", f"{root!r} is a {kind.value}; start from a dataset, column, job or run"
+            )
+    return out
+
+
+async def _column_jobs(
+    store: GraphStore, root: str, depth: int, limit: int, out: Impacted
+) -> set[str]:
+    """Jobs that write a column derived from `root`, reading the root's dataset or another
+    impacted one: column lineage says exactly which jobs carry the bad values on."""
+    closure = await store.walk(root, "downstream", WalkOptions(depth, limit, columns=True))
+    out.truncated |= closure.truncated
+    key = parse_node_id(root)
+    assert isinstance(key, FieldKey)
+    own = key.dataset.node_id
+    datasets = {n.id for n in closure.nodes if n.kind == NodeKind.DATASET.value} - {own}
+    writers: set[str] = set()
+    readers: set[str] = set()
+    for edge in await store.neighbourhood(sorted(datasets | {own})):
+        if edge.kind == _WRITES and edge.dst in datasets:
+            writers.add(edge.src)
+        elif edge.kind == _READ_BY:
+            readers.add(edge.dst)
+    return writers & readers
+
+
+async def gather(store: GraphStore, found: Impacted) -> Lineage:
+    """The impacted jobs' inputs, outputs, Airflow tasks and known runs, mapped to tasks."""
+    jobs = sorted(found.jobs)
+    reads: dict[str, set[str]] = defaultdict(set)
+    writes: dict[str, set[str]] = defaultdict(set)
+    runs_of: dict[str, list[str]] = defaultdict(list)
+    tasks_of: dict[str, list[str]] = defaultdict(list)
+    for edge in await store.neighbourhood(jobs):
+        if edge.kind == _READ_BY:
+            reads[edge.dst].add(edge.src)
+        elif edge.kind == _WRITES:
+            writes[edge.src].add(edge.dst)
+        elif edge.kind == _RUN_OF:
+            runs_of[edge.dst].append(edge.src)
+        elif edge.kind == _IMPLEMENTS:
+            tasks_of[edge.dst].append(edge.src)
+    candidates = sorted({c for job in jobs for c in mapping.prefix_candidates(job)})
+    task_nodes = sorted({t for ts in tasks_of.values() for t in ts})
+    run_ids = sorted({r for rs in runs_of.values() for r in rs})
+    records = await store.nodes([*jobs, *candidates, *task_nodes, *run_ids])
+
+    def props(ids: Iterable[str]) -> list[mapping.Props]:
+        return [records[i].props for i in ids if i in records]
+
+    evidence = mapping.Evidence(
+        jobs={job: records[job].props if job in records else {} for job in jobs},
+        tasks={job: props(ts) for job, ts in tasks_of.items()},
+        runs={job: props(rs) for job, rs in runs_of.items()},
+        candidates={c: records[c].props for c in candidates if c in records},
+    )
+    mapped, unmapped = mapping.map_jobs(evidence)
+
+    runs: list[KnownRun] = []
+    for job, task in mapped.items():
+        for run_props in evidence.runs.get(job, ()):
+            known = mapping.known_run(run_props, task.dag_id)
+            if known is not None:
+                runs.append(known)
+    dag_jobs = _dag_jobs(mapped)
+    runs += await _dag_runs(store, dag_jobs)
+    precedes, dag_runs = await _airflow_dags(store, task_nodes, records)
+    runs += dag_runs
+    for dag_job, dag_id in dag_jobs.items():
+        if dag_job in records:
+            for a, b in mapping.dag_tasks(records[dag_job].props):
+                precedes.add((TaskRef(dag_id, a), TaskRef(dag_id, b)))
+    return Lineage(
+        roots=found.roots,
+        jobs=found.jobs,
+        reads=dict(reads),
+        writes=dict(writes),
+        mapping=mapped,
+        unmapped=unmapped,
+        precedes=precedes,
+        runs=runs,
+        root_dates=found.root_dates,
+        truncated=found.truncated,
+    )
+
+
+def _dag_jobs(mapped: dict[str, TaskRef]) -> dict[str, str]:
+    """The DAG-level job of each mapped job's DAG (same namespace), -> dag_id."""
+    out: dict[str, str] = {}
+    for job, task in mapped.items():
+        key = parse_node_id(job)
+        assert isinstance(key, JobKey)
+        out[JobKey(key.namespace, task.dag_id).node_id] = task.dag_id
+    return out
+
+
+async def _dag_runs(store: GraphStore, dag_jobs: dict[str, str]) -> list[KnownRun]:
+    """DAG runs from the DAG-level jobs' own run events (a task may have no run of its own)."""
+    edges = await store.neighbourhood(sorted(dag_jobs))
+    owner = {e.src: e.dst for e in edges if e.kind == _RUN_OF and e.dst in dag_jobs}
+    records = await store.nodes(sorted(owner))
+    runs = []
+    for run_id, record in records.items():
+        known = mapping.known_run(record.props, dag_jobs[owner[run_id]])
+        if known is not None:
+            runs.append(known)
+    return runs
+
+
+async def _airflow_dags(
+    store: GraphStore, task_nodes: list[str], records: dict[str, NodeRecord]
+) -> tuple[set[tuple[TaskRef, TaskRef]], list[KnownRun]]:
+    """From the Airflow sync's nodes: task order in the DAGs of the plan's tasks (every task of
+    those DAGs, so order through tasks outside the plan is kept), and the DAGs' recent runs."""
+    if not task_nodes:
+        return set(), []
+    dags = sorted({e.src for e in await store.neighbourhood(task_nodes) if e.kind == _CONTAINS})
+    members = {e.dst for e in await store.neighbourhood(dags) if e.kind == _CONTAINS}
+    members |= set(task_nodes)
+    edges = [e for e in await store.neighbourhood(sorted(members)) if e.kind == _PRECEDES]
+    missing = sorted(({i for e in edges for i in (e.src, e.dst)} | set(dags)) - set(records))
+    known = {**records, **await store.nodes(missing)}
+    refs = {i: _task_ref(i, known.get(i)) for e in edges for i in (e.src, e.dst)}
+    runs: list[KnownRun] = []
+    for dag in dags:
+        props = known[dag].props if dag in known else {}
+        dag_id = props.get("dag_id")
+        for run in props.get("recent_runs") or []:
+            when, run_id = run.get("logical_date"), run.get("run_id")
+            if isinstance(dag_id, str) and isinstance(when, str):
+                try:
+                    runs.append(KnownRun(dag_id, logical_date(when), _str(run_id)))
+                except InvalidPlanRequest:
+                    continue
+    return {(refs[e.src], refs[e.dst]) for e in edges}, runs
+
+
+def _task_ref(node_id: str, record: NodeRecord | None) -> TaskRef:
+    props = record.props if record is not None else {}
+    dag_id, task_id = props.get("dag_id"), props.get("task_id")
+    if isinstance(dag_id, str) and isinstance(task_id, str):
+        return TaskRef(dag_id, task_id)
+    key = parse_node_id(node_id)  # the id splits at its first '.', right unless the dag_id has one
+    return TaskRef(getattr(key, "dag_id", node_id), getattr(key, "task_id", ""))
+
+
+def parse_dates(
+    dates: Sequence[str] = (), start: str | None = None, end: str | None = None
+) -> Dates:
+    """Dates from request values (ISO 8601), naming the field of a bad one."""
+    if dates and (start is not None or end is not None):
+        raise InvalidPlanRequest("dates", "give either dates or a range (from/to), not both")
+    return Dates(
+        tuple(logical_date(d, "dates") for d in dates),
+        None if start is None else logical_date(start, "from"),
+        None if end is None else logical_date(end, "to"),
+    )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+async def plan_and_store(
+    store: GraphStore,
+    state: RemediationState,
+    request: PlanRequest,
+    *,
+    actor: str,
+    save: bool,
+) -> tuple[Plan, StoredPlan | None]:
+    """Plan with the current quarantine; persist the plan (and its units) when `save`."""
+    quarantined = {entry.dataset_id for entry in await state.quarantined()}
+    result = await plan(store, request, quarantined)
+    stored = None
+    if save:
+        stored = await state.create_plan(result.as_dict(), request.as_dict(), actor)
+    return result, stored
+
+
+async def quarantine(
+    store: GraphStore, state: RemediationState, dataset_id: str, actor: str, reason: str | None
+) -> QuarantineEntry:
+    """Quarantine a dataset the graph knows (InvalidPlanRequest for another kind of id)."""
+    node_id = _dataset_id(dataset_id)
+    if not await store.nodes([node_id]):
+        raise NotFound(f"Dataset {node_id!r} not found — was it ingested under another namespace?")
+    return await state.quarantine_add(node_id, actor, reason)
+
+
+async def release(state: RemediationState, dataset_id: str, actor: str) -> None:
+    """Lift a quarantine (NotFound when the dataset was not quarantined)."""
+    node_id = _dataset_id(dataset_id)
+    if not await state.quarantine_remove(node_id, actor):
+        raise NotFound(f"Dataset {node_id!r} is not quarantined")
+
+
+def _dataset_id(value: str) -> str:
+    node_id = canonical(value)
+    if kind_of(node_id) is not NodeKind.DATASET:
+        raise InvalidPlanRequest(
+            "datasetId", f"{value!r} is not a dataset id ('dataset:<ns>:<name>')"
+        )
+    return node_id
+
+
+_OPTION_LISTS = {
+    "includeDags": "include_dags",
+    "excludeDags": "exclude_dags",
+    "includeTasks": "include_tasks",
+    "excludeTasks": "exclude_tasks",
+}
+_REQUEST_KEYS = {"roots", "dates", "from", "to", "options", "dryRun", "actor", "depth"}
+_OPTION_KEYS = {*_OPTION_LISTS, "maxTasks", "maxParallel", "truncate"}
+
+
+def request_from_json(body: Any) -> tuple[PlanRequest, bool, str | None]:
+    """A plan request from `POST /api/v1/backfills`'s JSON: (request, dryRun, actor).
+
+    Raises InvalidPlanRequest naming the first bad field."""
+    if not isinstance(body, dict):
+        raise InvalidPlanRequest("$", "the body must be a JSON object")
+    unknown = sorted(set(body) - _REQUEST_KEYS)
+    if unknown:
+        raise InvalidPlanRequest(
+            unknown[0], f"unknown field; expected {', '.join(sorted(_REQUEST_KEYS))}"
+        )
+    roots = _strings(body.get("roots"), "roots")
+    if not roots:
+        raise InvalidPlanRequest("roots", "give at least one dataset, column, job or run id")
+    start, end = body.get("from"), body.get("to")
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidPlanRequest(name, f"must be an ISO 8601 date string (got {value!r})")
+    dates = parse_dates(_strings(body.get("dates"), "dates"), start, end)
+    options_doc = body.get("options") or {}
+    if not isinstance(options_doc, dict):
+        raise InvalidPlanRequest("options", "must be an object")
+    unknown = sorted(set(options_doc) - _OPTION_KEYS)
+    if unknown:
+        raise InvalidPlanRequest(f"options.{unknown[0]}", "unknown option")
+    lists = {
+        attr: tuple(_strings(options_doc.get(key), f"options.{key}"))
+        for key, attr in _OPTION_LISTS.items()
+    }
+    options = PlanOptions(
+        **lists,
+        max_tasks=_count(options_doc.get("maxTasks"), "options.maxTasks"),
+        max_parallel=_count(options_doc.get("maxParallel"), "options.maxParallel"),
+        truncate=_flag(options_doc.get("truncate"), "options.truncate", False),
+    )
+    depth = _count(body.get("depth"), "depth") or 100
+    if depth > 100:
+        raise InvalidPlanRequest("depth", f"must be at most 100 (got {depth})")
+    dry_run = _flag(body.get("dryRun"), "dryRun", True)
+    actor = body.get("actor")
+    if actor is not None and not isinstance(actor, str):
+        raise InvalidPlanRequest("actor", "must be a string")
+    return PlanRequest(tuple(roots), dates, options, depth=depth), dry_run, actor
+
+
+def _strings(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidPlanRequest(name, f"must be a list of non-empty strings (got {value!r})")
+    return value
+
+
+def _count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidPlanRequest(name, f"must be a whole number ≥ 1 (got {value!r})")
+    return value
+
+
+def _flag(value: Any, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidPlanRequest(name, f"must be true or false (got {value!r})")
+    return value
