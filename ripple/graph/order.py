@@ -1,6 +1,7 @@
 """Backfill order: impacted jobs in topological layers (pure; the same code for every store).
 
-Job B depends on job A when A writes a dataset that B reads, both within the impacted subgraph.
+Job B depends on job A when A writes a dataset that B reads, or when A's Airflow task PRECEDES B's,
+both within the impacted subgraph.
 Layers are Kahn's algorithm over the strongly connected components, so a cycle never hides a job:
 its members share one layer and are reported in `cycles`.
 """
@@ -33,6 +34,7 @@ class Order:
 
 
 _JOB, _WRITES, _READ_BY = NodeKind.JOB.value, EdgeKind.WRITES.value, EdgeKind.READ_BY.value
+_IMPLEMENTS, _PRECEDES = EdgeKind.IMPLEMENTS.value, EdgeKind.PRECEDES.value
 
 
 def backfill_order(closure: Closure) -> Order:
@@ -43,18 +45,28 @@ def backfill_order(closure: Closure) -> Order:
             jobs.add(closure.root)
         writers: dict[str, set[str]] = defaultdict(set)
         readers: dict[str, set[str]] = defaultdict(set)
+        job_of: dict[str, str] = {}  # Airflow task -> the job it implements
+        precedes: list[tuple[str, str]] = []
         for edges in (closure.edges, closure.extra_writers):
             for src, dst, kind, _ in edges:
                 if kind == _WRITES:
                     writers[dst].add(src)
                 elif kind == _READ_BY:
                     readers[src].add(dst)
+                elif kind == _IMPLEMENTS:
+                    job_of[src] = dst
+                elif kind == _PRECEDES:
+                    precedes.append((src, dst))
         for edge in closure.extra_writers:
             jobs.add(edge.src)
         graph: dict[str, set[str]] = {job: set() for job in jobs}
         for dataset, producers in writers.items():
             for producer in producers & jobs:
                 graph[producer].update(readers.get(dataset, set()) & jobs)
+        for before, after in precedes:  # Airflow's own task dependencies order jobs too
+            a, b = job_of.get(before), job_of.get(after)
+            if a in graph and b in graph and a != b:
+                graph[a].add(b)
         layers, cycles = layer(graph)
     return Order(closure.root, layers, cycles, closure.truncated)
 

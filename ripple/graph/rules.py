@@ -5,6 +5,11 @@ derived columns, and (dataset, job and run roots, when `columns` is on) the colu
 impacted dataset. A run root starts from the datasets it produced. Upstream (root cause) is the
 reverse walk: a dataset's writers, a job's inputs, a column's sources; a dataset root also walks
 its own columns' sources, and a run root starts from the datasets it read.
+
+Airflow task dependencies carry impact too, datasets or not: a job steps to the Airflow task that
+runs it (IMPLEMENTS, walked backwards), a task to the tasks it PRECEDES (downstream) or follows
+(upstream), and a task to its job — so a task downstream of a failed task in the same DAG, or of
+an asset another DAG updates, is in the blast radius.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ def steps(
                 ((EdgeKind.HAS_COLUMN, True),) if options.columns else ()
             )
         if kind is NodeKind.JOB:
-            return ((EdgeKind.WRITES, True),)
+            return ((EdgeKind.WRITES, True), (EdgeKind.IMPLEMENTS, False))
         if kind is NodeKind.COLUMN and column_walk:
             return ((EdgeKind.DERIVES, True),)
         if kind is NodeKind.RUN and is_root:
@@ -38,11 +43,11 @@ def steps(
         own_columns = ((EdgeKind.HAS_COLUMN, True),) if options.columns and is_root else ()
         return ((EdgeKind.WRITES, False), *own_columns)
     if kind is NodeKind.JOB:
-        return ((EdgeKind.READ_BY, False),)
+        return ((EdgeKind.READ_BY, False), (EdgeKind.IMPLEMENTS, False))
     if kind is NodeKind.COLUMN and column_walk:
         return ((EdgeKind.DERIVES, False),)
     if kind is NodeKind.RUN and is_root:
         return ((EdgeKind.READ, True),)
     if kind is NodeKind.TASK:
-        return ((EdgeKind.PRECEDES, False),)
+        return ((EdgeKind.PRECEDES, False), (EdgeKind.IMPLEMENTS, True))
     return ()

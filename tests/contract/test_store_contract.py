@@ -11,6 +11,7 @@ from ripple.errors import NotFound
 from ripple.graph.delta import GraphDelta
 from ripple.graph.order import backfill_order
 from ripple.graph.store import GraphStore, WalkOptions
+from ripple.ingest import airflow_records, records
 from ripple.ingest.event import parse_event
 from ripple.ingest.projection import project
 
@@ -196,3 +197,86 @@ async def test_nodes_and_neighbourhood(store: GraphStore) -> None:
         ("job:ns:j1", "WRITES", "dataset:ns:b"),
         ("dataset:ns:b", "READ_BY", "job:ns:j2"),
     }
+
+
+def airflow_dag(
+    dag_id: str,
+    tasks: dict[str, list[str]],
+    *,
+    asset_upstream: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    runs: list[dict[str, Any]] | None = None,
+) -> GraphDelta:
+    """The delta of one Airflow DAG record (tasks map each task id to its downstream ids)."""
+    body = records.encode(
+        airflow_records.KIND,
+        {
+            "time": "2024-01-02T00:00:00+00:00",
+            "namespace": "ns",
+            "dag": {"dag_id": dag_id, "schedule": "@daily", "owners": ["data"], "tags": ["t"]},
+            "tasks": [{"task_id": t, "downstream": down} for t, down in tasks.items()],
+            "asset_upstream": [{"dag_id": d, "task_id": t} for d, t in asset_upstream],
+            "runs": runs or [],
+        },
+    )
+    return records.project_record(body)
+
+
+# etl: extract (a -> b) >> transform (b -> c) >> notify (no datasets);
+# report, scheduled on the asset etl.transform updates: build (c -> r) >> email (no datasets)
+AIRFLOW_EVENTS = [
+    run_event("etl.extract", ["a"], ["b"]),
+    run_event("etl.transform", ["b"], ["c"]),
+    run_event("report.build", ["c"], ["r"]),
+]
+
+
+async def load_airflow(store: GraphStore) -> None:
+    dags = [
+        airflow_dag("etl", {"extract": ["transform"], "transform": ["notify"], "notify": []}),
+        airflow_dag(
+            "report", {"build": ["email"], "email": []}, asset_upstream=[("etl", "transform")]
+        ),
+    ]
+    await store.apply([*deltas(*AIRFLOW_EVENTS), *dags], through=5)
+
+
+async def test_airflow_dags_and_tasks_are_nodes_linked_to_their_jobs(store: GraphStore) -> None:
+    await load_airflow(store)
+    counts = await store.counts()
+    assert counts["dag"] == 2
+    assert counts["task"] == 5
+    assert counts["CONTAINS"] == 5
+    assert counts["IMPLEMENTS"] == 5
+    assert counts["PRECEDES"] == 4  # 3 within DAGs, 1 through the asset
+    records_ = await store.nodes(["dag:ns:etl", "task:ns:etl.notify", "job:ns:etl.notify"])
+    assert records_["dag:ns:etl"].props["schedule"] == "@daily"
+    assert records_["task:ns:etl.notify"].props["task_id"] == "notify"
+    assert "job:ns:etl.notify" in records_  # a task without datasets still has its job
+
+
+async def test_blast_radius_follows_airflow_task_dependencies(store: GraphStore) -> None:
+    await load_airflow(store)
+    closure = await store.walk("dataset:ns:a", "downstream", WalkOptions(columns=False))
+    found = {n.id: n.distance for n in closure.nodes}
+    # a -> extract job -> its task -> transform task -> notify task -> notify job
+    assert found["task:ns:etl.notify"] == 4
+    assert found["job:ns:etl.notify"] == 5
+    assert "task:ns:report.email" in found  # across DAGs through the asset
+    assert "job:ns:report.email" in found
+    assert "dataset:ns:r" in found
+    order = backfill_order(closure)
+    assert order.layers == [
+        ["job:ns:etl.extract"],
+        ["job:ns:etl.transform"],
+        ["job:ns:etl.notify", "job:ns:report.build"],
+        ["job:ns:report.email"],
+    ]
+
+
+async def test_root_cause_follows_airflow_task_dependencies(store: GraphStore) -> None:
+    await load_airflow(store)
+    closure = await store.walk("job:ns:report.email", "upstream", WalkOptions(columns=False))
+    found = {n.id for n in closure.nodes}
+    assert {"task:ns:report.build", "task:ns:etl.transform", "dataset:ns:b"} <= found
+    assert "dataset:ns:a" in found
+    assert "job:ns:etl.notify" not in found  # a sibling, not a cause

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from typing import LiteralString
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Statements that bring a graph of the previous version up to this one, by target version.
+MIGRATIONS: dict[int, tuple[LiteralString, ...]] = {
+    2: ("MATCH (t:AirflowTask)-[:IMPLEMENTS]->(j:Job) MERGE (j)-[:IMPLEMENTED_BY]->(t)",),
+}
+SET_SCHEMA_VERSION = "MATCH (s:RippleSchema) SET s.version = $version"
 
 # NodeKind value -> label
 LABELS: dict[str, LiteralString] = {
@@ -25,6 +30,10 @@ LABELS: dict[str, LiteralString] = {
     "task": "AirflowTask",
 }
 RECORD_LABELS: tuple[LiteralString, ...] = ("Dataset", "Job", "Run", "AirflowDag", "AirflowTask")
+# IMPLEMENTED_BY mirrors IMPLEMENTS (Job -> AirflowTask). It is not part of the model (never
+# read back as an edge): it lets one directed var-length pattern step from a job to the task that
+# runs it, which is how Airflow task dependencies enter a closure (see graph/rules.py).
+MIRROR: LiteralString = "IMPLEMENTED_BY"
 REL_TYPES: tuple[LiteralString, ...] = (
     "READ_BY",
     "WRITES",
@@ -119,6 +128,7 @@ WRITE_EDGES: dict[LiteralString, LiteralString] = {
     "MERGE (a)-" + _rel(kind) + "->(b) "
     "SET e.first_seen = r.first_seen, e.last_seen = r.last_seen, e.last_stamp = r.last_stamp, "
     "e.asserted_by = r.run, e.props_json = r.props, e.stamps_json = r.stamps"
+    + (" MERGE (b)-[:" + MIRROR + "]->(a)" if kind == "IMPLEMENTS" else "")
     for kind in REL_TYPES
 }
 READ_VERSIONS = """
@@ -203,13 +213,14 @@ FIRST_HOP: dict[LiteralString, LiteralString] = {
 # Shapes: (arrow in, arrow out, relationship types, only DIRECT column lineage)
 _DOWN: tuple[LiteralString, LiteralString] = ("-[", "]->")
 _UP: tuple[LiteralString, LiteralString] = ("<-[", "]-")
+_DOWN_ALL: LiteralString = "READ_BY|WRITES|PRECEDES|IMPLEMENTS|IMPLEMENTED_BY|HAS_COLUMN|DERIVES"
 SHAPES: dict[LiteralString, tuple[LiteralString, LiteralString, LiteralString, bool]] = {
-    "down_lineage": (*_DOWN, "READ_BY|WRITES|PRECEDES|IMPLEMENTS", False),
-    "down_columns": (*_DOWN, "READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES", False),
-    "down_columns_direct": (*_DOWN, "READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES", True),
+    "down_lineage": (*_DOWN, "READ_BY|WRITES|PRECEDES|IMPLEMENTS|IMPLEMENTED_BY", False),
+    "down_columns": (*_DOWN, _DOWN_ALL, False),
+    "down_columns_direct": (*_DOWN, _DOWN_ALL, True),
     "down_derives": (*_DOWN, "DERIVES", False),
     "down_derives_direct": (*_DOWN, "DERIVES", True),
-    "up_lineage": (*_UP, "WRITES|READ_BY|PRECEDES", False),
+    "up_lineage": (*_UP, "WRITES|READ_BY|PRECEDES|IMPLEMENTS|IMPLEMENTED_BY", False),
     "up_derives": (*_UP, "DERIVES", False),
     "up_derives_direct": (*_UP, "DERIVES", True),
 }
@@ -249,7 +260,7 @@ EDGES_AMONG: dict[str, LiteralString] = {
     "WHERE elementId(b) IN $eids "
     "RETURN a.key AS src, type(r) AS kind, r.type AS variant, b.key AS dst",
     "upstream": "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
-    "MATCH (a)<-[r:WRITES|READ_BY|PRECEDES|HAS_COLUMN|DERIVES]-(b) "
+    "MATCH (a)<-[r:WRITES|READ_BY|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES]-(b) "
     "WHERE elementId(b) IN $eids "
     "RETURN b.key AS src, type(r) AS kind, r.type AS variant, a.key AS dst",
 }

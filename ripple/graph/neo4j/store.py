@@ -66,6 +66,11 @@ class Neo4jStore:
             for statement in cypher.SCHEMA:
                 await self._write(_statement(statement))
             version = await self._write(_single(cypher.SCHEMA_NODE, version=cypher.SCHEMA_VERSION))
+            while isinstance(version, int) and version < cypher.SCHEMA_VERSION:
+                version += 1
+                for statement in cypher.MIGRATIONS.get(version, ()):
+                    await self._write(_statement(statement))
+                await self._write(_statement(cypher.SET_SCHEMA_VERSION, version=version))
         except BaseException:
             await self.close()
             raise
@@ -73,7 +78,7 @@ class Neo4jStore:
             await self.close()
             raise StoreUnavailable(
                 f"Neo4j database {self._database!r} at {self._uri} has Ripple schema version "
-                f"{version}; this Ripple reads version {cypher.SCHEMA_VERSION} — upgrade Ripple "
+                f"{version}, newer than this Ripple's {cypher.SCHEMA_VERSION} — upgrade Ripple "
                 "or point it at another database"
             )
 
