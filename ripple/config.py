@@ -26,6 +26,29 @@ class Settings(BaseSettings):
         None, description="Keep the event log in PostgreSQL (postgresql://…) instead of SQLite"
     )
 
+    airflow_url: str | None = Field(
+        None, description="Airflow's REST API base URL (http://host:8080) for sync and backfills"
+    )
+    airflow_username: str | None = Field(None, description="Airflow user (gets a JWT)")
+    airflow_password: str = Field("", description="Airflow password")
+    airflow_token: str | None = Field(None, description="An Airflow JWT, instead of user/password")
+    airflow_namespace: str = Field(
+        "default", description="The OpenLineage namespace Airflow's provider uses for its jobs"
+    )
+    airflow_sync_interval: float = Field(
+        0, ge=0, description="Seconds between Airflow syncs inside `ripple serve` (0: off)"
+    )
+    airflow_lookback_hours: float = Field(
+        72, gt=0, description="How far back the first Airflow sync reads runs"
+    )
+
+    @field_validator("airflow_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"RIPPLE_AIRFLOW_URL {value!r} must start with http:// or https://")
+        return None if value is None else value.rstrip("/")
+
     @field_validator("neo4j_uri")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:

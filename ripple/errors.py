@@ -56,6 +56,11 @@ class StoreUnavailable(RippleError):
     """The graph store or the event log cannot be reached or is unusable."""
 
 
+class SourceUnavailable(RippleError):
+    """An outside system Ripple reads or drives (Airflow, Marquez) failed after bounded retries,
+    or refused the request; the message names the system, the call and what to check."""
+
+
 _MISSING = object()
 
 

@@ -16,6 +16,7 @@ from ripple.config import Settings
 from ripple.errors import InvalidEvent, MalformedInput
 from ripple.graph import queries
 from ripple.graph.store import WalkOptions
+from ripple.ingest.airflow_sync import PeriodicSync
 from ripple.ingest.fastparse import parse_event_json
 from ripple.ingest.pipeline import GroupCommitter, Outcome, Prepared, prepare_raw
 from ripple.ingest.projection import project
@@ -37,9 +38,12 @@ def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> 
         committer.start()
         app.state.runtime = runtime
         app.state.committer = committer
+        app.state.airflow_sync = PeriodicSync(runtime.ingestor, settings)
+        app.state.airflow_sync.start()
         try:
             yield
         finally:
+            await app.state.airflow_sync.stop()
             await committer.stop()
             await runtime.close()
 
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> 
             "status": "ok",
             "version": __version__,
             "projected": await rt.store.projected_through(),
+            "airflowSync": request.app.state.airflow_sync.status(),
         }
 
     @app.post("/api/v1/lineage", status_code=201)

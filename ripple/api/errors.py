@@ -17,6 +17,7 @@ from ripple.errors import (
     NotFound,
     PayloadTooLarge,
     RippleError,
+    SourceUnavailable,
     StoreUnavailable,
 )
 
@@ -29,6 +30,7 @@ _STATUS: list[tuple[type[RippleError], int, str]] = [
     (NotFound, 404, "not_found"),
     (PayloadTooLarge, 413, "payload_too_large"),
     (StoreUnavailable, 503, "store_unavailable"),
+    (SourceUnavailable, 502, "source_unavailable"),
     (ConfigError, 500, "config_error"),
 ]
 

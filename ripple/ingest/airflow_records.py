@@ -52,8 +52,13 @@ def project_dag(doc: dict[str, Any]) -> GraphDelta:
         )
     delta.nodes.append(NodeUpsert(dag_node, NodeKind.DAG, dag_props))
 
-    tasks: list[dict[str, Any]] = doc["tasks"]
     latest_states = _latest_task_states(doc.get("task_states") or [], runs)
+    tasks: list[dict[str, Any]] | None = doc.get("tasks")
+    if tasks is None:  # the DAG's structure is unchanged: only settings and states move
+        for name, latest_state in latest_states.items():
+            node = TaskKey(namespace, dag_id, name).node_id
+            delta.nodes.append(NodeUpsert(node, NodeKind.TASK, _state_props(latest_state)))
+        return delta
     has_upstream = {down for task in tasks for down in task.get("downstream") or []}
     for task in tasks:
         task_id: str = task["task_id"]
@@ -68,11 +73,7 @@ def project_dag(doc: dict[str, Any]) -> GraphDelta:
         }
         state = latest_states.get(task_id)
         if state is not None:
-            props.update(
-                last_run_id=state["run_id"],
-                last_state=state.get("state"),
-                last_try_number=state.get("try_number"),
-            )
+            props.update(_state_props(state))
         delta.nodes.append(NodeUpsert(task_node, NodeKind.TASK, props))
         job_props = {"namespace": namespace, "name": job.name}
         delta.nodes.append(NodeUpsert(job.node_id, NodeKind.JOB, job_props))
@@ -86,6 +87,14 @@ def project_dag(doc: dict[str, Any]) -> GraphDelta:
                 source = TaskKey(namespace, producer["dag_id"], producer["task_id"]).node_id
                 delta.edges.append(EdgeUpsert(source, EdgeKind.PRECEDES, task_node))
     return delta
+
+
+def _state_props(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "last_run_id": state["run_id"],
+        "last_state": state.get("state"),
+        "last_try_number": state.get("try_number"),
+    }
 
 
 def _run_order(run: dict[str, Any]) -> tuple[str, str]:

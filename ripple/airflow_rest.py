@@ -1,0 +1,253 @@
+"""The Airflow REST API adapter (API v2 through apache-airflow-client), for sync and backfills.
+
+Every call goes through `AirflowRest.call`, which is the one place that touches the network:
+the generated client is synchronous, so calls run in a worker thread; a transient failure (no
+connection, timeout, 429, 5xx) is retried with capped exponential backoff and full jitter
+(tenacity), a bounded number of times; an expired token is renewed once; anything else, or
+retries running out, becomes SourceUnavailable naming the call and what to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import airflow_client.client as ac
+import httpx
+import urllib3
+from airflow_client.client.exceptions import ApiException
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from ripple.errors import SourceUnavailable
+
+T = TypeVar("T")
+PAGE = 100
+
+
+class _Transient(Exception):
+    """A failure worth retrying; carries the description of the last one."""
+
+
+class AirflowRest:
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str = "",
+        token: str | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        attempts: int = 5,
+        max_wait: float = 8.0,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        if token is None and username is None:
+            raise SourceUnavailable(
+                "Airflow needs credentials: set RIPPLE_AIRFLOW_USERNAME and "
+                "RIPPLE_AIRFLOW_PASSWORD, or RIPPLE_AIRFLOW_TOKEN"
+            )
+        self.url = url.rstrip("/")
+        self._username = username
+        self._password = password
+        self._token = token
+        self._fixed_token = token is not None
+        self._timeout = timeout
+        self._attempts = attempts
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._client: ac.ApiClient | None = None
+        self._lock = threading.Lock()
+        self.calls = 0  # API calls made, retries included (for reports and tests)
+
+    # -- the one way out ------------------------------------------------------------------------
+
+    async def call(self, what: str, fn: Callable[[ac.ApiClient], T]) -> T:
+        """Run `fn(api_client)` in a thread with bounded, jittered retries of transient errors."""
+        options: dict[str, Any] = {} if self._sleep is None else {"sleep": self._sleep}
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_random_exponential(multiplier=0.25, max=self._max_wait),
+            retry=retry_if_exception(lambda exc: isinstance(exc, _Transient)),
+            reraise=False,
+            **options,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await asyncio.to_thread(self._once, what, fn)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise SourceUnavailable(
+                f"Airflow at {self.url} did not answer {what} after {self._attempts} attempts "
+                f"({last}) — check that its api-server is running and reachable"
+            ) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _once(self, what: str, fn: Callable[[ac.ApiClient], T]) -> T:
+        renewed = False
+        while True:
+            self.calls += 1
+            try:
+                return fn(self._api())
+            except ApiException as exc:
+                status = exc.status or 0
+                if status == 401 and not renewed and not self._fixed_token:
+                    renewed = True
+                    self._reset()
+                    continue
+                if status in (429, 502, 503, 504) or status >= 500 or status == 0:
+                    raise _Transient(f"HTTP {status}: {_reason(exc)}") from exc
+                raise SourceUnavailable(
+                    f"Airflow at {self.url} refused {what}: HTTP {status} {_reason(exc)}"
+                    + (" — check RIPPLE_AIRFLOW_USERNAME/PASSWORD" if status in (401, 403) else "")
+                ) from None
+            except (urllib3.exceptions.HTTPError, OSError, httpx.TransportError) as exc:
+                self._reset()
+                raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+
+    def _api(self) -> ac.ApiClient:
+        with self._lock:
+            if self._client is None:
+                token = self._token if self._fixed_token else self._login()
+                config = ac.Configuration(host=self.url, access_token=token)
+                config.retries = False  # ours, above, with jitter and a budget
+                self._client = ac.ApiClient(config)
+            return self._client
+
+    def _reset(self) -> None:
+        with self._lock:
+            self._client = None
+
+    def _login(self) -> str:
+        try:
+            answer = httpx.post(
+                f"{self.url}/auth/token",
+                json={"username": self._username, "password": self._password},
+                timeout=self._timeout[1],
+            )
+        except httpx.TransportError:
+            raise
+        if answer.status_code in (401, 403):
+            raise SourceUnavailable(
+                f"Airflow at {self.url} rejected user {self._username!r} — check "
+                "RIPPLE_AIRFLOW_USERNAME and RIPPLE_AIRFLOW_PASSWORD"
+            )
+        if answer.status_code >= 500:
+            raise _Transient(f"token: HTTP {answer.status_code}")
+        if answer.status_code >= 400:
+            raise SourceUnavailable(
+                f"Airflow at {self.url} refused a token: HTTP {answer.status_code} "
+                f"{answer.text[:200]} — is this Airflow 3 with the simple or FAB auth manager?"
+            )
+        token: str = answer.json()["access_token"]
+        return token
+
+    def timeout(self) -> tuple[float, float]:
+        return self._timeout
+
+    # -- reads used by the sync -----------------------------------------------------------------
+
+    async def dags(self) -> list[ac.DAGResponse]:
+        return await self._pages(
+            "GET /api/v2/dags",
+            lambda api, offset: (
+                ac.DAGApi(api)
+                .get_dags(
+                    limit=PAGE, offset=offset, order_by=["dag_id"], _request_timeout=self._timeout
+                )
+                .dags
+            ),
+        )
+
+    async def tasks(self, dag_id: str) -> list[ac.TaskResponse]:
+        collection = await self.call(
+            f"GET /api/v2/dags/{dag_id}/tasks",
+            lambda api: ac.TaskApi(api).get_tasks(dag_id, _request_timeout=self._timeout),
+        )
+        return list(collection.tasks or [])
+
+    async def dag_versions(self) -> list[ac.DagVersionResponse]:
+        return await self._pages(
+            "GET /api/v2/dags/~/dagVersions",
+            lambda api, offset: (
+                ac.DagVersionApi(api)
+                .get_dag_versions("~", limit=PAGE, offset=offset, _request_timeout=self._timeout)
+                .dag_versions
+            ),
+        )
+
+    async def assets(self) -> list[ac.AssetResponse]:
+        return await self._pages(
+            "GET /api/v2/assets",
+            lambda api, offset: (
+                ac.AssetApi(api)
+                .get_assets(
+                    limit=PAGE, offset=offset, order_by=["id"], _request_timeout=self._timeout
+                )
+                .assets
+            ),
+        )
+
+    async def dag_runs(self, updated_since: datetime) -> list[ac.DAGRunResponse]:
+        return await self._pages(
+            "GET /api/v2/dags/~/dagRuns",
+            lambda api, offset: (
+                ac.DagRunApi(api)
+                .get_dag_runs(
+                    "~",
+                    updated_at_gte=updated_since,
+                    limit=PAGE,
+                    offset=offset,
+                    order_by=["id"],
+                    _request_timeout=self._timeout,
+                )
+                .dag_runs
+            ),
+        )
+
+    async def task_instances(self, updated_since: datetime) -> list[ac.TaskInstanceResponse]:
+        return await self._pages(
+            "GET /api/v2/dags/~/dagRuns/~/taskInstances",
+            lambda api, offset: (
+                ac.TaskInstanceApi(api)
+                .get_task_instances(
+                    "~",
+                    "~",
+                    updated_at_gte=updated_since,
+                    limit=PAGE,
+                    offset=offset,
+                    order_by=["id"],
+                    _request_timeout=self._timeout,
+                )
+                .task_instances
+            ),
+        )
+
+    async def _pages(
+        self, what: str, page: Callable[[ac.ApiClient, int], list[T] | None]
+    ) -> list[T]:
+        found: list[T] = []
+        while True:
+            offset = len(found)
+
+            def one(api: ac.ApiClient, at: int = offset) -> list[T] | None:
+                return page(api, at)
+
+            items = await self.call(f"{what} (offset {offset})", one)
+            found.extend(items or [])
+            if not items or len(items) < PAGE:
+                return found
+
+
+def _reason(exc: ApiException) -> str:
+    body = (exc.body or "") if isinstance(exc.body, str) else ""
+    return (body or str(exc.reason or "")).strip()[:300]
