@@ -1,0 +1,125 @@
+"""Backfill plans and quarantine over HTTP, on the in-memory app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ripple.api.app import create_app
+from tests.unit.builders import ds, run_event
+
+D1 = "2026-03-01T00:00:00+00:00"
+
+
+def airflow(dag: str, task: str) -> dict[str, Any]:
+    return {
+        "airflow": {
+            "dag": {"dag_id": dag},
+            "task": {"task_id": task},
+            "dagRun": {"dag_id": dag, "logical_date": D1, "run_id": f"scheduled__{dag}"},
+        }
+    }
+
+
+EVENTS = [
+    run_event("raw_dag.load", ["src"], ["raw"], run_facets=airflow("raw_dag", "load")),
+    run_event("stg_dag.clean", ["raw"], ["stg"], run_facets=airflow("stg_dag", "clean")),
+    run_event("mart_dag.build", ["stg"], ["mart"], run_facets=airflow("mart_dag", "build")),
+]
+
+
+@pytest.fixture
+def app() -> Iterator[TestClient]:
+    with TestClient(create_app(in_memory=True)) as client:
+        assert client.post("/api/v1/lineage/batch", json=EVENTS).json()["rejected"] == 0
+        yield client
+
+
+def test_a_dry_run_answers_the_plan_and_saves_nothing(app: TestClient) -> None:
+    response = app.post("/api/v1/backfills", json={"roots": [ds("raw")], "dates": ["2026-03-01"]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["dryRun"] is True
+    units = body["plan"]["units"]
+    assert [(u["dagId"], u["taskId"]) for u in units] == [
+        ("stg_dag", "clean"),
+        ("mart_dag", "build"),
+    ]
+    assert units[1]["parents"] == [units[0]["id"]]
+    assert units[0]["action"] == "clear" and units[0]["runId"] == "scheduled__stg_dag"
+    assert app.get("/api/v1/backfills").json() == {"backfills": []}
+
+
+def test_a_saved_plan_has_an_id_a_hash_unit_states_and_an_audit_trail(app: TestClient) -> None:
+    request = {"roots": [ds("raw")], "from": "2026-03-01", "to": "2026-03-01", "dryRun": False}
+    response = app.post("/api/v1/backfills", json={**request, "actor": "alice"})
+    assert response.status_code == 201
+    created = response.json()
+    assert created["id"].startswith("bf-") and len(created["hash"]) == 64
+    assert response.headers["location"] == f"/api/v1/backfills/{created['id']}"
+    listed = app.get("/api/v1/backfills").json()["backfills"]
+    assert [p["id"] for p in listed] == [created["id"]]
+    detail = app.get(f"/api/v1/backfills/{created['id']}").json()
+    assert detail["plan"] == created["plan"]
+    assert detail["hash"] == created["hash"]
+    assert [u["state"] for u in detail["unitStates"]] == ["ready", "pending"]
+    assert detail["audit"][0]["action"] == "plan.created"
+    assert detail["audit"][0]["actor"] == "alice"
+    again = app.post("/api/v1/backfills", json=request).json()
+    assert again["hash"] == created["hash"] and again["id"] != created["id"]
+
+
+def test_quarantine_holds_downstream_units_and_can_be_lifted(app: TestClient) -> None:
+    response = app.post("/api/v1/quarantine", json={"datasetId": ds("stg"), "reason": "dupes"})
+    assert response.status_code == 201
+    assert app.get("/api/v1/quarantine").json()["quarantined"][0]["datasetId"] == ds("stg")
+    plan = app.post("/api/v1/backfills", json={"roots": [ds("raw")], "dates": ["2026-03-01"]})
+    held = plan.json()["plan"]["held"]
+    assert held == [
+        {"unit": f"mart_dag/build/{D1}", "reason": f"reads quarantined dataset {ds('stg')}"}
+    ]
+    assert app.delete("/api/v1/quarantine", params={"datasetId": ds("stg")}).status_code == 204
+    assert app.get("/api/v1/quarantine").json()["quarantined"] == []
+    again = app.delete("/api/v1/quarantine", params={"datasetId": ds("stg")})
+    assert again.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"dates": ["2026-03-01"]}, "roots"),
+        ({"roots": [ds("raw")], "dates": ["03/01/2026"]}, "dates"),
+        ({"roots": [ds("raw")], "from": "2026-03-02", "to": "2026-03-01"}, "to"),
+        (
+            {"roots": [ds("raw")], "dates": ["2026-03-01"], "options": {"maxTasks": -1}},
+            "options.maxTasks",
+        ),
+        (
+            {"roots": [ds("raw")], "dates": ["2026-03-01"], "options": {"maxTasks": 1}},
+            "options.maxTasks",
+        ),
+        ({"roots": [ds("raw")]}, "dates"),
+        ({"roots": ["dag:jobs:raw_dag"], "dates": ["2026-03-01"]}, "roots"),
+    ],
+)
+def test_bad_requests_are_4xx_naming_the_field(app: TestClient, body: Any, field: str) -> None:
+    response = app.post("/api/v1/backfills", json=body)
+    assert response.status_code == 400, response.text
+    assert f"'{field}'" in response.json()["error"]["message"]
+
+
+def test_unknown_roots_and_plans_are_404_naming_them(app: TestClient) -> None:
+    response = app.post("/api/v1/backfills", json={"roots": [ds("nope")], "dates": ["2026-03-01"]})
+    assert response.status_code == 404
+    assert ds("nope") in response.json()["error"]["message"]
+    response = app.get("/api/v1/backfills/bf-000000000000")
+    assert response.status_code == 404
+    assert "bf-000000000000" in response.json()["error"]["message"]
+    response = app.post("/api/v1/quarantine", json={"datasetId": ds("nope")})
+    assert response.status_code == 404
+    assert app.post("/api/v1/backfills", content=b"{").status_code == 400
+    malformed = app.post("/api/v1/backfills", json={"roots": ["garbage"], "dates": ["2026-03-01"]})
+    assert malformed.status_code == 400
