@@ -56,38 +56,65 @@ def map_jobs(evidence: Evidence) -> tuple[dict[str, TaskRef], dict[str, str]]:
     """Job -> Airflow task for every job the evidence maps, and job -> reason for the rest.
 
     DAGs found through task nodes or run facets count as known DAG jobs for the name rule."""
+    mapped, rest = map_by_airflow(evidence.jobs, evidence.tasks, evidence.runs)
+    named, unmapped = map_by_name(rest, evidence.jobs, evidence.candidates, mapped)
+    return {**mapped, **named}, unmapped
+
+
+def map_by_airflow(
+    jobs: Iterable[str],
+    tasks: Mapping[str, Iterable[Props]],
+    runs: Mapping[str, Iterable[Props]],
+) -> tuple[dict[str, TaskRef], list[str]]:
+    """The first two rules: task nodes, then run facets. Returns the mapped jobs and the rest."""
     mapped: dict[str, TaskRef] = {}
     rest: list[str] = []
-    for job in sorted(evidence.jobs):
-        task = _from_task_nodes(evidence.tasks.get(job, ()))
+    for job in sorted(jobs):
+        task = _from_task_nodes(tasks.get(job, ()))
         if task is None:
-            task = next(
-                (t for t in map(task_of_run, evidence.runs.get(job, ())) if t is not None), None
-            )
+            task = next((t for t in map(task_of_run, runs.get(job, ())) if t is not None), None)
         if task is None:
             rest.append(job)
         else:
             mapped[job] = task
-    candidates = dict(evidence.candidates)
+    return mapped, rest
+
+
+def map_by_name(
+    rest: Iterable[str],
+    jobs: Mapping[str, Props],
+    candidates: Mapping[str, Props],
+    mapped: Mapping[str, TaskRef],
+) -> tuple[dict[str, TaskRef], dict[str, str]]:
+    """The name rule for jobs the first two rules left; DAGs of `mapped` count as known."""
+    known = dict(candidates)
     for job, task in mapped.items():
-        key = parse_node_id(job)
-        assert isinstance(key, JobKey)
-        dag_job = JobKey(key.namespace, task.dag_id).node_id
-        candidates.setdefault(dag_job, {"facet.jobType": {"jobType": "DAG"}})
+        known.setdefault(dag_job(job, task), {"facet.jobType": {"jobType": "DAG"}})
+    named: dict[str, TaskRef] = {}
     unmapped: dict[str, str] = {}
     for job in rest:
-        if job_type(evidence.jobs[job]) == "DAG":
+        if job_type(jobs.get(job, {})) == "DAG":
             unmapped[job] = "an Airflow DAG-level job: its tasks carry the lineage"
             continue
-        task = _from_prefix(job, candidates)
-        if task is not None:
-            mapped[job] = task
+        found = _from_prefix(job, known)
+        if found is not None:
+            named[job] = found
         else:
             unmapped[job] = (
                 "no Airflow task implements it (no IMPLEMENTS edge, no airflow run facet, and no "
                 "known DAG prefixes its name) — is it run by Airflow?"
             )
-    return mapped, unmapped
+    return named, unmapped
+
+
+def dag_job(job: str, task: TaskRef) -> str:
+    """The id of the DAG-level job of `task`'s DAG, in `job`'s namespace."""
+    suffix = f":{task.dag_id}.{task.task_id}"
+    if job.endswith(suffix):  # the provider's naming: no need to parse the namespace
+        return f"{job[: -len(suffix)]}:{task.dag_id}"
+    key = parse_node_id(job)
+    assert isinstance(key, JobKey)
+    return JobKey(key.namespace, task.dag_id).node_id
 
 
 def task_of_run(props: Props) -> TaskRef | None:

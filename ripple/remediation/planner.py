@@ -26,10 +26,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ripple.errors import MalformedInput
 from ripple.graph.order import layer, strongly_connected
+from ripple.heap import collector_paused
 
 MAX_PARTITIONS = 1_000  # logical dates one plan may span
 N = TypeVar("N")
@@ -48,8 +49,7 @@ class PlanTooLarge(InvalidPlanRequest):
     """The plan has more units than `maxTasks` allows and truncation was not asked for."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class TaskRef:
+class TaskRef(NamedTuple):  # a tuple: hashed and compared in C, planning hashes it a lot
     dag_id: str
     task_id: str
 
@@ -215,6 +215,11 @@ def plan_backfill(
     """The backfill plan for `lineage` (see the module docstring for the rules).
 
     Raises InvalidPlanRequest for dates that cannot be resolved, PlanTooLarge past maxTasks."""
+    with collector_paused():  # many small acyclic objects: reference counting frees them
+        return _plan(lineage, dates, options, set(quarantined))
+
+
+def _plan(lineage: Lineage, dates: Dates, options: PlanOptions, quarantined: set[str]) -> Plan:
     notes: list[str] = []
     job_graph = _job_graph(lineage)
     cycles = _cycles(job_graph)
@@ -302,7 +307,7 @@ def plan_backfill(
         waves = [[uid for uid in wave if uid in kept] for wave in waves]
         waves = [wave for wave in waves if wave]
 
-    held = _hold(ordered, lineage.reads, set(quarantined))
+    held = _hold(ordered, lineage.reads, quarantined)
     unmapped = [{"job": job, "reason": reason} for job, reason in sorted(lineage.unmapped.items())]
     if cycles:
         notes.append(
@@ -343,7 +348,27 @@ def _job_graph(lineage: Lineage) -> dict[str, set[str]]:
     return graph
 
 
+def _acyclic(graph: Mapping[Any, set[Any]]) -> bool:
+    """Kahn's count without the layering: cheap, and the usual answer is yes."""
+    indegree: dict[Any, int] = dict.fromkeys(graph, 0)
+    for targets in graph.values():
+        for target in targets:
+            indegree[target] = indegree.get(target, 0) + 1
+    ready = [node for node, d in indegree.items() if d == 0]
+    seen = 0
+    while ready:
+        node = ready.pop()
+        seen += 1
+        for target in graph.get(node, ()):
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                ready.append(target)
+    return seen == len(indegree)
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    if _acyclic(graph):
+        return []
     found = [
         sorted(members)
         for members in strongly_connected(graph)
@@ -353,6 +378,9 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def _components(parents: Mapping[TaskRef, set[TaskRef]]) -> dict[TaskRef, int]:
+    """Task -> the index of its strongly connected component (tasks in one cycle share one)."""
+    if _acyclic(parents):
+        return {task: i for i, task in enumerate(parents)}
     graph: dict[str, set[str]] = {t.name: set() for t in parents}
     by_name = {t.name: t for t in parents}
     for task, ps in parents.items():

@@ -15,7 +15,8 @@ from typing import Any
 
 from ripple.errors import NotFound
 from ripple.graph.store import GraphStore, NodeRecord, WalkOptions
-from ripple.model import EdgeKind, FieldKey, JobKey, NodeKind, canonical, kind_of, parse_node_id
+from ripple.heap import collector_paused
+from ripple.model import EdgeKind, FieldKey, NodeKind, canonical, kind_of, parse_node_id
 from ripple.remediation import mapping
 from ripple.remediation.planner import (
     Dates,
@@ -85,7 +86,8 @@ async def plan(
     found = await impacted(store, request.roots, request.depth, request.limit)
     timings.closure = time.perf_counter() - started
     started = time.perf_counter()
-    lineage = await gather(store, found)
+    with collector_paused():
+        lineage = await gather(store, found)
     timings.gather = time.perf_counter() - started
     started = time.perf_counter()
     result = plan_backfill(lineage, request.dates, request.options, quarantined)
@@ -166,29 +168,39 @@ async def gather(store: GraphStore, found: Impacted) -> Lineage:
             runs_of[edge.dst].append(edge.src)
         elif edge.kind == _IMPLEMENTS:
             tasks_of[edge.dst].append(edge.src)
-    candidates = sorted({c for job in jobs for c in mapping.prefix_candidates(job)})
     task_nodes = sorted({t for ts in tasks_of.values() for t in ts})
     run_ids = sorted({r for rs in runs_of.values() for r in rs})
-    records = await store.nodes([*jobs, *candidates, *task_nodes, *run_ids])
+    records = await store.nodes([*task_nodes, *run_ids])
 
     def props(ids: Iterable[str]) -> list[mapping.Props]:
         return [records[i].props for i in ids if i in records]
 
-    evidence = mapping.Evidence(
-        jobs={job: records[job].props if job in records else {} for job in jobs},
-        tasks={job: props(ts) for job, ts in tasks_of.items()},
-        runs={job: props(rs) for job, rs in runs_of.items()},
-        candidates={c: records[c].props for c in candidates if c in records},
+    run_props = {job: props(rs) for job, rs in runs_of.items()}
+    mapped, rest = mapping.map_by_airflow(
+        jobs, {job: props(ts) for job, ts in tasks_of.items()}, run_props
     )
-    mapped, unmapped = mapping.map_jobs(evidence)
+    # Only the jobs Airflow's own records did not map need their names read (the usual case:
+    # none), and only the DAG-level jobs of the mapped ones.
+    dag_jobs = {mapping.dag_job(job, task): task.dag_id for job, task in mapped.items()}
+    candidates = sorted({c for job in rest for c in mapping.prefix_candidates(job)})
+    more = await store.nodes(sorted({*rest, *candidates, *dag_jobs}))
+    records.update(more)
+    named, unmapped = mapping.map_by_name(
+        rest,
+        {job: more[job].props for job in rest if job in more},
+        {c: more[c].props for c in candidates if c in more},
+        mapped,
+    )
+    for job, task in named.items():
+        mapped[job] = task
+        dag_jobs[mapping.dag_job(job, task)] = task.dag_id
 
     runs: list[KnownRun] = []
     for job, task in mapped.items():
-        for run_props in evidence.runs.get(job, ()):
-            known = mapping.known_run(run_props, task.dag_id)
+        for one in run_props.get(job, ()):
+            known = mapping.known_run(one, task.dag_id)
             if known is not None:
                 runs.append(known)
-    dag_jobs = _dag_jobs(mapped)
     runs += await _dag_runs(store, dag_jobs)
     precedes, dag_runs = await _airflow_dags(store, task_nodes, records)
     runs += dag_runs
@@ -208,16 +220,6 @@ async def gather(store: GraphStore, found: Impacted) -> Lineage:
         root_dates=found.root_dates,
         truncated=found.truncated,
     )
-
-
-def _dag_jobs(mapped: dict[str, TaskRef]) -> dict[str, str]:
-    """The DAG-level job of each mapped job's DAG (same namespace), -> dag_id."""
-    out: dict[str, str] = {}
-    for job, task in mapped.items():
-        key = parse_node_id(job)
-        assert isinstance(key, JobKey)
-        out[JobKey(key.namespace, task.dag_id).node_id] = task.dag_id
-    return out
 
 
 async def _dag_runs(store: GraphStore, dag_jobs: dict[str, str]) -> list[KnownRun]:
