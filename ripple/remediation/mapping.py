@@ -87,6 +87,9 @@ def map_by_name(
     mapped: Mapping[str, TaskRef],
 ) -> tuple[dict[str, TaskRef], dict[str, str]]:
     """The name rule for jobs the first two rules left; DAGs of `mapped` count as known."""
+    rest = list(rest)
+    if not rest:
+        return {}, {}
     known = dict(candidates)
     for job, task in mapped.items():
         known.setdefault(dag_job(job, task), {"facet.jobType": {"jobType": "DAG"}})

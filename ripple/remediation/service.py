@@ -168,17 +168,28 @@ async def gather(store: GraphStore, found: Impacted) -> Lineage:
             runs_of[edge.dst].append(edge.src)
         elif edge.kind == _IMPLEMENTS:
             tasks_of[edge.dst].append(edge.src)
+    # Runs pile up for ever, so read few: the newest run of each job Airflow's sync does not
+    # map (its run facet names the task) — all of them only when that one does not — and, for
+    # the DAG runs, every run of one task per DAG (the one with most runs) beside the DAG-level
+    # job's runs and the sync's recent runs. Run ids are UUIDv7 from Airflow: the largest is newest.
     task_nodes = sorted({t for ts in tasks_of.values() for t in ts})
-    run_ids = sorted({r for rs in runs_of.values() for r in rs})
-    records = await store.nodes([*task_nodes, *run_ids])
+    first = {job: max(runs_of[job]) for job in jobs if job not in tasks_of and runs_of.get(job)}
+    records = await store.nodes([*task_nodes, *first.values()])
 
     def props(ids: Iterable[str]) -> list[mapping.Props]:
         return [records[i].props for i in ids if i in records]
 
-    run_props = {job: props(rs) for job, rs in runs_of.items()}
+    task_props = {job: props(ts) for job, ts in tasks_of.items()}
     mapped, rest = mapping.map_by_airflow(
-        jobs, {job: props(ts) for job, ts in tasks_of.items()}, run_props
+        jobs, task_props, {job: props([run]) for job, run in first.items()}
     )
+    retry = [job for job in rest if len(runs_of.get(job, ())) > 1]
+    if retry:
+        records.update(await store.nodes(sorted({r for job in retry for r in runs_of[job]})))
+        again, rest = mapping.map_by_airflow(
+            rest, task_props, {job: props(runs_of[job]) for job in retry}
+        )
+        mapped.update(again)
     # Only the jobs Airflow's own records did not map need their names read (the usual case:
     # none), and only the DAG-level jobs of the mapped ones.
     dag_jobs = {mapping.dag_job(job, task): task.dag_id for job, task in mapped.items()}
@@ -195,10 +206,17 @@ async def gather(store: GraphStore, found: Impacted) -> Lineage:
         mapped[job] = task
         dag_jobs[mapping.dag_job(job, task)] = task.dag_id
 
-    runs: list[KnownRun] = []
+    busiest: dict[str, str] = {}  # dag_id -> its job with the most runs
     for job, task in mapped.items():
-        for one in run_props.get(job, ()):
-            known = mapping.known_run(one, task.dag_id)
+        best = busiest.get(task.dag_id)
+        if len(runs_of.get(job, ())) > (len(runs_of[best]) if best in runs_of else 0):
+            busiest[task.dag_id] = job
+    wanted = sorted({r for job in busiest.values() for r in runs_of[job]} - set(records))
+    records.update(await store.nodes(wanted))
+    runs: list[KnownRun] = []
+    for dag_id, job in busiest.items():
+        for one in props(runs_of[job]):
+            known = mapping.known_run(one, dag_id)
             if known is not None:
                 runs.append(known)
     runs += await _dag_runs(store, dag_jobs)
@@ -242,10 +260,13 @@ async def _airflow_dags(
     those DAGs, so order through tasks outside the plan is kept), and the DAGs' recent runs."""
     if not task_nodes:
         return set(), []
-    dags = sorted({e.src for e in await store.neighbourhood(task_nodes) if e.kind == _CONTAINS})
+    around = await store.neighbourhood(task_nodes)
+    dags = sorted({e.src for e in around if e.kind == _CONTAINS})
     members = {e.dst for e in await store.neighbourhood(dags) if e.kind == _CONTAINS}
-    members |= set(task_nodes)
-    edges = [e for e in await store.neighbourhood(sorted(members)) if e.kind == _PRECEDES]
+    others = sorted(members - set(task_nodes))  # tasks of those DAGs outside the plan
+    found = {e for e in around if e.kind == _PRECEDES}
+    found.update(e for e in await store.neighbourhood(others) if e.kind == _PRECEDES)
+    edges = sorted(found)
     missing = sorted(({i for e in edges for i in (e.src, e.dst)} | set(dags)) - set(records))
     known = {**records, **await store.nodes(missing)}
     refs = {i: _task_ref(i, known.get(i)) for e in edges for i in (e.src, e.dst)}
