@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -231,7 +231,7 @@ def event_digest(event: Any) -> str:
 
 async def event_pages(
     client: MarquezClient, cursor: Cursor, page_size: int
-) -> AsyncIterator[tuple[list[Any], Cursor]]:
+) -> AsyncGenerator[tuple[list[Any], Cursor], None]:
     """Pages of events not yet synced, oldest first, each with the cursor that follows it."""
     while True:
         events, _ = await client.events(cursor.time, None, page_size)
@@ -272,7 +272,7 @@ async def _whole_window(
 class SyncObserver(Protocol):
     def events(self, committed: int, total: int | None) -> None: ...
 
-    def datasets(self, read: int) -> None: ...
+    def datasets(self, read: int, total: int | None) -> None: ...
 
 
 @dataclass
@@ -315,7 +315,11 @@ async def sync_marquez(
                 summary.rejected.append((_where(doc), str(outcome.error)))
         if observer is not None:
             observer.events(len(batch), None)
+    if observer is not None:  # the estimate counted events already synced at the cursor
+        observer.events(0, summary.accepted + len(summary.rejected))
     await _sync_datasets(log, ingestor, client, summary, page_size, from_start, observer)
+    if observer is not None:
+        observer.datasets(0, summary.datasets_read)
     return summary
 
 
@@ -349,7 +353,7 @@ async def _sync_datasets(
         async for dataset in client.datasets(namespace, page_size):
             summary.datasets_read += 1
             if observer is not None:
-                observer.datasets(1)
+                observer.datasets(1, None)
             payload = dataset_payload(client.url, namespace, dataset)
             node_id = DatasetKey(payload["namespace"], payload["name"]).node_id
             digest = event_digest({k: v for k, v in payload.items() if k != "updatedAt"})
@@ -429,9 +433,11 @@ class _BarObserver:
             self._bar.update(self._events, total=total)
         self._bar.advance(self._events, committed)
 
-    def datasets(self, read: int) -> None:
+    def datasets(self, read: int, total: int | None) -> None:
         if self._datasets is None:
             self._datasets = self._bar.add_task("Marquez datasets", total=None)
+        if total is not None:
+            self._bar.update(self._datasets, total=total)
         self._bar.advance(self._datasets, read)
 
 

@@ -12,6 +12,7 @@ not find artifact" for every version; see that module's docstring for the comman
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -28,7 +29,7 @@ import pytest
 from ripple.config import Settings
 from ripple.graph import queries
 from ripple.graph.store import GraphStore, WalkOptions
-from ripple.ingest.marquez_sync import cursor_key
+from ripple.ingest.marquez_sync import EPOCH, Cursor, MarquezClient, cursor_key, event_pages
 from ripple.runtime import Runtime, open_runtime
 from tests.conftest import food_delivery_events
 from tests.integration.server import free_port
@@ -288,3 +289,38 @@ def test_cursor_is_kept_per_marquez(tmp_path: Path, marquez: FakeMarquez) -> Non
     cursor = orjson.loads(meta(tmp_path / "data", cursor_key(marquez.url)) or "null")
     assert cursor["time"] == "2024-01-01T00:10:00.000000Z"  # the seed's last instant
     assert len(cursor["seen"]) == 2  # its two events
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_paging_yields_every_event_once_whatever_the_ties(seed: int) -> None:
+    """Many events on few instants, listed in a new tie order per request, any page size."""
+    rng = random.Random(seed)
+    fake = FakeMarquez(seed)
+    url = fake.start()
+    try:
+        instants = [f"2024-01-01T00:00:{s:02d}.{rng.choice([0, 5]):06d}Z" for s in range(4)]
+        sent = []
+        for i in range(rng.randint(1, 40)):
+            event = {
+                "eventType": "COMPLETE",
+                "eventTime": rng.choice(instants),
+                "run": {"runId": f"00000000-0000-4000-8000-{i:012d}"},
+                "job": {"namespace": "ns", "name": f"job{i}"},
+            }
+            fake.store(event)
+            sent.append(event["run"]["runId"])
+        page_size = rng.randint(1, 7)
+        seen: list[str] = []
+        cursor = Cursor(EPOCH)
+        async with MarquezClient(url) as client:
+            for half in range(2):  # the second pass resumes from the saved cursor
+                pages = event_pages(client, Cursor.loads(cursor.dumps()), page_size)
+                async for batch, after in pages:
+                    seen.extend(e["run"]["runId"] for e in batch)
+                    cursor = after  # what a sync saves once the batch is committed
+                    if half == 0 and rng.random() < 0.5:
+                        break
+                await pages.aclose()
+        assert sorted(seen) == sorted(sent)
+    finally:
+        fake.stop()
