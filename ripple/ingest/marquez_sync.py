@@ -36,7 +36,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity import wait_random_exponential as full_jitter
 
 from ripple.config import Settings
-from ripple.errors import RippleError
+from ripple.errors import SourceUnavailable, StoreUnavailable
 from ripple.ingest.eventlog import EventLog
 from ripple.ingest.fields import parse_timestamp
 from ripple.ingest.marquez_records import KIND, has_metadata
@@ -48,10 +48,6 @@ FAR_FUTURE = "9999-12-31T00:00:00Z"  # Marquez's own default `before` is 2030-01
 # Marquez keeps microseconds (PostgreSQL rounds nanoseconds, Ripple cuts them): times this close
 # to the cursor count as "at the cursor" when deciding what was already synced.
 SLACK = timedelta(milliseconds=1)
-
-
-class MarquezUnavailable(RippleError):
-    """Marquez could not be reached, kept failing, or answered something that is not Marquez."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +65,7 @@ class _Transient(Exception):
 
 
 class MarquezClient:
-    """Marquez's read API over HTTP; every failure leaves here as MarquezUnavailable."""
+    """Marquez's read API over HTTP; every failure leaves here as SourceUnavailable."""
 
     def __init__(
         self,
@@ -148,7 +144,7 @@ class MarquezClient:
                 with attempt:
                     return await self._get_once(path, params)
         except _Transient as exc:
-            raise MarquezUnavailable(
+            raise SourceUnavailable(
                 f"Marquez at {self.url} did not answer GET /api/v1/{path} after "
                 f"{self.retry.attempts} attempts over {time.monotonic() - started:.1f} s "
                 f"(last: {exc}) — is it running, and is --url its base URL "
@@ -165,7 +161,7 @@ class MarquezClient:
         if status == 429 or status >= 500:
             raise _Transient(f"HTTP {status}")
         if status >= 400:
-            raise MarquezUnavailable(
+            raise SourceUnavailable(
                 f"Marquez at {self.url} answered {status} to GET /api/v1/{path}: "
                 f"{response.text[:200]!r} — is --url Marquez's base URL (without /api/v1)?"
             )
@@ -177,8 +173,8 @@ class MarquezClient:
             raise self._not_marquez(path, "the answer is not a JSON object")
         return body
 
-    def _not_marquez(self, path: str, why: str) -> MarquezUnavailable:
-        return MarquezUnavailable(
+    def _not_marquez(self, path: str, why: str) -> SourceUnavailable:
+        return SourceUnavailable(
             f"{self.url}/api/v1/{path} does not look like Marquez ({why}) — check --url"
         )
 
@@ -214,13 +210,17 @@ class Cursor:
     def loads(cls, text: str | None) -> Cursor:
         if not text:
             return cls(EPOCH)
-        doc = orjson.loads(text)
-        when = parse_timestamp(doc["time"])
+        try:
+            doc = orjson.loads(text)
+            when = parse_timestamp(doc["time"])
+            seen = frozenset(str(digest) for digest in doc.get("seen") or ())
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            when = None
         if when is None:
-            raise MarquezUnavailable(
+            raise StoreUnavailable(
                 f"saved Marquez cursor {text!r} is unreadable — use --from-start"
             )
-        return cls(when, frozenset(doc.get("seen") or ()))
+        return cls(when, seen)
 
 
 def event_digest(event: Any) -> str:
@@ -296,7 +296,7 @@ async def sync_marquez(
 ) -> SyncSummary:
     """Replay Marquez's events after the saved cursor, then its dataset tags and descriptions.
 
-    Raises MarquezUnavailable (after bounded retries) when Marquez cannot be read; everything
+    Raises SourceUnavailable (after bounded retries) when Marquez cannot be read; everything
     committed before that is kept and the cursor says where to continue."""
     summary = SyncSummary(client.url)
     key = cursor_key(client.url)
