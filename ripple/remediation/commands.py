@@ -154,7 +154,8 @@ def list_command(data_dir: Path, limit: int, fmt: str) -> None:
         _print_json([p.summary() for p in plans])
         return
     table = Table(title="Backfill plans")
-    for column in ("id", "created", "by", "status", "units", "roots", "sha256"):
+    table.add_column("id", no_wrap=True)
+    for column in ("created", "by", "status", "units", "roots", "sha256"):
         table.add_column(column, overflow="fold")
     for p in plans:
         table.add_row(

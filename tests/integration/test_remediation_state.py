@@ -243,3 +243,66 @@ async def test_an_unreachable_database_raises_store_unavailable(kind: str, tmp_p
         await state.open()
     assert "secret" not in str(caught.value)
     await state.close()
+
+
+def test_the_cli_plans_saves_shows_lists_and_quarantines(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from ripple.cli import main
+    from tests.unit.builders import run_event
+
+    facet = {
+        "airflow": {
+            "dag": {"dag_id": "shop"},
+            "task": {"task_id": "clean"},
+            "dagRun": {"dag_id": "shop", "logical_date": "2026-03-01T00:00:00+00:00"},
+        }
+    }
+    events = tmp_path / "events.json"
+    events.write_text(
+        json.dumps(
+            [
+                run_event("shop.clean", ["raw"], ["stg"], run_facets=facet),
+                run_event("shop.publish", ["stg"], ["mart"]),
+            ]
+        )
+    )
+    data = ["--data-dir", str(tmp_path / "data")]
+    runner = CliRunner()
+
+    def ok(*args: str) -> str:
+        result = runner.invoke(main, [*args, *data])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    ok("ingest", str(events))
+    dry = json.loads(
+        ok("backfill", "plan", "dataset:db:raw", "--date", "2026-03-01", "--format", "json")
+    )
+    assert [u["taskId"] for u in dry["units"]] == ["clean", "publish"]
+    assert "flowchart LR" in ok(
+        "backfill", "plan", "dataset:db:raw", "--date", "2026-03-01", "--format", "mermaid"
+    )
+    assert json.loads(ok("backfill", "list", "--format", "json")) == []  # dry runs save nothing
+    saved = runner.invoke(
+        main, ["backfill", "plan", "dataset:db:raw", "--date", "2026-03-01", "--save", *data]
+    )
+    assert saved.exit_code == 0, saved.output
+    plan_id = saved.output.split("saved plan ")[1].split()[0]
+    assert [p["id"] for p in json.loads(ok("backfill", "list", "--format", "json"))] == [plan_id]
+    shown = json.loads(ok("backfill", "show", plan_id, "--format", "json"))
+    assert shown["plan"]["units"] == dry["units"]
+    assert [u["state"] for u in shown["unitStates"]] == ["ready", "pending"]
+    ok("quarantine", "add", "dataset:db:stg", "--reason", "dupes")
+    assert "dataset:db:stg" in ok("quarantine", "list")
+    held = json.loads(
+        ok("backfill", "plan", "dataset:db:raw", "--date", "2026-03-01", "--format", "json")
+    )
+    assert [h["unit"].split("/")[1] for h in held["held"]] == ["publish"]
+    ok("quarantine", "remove", "dataset:db:stg")
+    missing = runner.invoke(main, ["backfill", "show", "bf-nope", *data])
+    assert missing.exit_code != 0 and "bf-nope" in missing.output
+    no_dates = runner.invoke(main, ["backfill", "plan", "dataset:db:raw", *data])
+    assert no_dates.exit_code != 0 and "'dates'" in no_dates.output
