@@ -144,9 +144,21 @@ class AirflowEnv:
     ) -> DagRunResult:
         """Trigger `dag_id` for `logical_date` (a date means its UTC midnight, the DAGs' schedule)
         and wait until the run is success or failed. Returns the run with its task instances."""
+        started = time.monotonic()
+        run_id = self.start_run(dag_id, logical_date, conf=conf, dag_run_id=dag_run_id)
+        return self.wait_for_dag_run(dag_id, run_id, timeout=timeout, started=started)
+
+    def start_run(
+        self,
+        dag_id: str,
+        logical_date: date | datetime,
+        *,
+        conf: Mapping[str, Any] | None = None,
+        dag_run_id: str | None = None,
+    ) -> str:
+        """Trigger `dag_id` for `logical_date` without waiting; returns the DAG run id."""
         when = as_logical_date(logical_date)
         run_id = dag_run_id or f"ripple_test__{when:%Y-%m-%d}__{secrets.token_hex(3)}"
-        started = time.monotonic()
         with self.api_client() as client:
             ac.DagRunApi(client).trigger_dag_run(
                 dag_id,
@@ -154,7 +166,7 @@ class AirflowEnv:
                     dag_run_id=run_id, logical_date=when, conf=dict(conf or {})
                 ),
             )
-        return self.wait_for_dag_run(dag_id, run_id, timeout=timeout, started=started)
+        return run_id
 
     def wait_for_dag_run(
         self, dag_id: str, dag_run_id: str, *, timeout: float = 300.0, started: float | None = None
@@ -258,13 +270,11 @@ class AirflowEnv:
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
-            job = self.ripple_node(self.job_id(dag_id, task_id))
-            if job is not None and job["props"].get("last_run"):
-                run = self.ripple_node(job["props"]["last_run"])
-                if run is not None and _matches(run["props"], task_id, dag_run_id, try_number):
-                    last = run["props"].get("state")
-                    if last in wanted:
-                        return run
+            run = self.find_ripple_run(dag_id, task_id, dag_run_id, try_number=try_number)
+            if run is not None:
+                last = run["props"].get("state")
+                if last in wanted:
+                    return run
             time.sleep(0.2)
         name = dag_id if task_id is None else f"{dag_id}.{task_id}"
         raise TimeoutError(
@@ -272,6 +282,18 @@ class AirflowEnv:
             f"(last state seen: {last}); is Airflow's OpenLineage transport pointed at "
             f"{self.ripple_url}?"
         )
+
+    def find_ripple_run(
+        self, dag_id: str, task_id: str | None, dag_run_id: str, *, try_number: int | None = None
+    ) -> dict[str, Any] | None:
+        """One look (no waiting) for the run wait_for_ripple_run waits for, in any state."""
+        job = self.ripple_node(self.job_id(dag_id, task_id))
+        if job is None or not job["props"].get("last_run"):
+            return None
+        run = self.ripple_node(job["props"]["last_run"])
+        if run is None or not _matches(run["props"], task_id, dag_run_id, try_number):
+            return None
+        return run
 
 
 def _matches(
