@@ -86,6 +86,14 @@ async def _open(data_dir: Path) -> Runtime:
     return await open_runtime(settings, read_only=True)
 
 
+async def _dump(data_dir: Path) -> dict[str, Any]:
+    runtime = await _open(data_dir)
+    try:
+        return await runtime.store.dump()
+    finally:
+        await runtime.close()
+
+
 async def answers(store: GraphStore) -> dict[str, Any]:
     """Every question Ripple answers, for every dataset and job."""
     dump = await store.dump()
@@ -153,6 +161,10 @@ async def test_sync_answers_as_direct_ingest(
     assert "13 datasets read, 13 with new tags or descriptions recorded" in done.stderr
     await assert_same_as_direct(tmp_path / "data", events)
     assert kinds(logged(tmp_path / "data")) == (26, 13)
+    synced = await _dump(tmp_path / "data")
+    replay = [str(Path(sys.executable).parent / "ripple"), "replay", "--data-dir"]
+    subprocess.run([*replay, str(tmp_path / "data")], check=True, capture_output=True, env=_env())
+    assert await _dump(tmp_path / "data") == synced  # the log alone rebuilds events and records
 
     again = run_sync(tmp_path / "data", marquez.url, "--page-size", "5")
     assert again.returncode == 0, again.stderr
