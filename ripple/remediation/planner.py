@@ -3,8 +3,9 @@ ordered set of Airflow task instances to redo.
 
 A unit is one task instance `(dag_id, task_id, logical_date)`. Only jobs downstream of the roots
 become units, each task instance once. Unit B lists unit A as a parent when a job of A writes a
-dataset a job of B reads (at the same logical date; see `_date_parents`), or when Airflow's own
-task dependencies put A's task before B's in one DAG. Dependencies pass through jobs that are not
+dataset a job of B reads (at the same logical date; other schedules: see `_date_parents`), or
+when Airflow's own task dependencies put A's task before B's (PRECEDES, which the Airflow sync
+also draws across DAGs linked by assets). Dependencies pass through jobs that are not
 units (unmapped, or excluded by an option), so excluding a task never reorders the rest.
 Execution is readiness-driven: a unit may start once every parent has succeeded; `layers` (Kahn
 waves) are for people. Lineage cycles are reported; parents inside one cycle are dropped, so the
@@ -21,6 +22,7 @@ is kept when known), `trigger` otherwise.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -269,12 +271,16 @@ def _plan(lineage: Lineage, dates: Dates, options: PlanOptions, quarantined: set
             )
     component = _components({t: ps for t, ps in task_parents.items()})
     successors: dict[str, set[str]] = {uid: set() for uid in units}
+    present = {dag: set(values) for dag, values in per_dag.items()}
     for task, parents in task_parents.items():
-        for when in dates_of[task]:
+        mine = dates_of[task]
+        for i, when in enumerate(mine):
             child = unit_id(task, when)
+            since = mine[i - 1] if i else None
             found: set[str] = set()
             for parent in parents:
-                for pdate in _date_parents(dates_of[parent], when):
+                theirs = dates_of[parent]
+                for pdate in _date_parents(theirs, present[parent.dag_id], when, since):
                     if pdate == when and component[parent] == component[task]:
                         continue  # inside one cycle: no order among its members
                     found.add(unit_id(parent, pdate))
@@ -454,12 +460,15 @@ def _contract(graph: Mapping[N, set[N]], kept: set[N]) -> dict[N, set[N]]:
     return out
 
 
-def _date_parents(parent_dates: list[str], when: str) -> list[str]:
-    """The parent's units a unit at `when` waits for: the one at the same logical date; when the
-    parent has none there (other schedules), every earlier one."""
-    if when in parent_dates:
+def _date_parents(dates: list[str], present: set[str], when: str, since: str | None) -> list[str]:
+    """The parent's units a unit at `when` waits for: the one at the same logical date. When the
+    parent has none there (another schedule): those since the unit's previous logical date, up
+    to `when` — or, if none, the parent's latest unit before `when`. `dates` is sorted."""
+    if when in present:
         return [when]
-    return [d for d in parent_dates if d < when]
+    high = bisect.bisect_right(dates, when)
+    low = 0 if since is None else bisect.bisect_right(dates, since)
+    return dates[low:high] or dates[max(0, high - 1) : high]
 
 
 def _excluded_by(task: TaskRef, options: PlanOptions) -> str | None:

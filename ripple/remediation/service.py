@@ -34,6 +34,7 @@ from ripple.remediation.state import QuarantineEntry, RemediationState, StoredPl
 _READ_BY, _WRITES = EdgeKind.READ_BY.value, EdgeKind.WRITES.value
 _RUN_OF, _IMPLEMENTS = EdgeKind.RUN_OF.value, EdgeKind.IMPLEMENTS.value
 _CONTAINS, _PRECEDES = EdgeKind.CONTAINS.value, EdgeKind.PRECEDES.value
+_CHILD_OF = EdgeKind.CHILD_OF.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +107,14 @@ async def impacted(store: GraphStore, roots: Sequence[str], depth: int, limit: i
         out.roots.append(root)
         kind = kind_of(root)
         if kind is NodeKind.RUN:
-            record = (await store.nodes([root])).get(root)
-            if record is None:
-                raise NotFound(f"Run {root!r} not found — was its event ingested?")
-            job = record.props.get("job")
-            if not isinstance(job, str):
-                raise InvalidPlanRequest("roots", f"run {root!r} names no job")
-            when = mapping.run_logical_date(record.props)
-            if when is not None:
-                out.root_dates.append(when)
-            kind, root = NodeKind.JOB, job
+            for job, when in await _failed_runs(store, root):
+                if when is not None:
+                    out.root_dates.append(when)
+                closure = await store.walk(job, "downstream", options)
+                out.truncated |= closure.truncated
+                out.jobs.update(n.id for n in closure.nodes if n.kind == NodeKind.JOB.value)
+                out.jobs.add(job)
+            continue
         if kind in (NodeKind.DATASET, NodeKind.JOB):
             closure = await store.walk(root, "downstream", options)
             out.truncated |= closure.truncated
@@ -129,6 +128,32 @@ async def impacted(store: GraphStore, roots: Sequence[str], depth: int, limit: i
                 "roots", f"{root!r} is a {kind.value}; start from a dataset, column, job or run"
             )
     return out
+
+
+async def _failed_runs(store: GraphStore, root: str) -> list[tuple[str, str | None]]:
+    """(job, logical date) of a run root. A DAG-level run (Airflow's DAG run job) stands for its
+    task runs that failed — all of its task runs when none failed."""
+    record = (await store.nodes([root])).get(root)
+    if record is None:
+        raise NotFound(f"Run {root!r} not found — was its event ingested?")
+    job = record.props.get("job")
+    if not isinstance(job, str):
+        raise InvalidPlanRequest("roots", f"run {root!r} names no job")
+    job_record = (await store.nodes([job])).get(job)
+    if job_record is not None and mapping.job_type(job_record.props) == "DAG":
+        edges = await store.neighbourhood([root])
+        children = await store.nodes(
+            sorted({e.src for e in edges if e.kind == _CHILD_OF and e.dst == root})
+        )
+        failed = [r for r in children.values() if r.props.get("state") == "FAIL"]
+        picked = [
+            (r.props["job"], mapping.run_logical_date(r.props))
+            for r in failed or children.values()
+            if isinstance(r.props.get("job"), str)
+        ]
+        if picked:
+            return picked
+    return [(job, mapping.run_logical_date(record.props))]
 
 
 async def _column_jobs(

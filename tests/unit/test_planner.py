@@ -150,6 +150,21 @@ def test_a_range_without_any_known_run_is_daily_partitions() -> None:
     assert all(u.action == "trigger" for u in plan.units)
 
 
+def test_other_schedules_wait_for_the_parents_units_of_their_interval() -> None:
+    noon1, noon2 = logical_date("2026-03-01T12:00:00"), logical_date("2026-03-02T12:00:00")
+    runs = [KnownRun("ingest", d) for d in (D1, noon1, noon2)]
+    runs += [KnownRun("marts", d) for d in (D1, D2, D3)]
+    plan = plan_backfill(lineage(PIPELINE, runs=runs), Dates((), D1, D3), PlanOptions())
+    units = by_id(plan)
+    assert units["marts/build/" + D1].parents == ["ingest/load/" + D1]  # the same date
+    assert units["marts/build/" + D2].parents == ["ingest/load/" + noon1]  # since D1, up to D2
+    assert units["marts/build/" + D3].parents == ["ingest/load/" + noon2]
+    # a sparser parent: its latest unit before the child's date
+    runs = [KnownRun("ingest", D1)] + [KnownRun("marts", d) for d in (D1, D2, D3)]
+    plan = plan_backfill(lineage(PIPELINE, runs=runs), Dates((), D1, D3), PlanOptions())
+    assert by_id(plan)["marts/build/" + D3].parents == ["ingest/load/" + D1]
+
+
 def test_run_roots_supply_dates_and_no_dates_at_all_is_an_error() -> None:
     plan = plan_backfill(lineage(PIPELINE, root_dates=[D2]), Dates(), PlanOptions())
     assert plan.dates == [D2]
@@ -410,6 +425,33 @@ async def test_a_failed_run_root_plans_its_task_and_downstream_at_its_date() -> 
     plan = await service.plan(store, request)
     assert {u.id for u in plan.units} == {"shop_stg/clean/" + D2, "shop_stg/publish/" + D2}
     assert plan.date_source == "run roots"
+
+
+async def test_a_failed_dag_run_root_stands_for_its_failed_task_runs() -> None:
+    dag_run = "0190a000-0000-7000-8000-0000000000d0"
+    dag_type = {"jobType": {"jobType": "DAG", "integration": "AIRFLOW", "processingType": "BATCH"}}
+    docs = [
+        *SHOP,
+        run_event("shop_stg", run=dag_run, event_type="FAIL", job_facets=dag_type),
+        run_event(
+            "shop_stg.clean",
+            ["raw.orders"],
+            ["stg.orders"],
+            run="0190a000-0000-7000-8000-0000000000d1",
+            event_type="FAIL",
+            run_facets={
+                **airflow_facet("shop_stg", "clean", D2, "scheduled__d2"),
+                "parent": {
+                    "run": {"runId": dag_run},
+                    "job": {"namespace": "jobs", "name": "shop_stg"},
+                },
+            },
+        ),
+    ]
+    store = await store_of(*docs)
+    plan = await service.plan(store, service.PlanRequest((f"run:{dag_run}",)))
+    assert [u.id for u in plan.units] == ["shop_stg/clean/" + D2, "shop_stg/publish/" + D2]
+    assert plan.unmapped == []
 
 
 async def test_a_column_root_plans_only_the_jobs_that_carry_the_column() -> None:
