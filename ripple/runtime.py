@@ -9,7 +9,8 @@ from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import GraphStore
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
 from ripple.ingest.pipeline import Ingestor, Progress
-from ripple.remediation.state import RemediationState, SqliteRemediationState
+from ripple.remediation.sql_state import SqliteRemediationState
+from ripple.remediation.state import RemediationState
 
 
 @dataclass

@@ -16,7 +16,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ripple.errors import StoreUnavailable
 from ripple.ingest.pg_eventlog import redacted
-from ripple.remediation.state import Clock, SqlState, schema, utc_now
+from ripple.remediation.sql_state import SqlState, schema
+from ripple.remediation.state import Clock, utc_now
 
 _SCHEMA_LOCK = 0x52495050_4246  # "RIPPBF": concurrent CREATE TABLE IF NOT EXISTS collide
 _CHECK = "check that PostgreSQL is running and that RIPPLE_DATABASE_URL names it"

@@ -19,12 +19,8 @@ import pytest
 from ripple.errors import NotFound, StoreUnavailable
 from ripple.remediation.pg_state import PostgresRemediationState
 from ripple.remediation.planner import Dates, Lineage, PlanOptions, TaskRef, plan_backfill
-from ripple.remediation.state import (
-    RemediationState,
-    SqliteRemediationState,
-    canonical_json,
-    content_hash,
-)
+from ripple.remediation.sql_state import SqliteRemediationState
+from ripple.remediation.state import RemediationState, canonical_json, content_hash
 from tests.postgres_service import SERVICE
 
 NewState = Callable[[], RemediationState]
@@ -103,6 +99,7 @@ async def test_a_plan_round_trips_with_its_hash_and_initial_unit_states(
     ]
     assert units[2].reason == "reads quarantined dataset y_out"
     assert units[0].attempts == 0 and units[0].airflow_run_id is None
+    assert units[1].parents == [units[0].unit_id] and units[1].layer == 1
     other = await state.create_plan(sample_plan(), REQUEST, "bob")
     assert [p.id for p in await state.list_plans()] == [other.id, stored.id]
     assert (await state.list_plans(1))[0].plan is None
