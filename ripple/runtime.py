@@ -48,7 +48,12 @@ async def open_runtime(
     ingestor = Ingestor(log, store)
     await ingestor.catch_up(progress)
     remediation = _remediation(settings, in_memory=in_memory)
-    await remediation.open()
+    try:
+        await remediation.open()
+    except BaseException:
+        await store.close()
+        await log.close()
+        raise
     return Runtime(log, store, ingestor, remediation)
 
 

@@ -80,7 +80,7 @@ class StoredPlan:
             "status": self.status,
             "statusReason": self.status_reason,
             "updatedAt": self.updated_at,
-            "units": self.unit_count,
+            "unitCount": self.unit_count,
             "roots": self.request.get("roots", []),
         }
 

@@ -59,6 +59,7 @@ def test_a_saved_plan_has_an_id_a_hash_unit_states_and_an_audit_trail(app: TestC
     assert response.status_code == 201
     created = response.json()
     assert created["id"].startswith("bf-") and len(created["hash"]) == 64
+    assert created["unitCount"] == 2 and created["status"] == "planned"
     assert response.headers["location"] == f"/api/v1/backfills/{created['id']}"
     listed = app.get("/api/v1/backfills").json()["backfills"]
     assert [p["id"] for p in listed] == [created["id"]]
