@@ -288,7 +288,7 @@ def _plan(lineage: Lineage, dates: Dates, options: PlanOptions, quarantined: set
             for parent_uid in found:
                 successors[parent_uid].add(child)
 
-    waves, _ = layer(successors)
+    waves = _waves(successors)
     ordered: list[Unit] = []
     for depth, wave in enumerate(waves):
         for uid in wave:
@@ -352,6 +352,33 @@ def _job_graph(lineage: Lineage) -> dict[str, set[str]]:
         for dataset in lineage.writes.get(job, ()):
             graph[job].update(readers.get(dataset, ()))
     return graph
+
+
+def _waves(successors: dict[str, set[str]]) -> list[list[str]]:
+    """Kahn layers of the unit graph, which is acyclic by construction (parents inside a cycle
+    are dropped, and other dates only point forward in time); graph/order.layer, which condenses
+    cycles first, stays the fallback should that ever not hold."""
+    indegree = dict.fromkeys(successors, 0)
+    for targets in successors.values():
+        for target in targets:
+            indegree[target] += 1
+    ready = [node for node, d in indegree.items() if d == 0]
+    waves: list[list[str]] = []
+    placed = 0
+    while ready:
+        ready.sort()
+        waves.append(ready)
+        placed += len(ready)
+        nxt = []
+        for node in ready:
+            for target in successors[node]:
+                indegree[target] -= 1
+                if indegree[target] == 0:
+                    nxt.append(target)
+        ready = nxt
+    if placed != len(successors):
+        return layer(successors)[0]
+    return waves
 
 
 def _acyclic(graph: Mapping[Any, set[Any]]) -> bool:
