@@ -13,7 +13,7 @@ twice: only one caller can move it from `ready` to `running`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -268,3 +268,32 @@ class RemediationState(Protocol):
         ...
 
     async def quarantined(self) -> list[QuarantineEntry]: ...
+
+
+def ready(units: Sequence[UnitState]) -> list[UnitState]:
+    """The units that may start now, in plan order: `pending` or `ready`, every parent
+    `succeeded`. (`held`, failed and cancelled units never are; nor is anything below them.)"""
+    state = {unit.unit_id: unit.state for unit in units}
+    return [
+        unit
+        for unit in units
+        if unit.state in ("pending", "ready")
+        and all(state.get(parent) == "succeeded" for parent in unit.parents)
+    ]
+
+
+def downstream(units: Sequence[UnitState], unit_id: str) -> list[str]:
+    """Every unit below `unit_id` (its children, theirs, …), in plan order: what a failure of
+    `unit_id` makes not runnable."""
+    children: dict[str, list[str]] = {}
+    for unit in units:
+        for parent in unit.parents:
+            children.setdefault(parent, []).append(unit.unit_id)
+    found: set[str] = set()
+    stack = [unit_id]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return [unit.unit_id for unit in units if unit.unit_id in found]

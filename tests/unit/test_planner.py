@@ -548,3 +548,44 @@ def test_http_requests_are_validated_field_by_field() -> None:
         with pytest.raises(InvalidPlanRequest) as caught:
             service.request_from_json(body)
         assert caught.value.field == field, body
+
+
+def test_executor_helpers_find_ready_units_and_what_a_failure_blocks() -> None:
+    from ripple.remediation.state import UnitState, downstream, ready
+
+    plan = plan_backfill(lineage(PIPELINE), Dates((D1,)), PlanOptions())
+    states = {u.id: "pending" for u in plan.units}
+
+    def rows() -> list[UnitState]:
+        return [
+            UnitState(
+                "bf-1",
+                u.id,
+                i,
+                u.dag_id,
+                u.task_id,
+                u.logical_date,
+                u.action,
+                None,
+                states[u.id],
+                0,
+                None,
+                None,
+                None,
+                None,
+                "now",
+                u.layer,
+                u.parents,
+            )
+            for i, u in enumerate(plan.units)
+        ]
+
+    assert [u.task_id for u in ready(rows())] == ["extract"]
+    states["ingest/extract/" + D1] = "succeeded"
+    states["ingest/load/" + D1] = "succeeded"
+    assert {u.task_id for u in ready(rows())} == {"build", "export"}
+    assert downstream(rows(), "ingest/load/" + D1) == [
+        "marts/build/" + D1,
+        "marts/export/" + D1,
+        "marts/report/" + D1,
+    ]
