@@ -124,3 +124,26 @@ def test_unknown_roots_and_plans_are_404_naming_them(app: TestClient) -> None:
     assert app.post("/api/v1/backfills", content=b"{").status_code == 400
     malformed = app.post("/api/v1/backfills", json={"roots": ["garbage"], "dates": ["2026-03-01"]})
     assert malformed.status_code == 400
+
+
+def test_no_body_makes_the_planner_answer_500(app: TestClient) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=12)
+    values = scalars | st.lists(scalars | st.sampled_from([ds("raw"), "2026-03-01"]), max_size=3)
+    keys = st.sampled_from(["roots", "dates", "from", "to", "options", "dryRun", "actor", "depth"])
+    options = st.dictionaries(
+        st.sampled_from(["maxTasks", "maxParallel", "truncate", "includeDags", "excludeTasks"]),
+        values,
+        max_size=3,
+    )
+    bodies = st.dictionaries(keys, values | options, max_size=6) | values
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(bodies)
+    def post(body: Any) -> None:
+        response = app.post("/api/v1/backfills", json=body)
+        assert response.status_code in (200, 201, 400, 404), (body, response.text)
+
+    post()
