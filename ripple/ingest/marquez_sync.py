@@ -243,7 +243,15 @@ async def event_pages(
             # A full page of one instant: paging by time cannot move on, so read the instant whole.
             end = newest + SLACK
             window = await _whole_window(client, cursor.time, end, page_size)
-            yield [e for e in window if event_digest(e) not in cursor.seen], Cursor(end)
+            fresh = [e for e in window if event_digest(e) not in cursor.seen]
+            # Committed a page at a time: until the last page the cursor stays at the instant
+            # and grows the digests taken, so an interruption re-sends nothing.
+            taken = set(cursor.seen)
+            for start in range(0, max(len(fresh), 1), page_size):
+                page = fresh[start : start + page_size]
+                taken.update(event_digest(e) for e in page)
+                last = start + page_size >= len(fresh)
+                yield page, Cursor(end) if last else Cursor(cursor.time, frozenset(taken))
             cursor = Cursor(end)
             continue
         fresh = [e for e in events if event_digest(e) not in cursor.seen]

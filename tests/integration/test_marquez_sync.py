@@ -185,14 +185,19 @@ async def test_killed_mid_sync_resumes_without_loss(
     # Listings: the total, a first page of one instant read whole (a count, then the window),
     # one more page; the sixth hangs.
     marquez.stall_after = 5
-    process = subprocess.Popen(
-        sync_command(data_dir, marquez.url, "--page-size", "4"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=_env(),
-    )
+    stderr = tmp_path / "sync.err"
+    with stderr.open("wb") as sink:
+        process = subprocess.Popen(
+            sync_command(data_dir, marquez.url, "--page-size", "4"),
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            env=_env(),
+        )
     try:
-        assert marquez.stalled.wait(60), "the sync never reached its sixth listing"
+        deadline = time.monotonic() + 60
+        while not marquez.stalled.wait(0.1):
+            assert process.poll() is None, f"the sync ended early: {stderr.read_text()}"
+            assert time.monotonic() < deadline, "the sync never reached its sixth listing"
         time.sleep(0.3)  # that listing is held: the pages before are committed, cursor saved
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
