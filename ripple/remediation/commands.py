@@ -4,18 +4,20 @@ plans, and quarantine datasets. Registered on the `ripple` command by ripple/cli
 from __future__ import annotations
 
 import getpass
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
 
-from ripple.cli import _print_json, _run, _settings, out
+from ripple.config import Settings
 from ripple.graph import queries
 from ripple.remediation import render, service
 from ripple.remediation.planner import PlanOptions
 from ripple.runtime import Runtime, open_runtime
 
+T = TypeVar("T")
 FORMATS = click.Choice(["table", "json", "mermaid"])
 data_dir_option = click.option(
     "--data-dir",
@@ -25,6 +27,34 @@ data_dir_option = click.option(
     show_default=True,
     help="Where the event log and graph live (env RIPPLE_DATA_DIR).",
 )
+
+
+# ripple.cli registers these groups at its end, so its helpers are imported when used, not at
+# import time: either module may then be imported first.
+
+
+def _run(work: Awaitable[T]) -> T:
+    from ripple import cli
+
+    return cli._run(work)
+
+
+def _print_json(value: Any) -> None:
+    from ripple import cli
+
+    cli._print_json(value)
+
+
+def _settings(**values: Any) -> Settings:
+    from ripple import cli
+
+    return cli._settings(**values)
+
+
+def _print(renderable: Any) -> None:
+    from ripple import cli
+
+    cli.out.print(renderable)
 
 
 def _actor() -> str:
@@ -48,7 +78,7 @@ def _show(plan: dict[str, Any], fmt: str, title: str | None = None) -> None:
     elif fmt == "mermaid":
         click.echo(render.plan_mermaid(plan), nl=False)
     else:
-        out.print(render.plan_table(plan, title))
+        _print(render.plan_table(plan, title))
 
 
 @click.group()
@@ -136,7 +166,7 @@ def show_command(data_dir: Path, plan_id: str, fmt: str) -> None:
         counts: dict[str, int] = {}
         for unit in units:
             counts[unit.state] = counts.get(unit.state, 0) + 1
-        out.print("unit states: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        _print("unit states: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 
 @backfill.command(name="list")
@@ -167,7 +197,7 @@ def list_command(data_dir: Path, limit: int, fmt: str) -> None:
             "\n".join(p.request.get("roots", [])),
             p.content_hash[:12],
         )
-    out.print(table)
+    _print(table)
 
 
 @click.group()
@@ -222,4 +252,4 @@ def quarantine_list(data_dir: Path, fmt: str) -> None:
         table.add_column(column, overflow="fold")
     for e in entries:
         table.add_row(e.dataset_id, e.since[:19], e.actor, e.reason or "")
-    out.print(table)
+    _print(table)
