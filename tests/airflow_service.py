@@ -14,14 +14,29 @@ How it is had (see tests/script_service.py for the conventions):
   the tests trigger run. The session stops both and drops the databases.
 - Unavailable: the test fails in CI (env CI set) and is skipped elsewhere, with how to fix it.
 
-Tests get an `AirflowEnv` (fixture `airflow_env` in tests/integration/conftest.py):
+Tests get an `AirflowEnv` (fixture `airflow_env` in tests/integration/conftest.py, session-scoped):
 
-    env.trigger("shop_raw_orders", date(2026, 1, 5))          # run one logical date, wait
-    run = env.wait_for_ripple_run("shop_marts", "build_customer_stats", dag_run.dag_run_id)
-    env.ripple("/api/v1/impact", nodeId=env.dataset_id("raw.orders"))
+    env.airflow_url, env.username, env.password       the api-server, admin/admin
+    env.token(), env.api_client()                     a JWT; an airflow_client ApiClient
+    env.ripple_url, env.ripple_data_dir               the Ripple Airflow posts OpenLineage to
+    env.warehouse_dsn                                 the pipeline's PostgreSQL database
+    env.namespace                                     the OpenLineage namespace of DAG/task jobs
+    env.dataset_id("raw.orders"), env.field_id("raw.orders", "amount_cents"),
+    env.job_id("shop_marts", "build_customer_stats")  Ripple node ids
+    env.unused_days(dag_ids, n, start)                dates with no run yet (one run per date)
+    env.trigger(dag_id, day, conf=...)                run one logical date and wait → DagRunResult
+    env.start_run(...), env.wait_for_dag_run(...)     the same in two steps
+    env.task_instances(dag_id, dag_run_id)            task_id → TaskInstanceResponse
+    env.wait_for_ripple_run(dag_id, task_id, dag_run_id, try_number=...)
+                                                      Ripple's run node once it is terminal
+    env.ripple(path, **params), env.ripple_node(id)   Ripple's HTTP API
+    env.stop_components("api-server"), env.start_components()
+                                                      take parts of Airflow down and back up
 
-Airflow allows one run per DAG and logical date: give each test its own dates, and rerun a date by
-clearing task instances (airflow_client's TaskInstanceApi.post_clear_task_instances).
+Airflow allows one run per DAG and logical date: give each test its own dates (unused_days), and
+rerun a date by clearing task instances (TaskInstanceApi.post_clear_task_instances, see
+tests/integration/test_airflow_e2e.py). The example DAGs run with schedules off (only triggered
+runs) and `retries=0`, so try numbers count reruns exactly.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -46,7 +62,7 @@ from psycopg import sql
 
 from tests.integration.server import RippleServer, free_port
 from tests.postgres_service import SERVICE as POSTGRES
-from tests.script_service import ScriptService
+from tests.script_service import ROOT, ScriptService
 
 USERNAME = "admin"
 PASSWORD = "admin"
@@ -77,6 +93,8 @@ class AirflowEnv:
     ripple_data_dir    its data directory (None when the Ripple was given by env)
     warehouse_dsn      the example pipeline's database (the DAGs' `warehouse` connection)
     namespace          the OpenLineage namespace of the DAG and task jobs
+    script_env         the environment scripts/airflow started it with (None when given by env):
+                       stop_components / start_components use it
     warehouse_namespace / warehouse_database
                        how the provider names the warehouse tables: dataset
                        `<warehouse_namespace>:<warehouse_database>.<schema>.<table>`
@@ -89,6 +107,7 @@ class AirflowEnv:
     namespace: str
     username: str = USERNAME
     password: str = PASSWORD
+    script_env: Mapping[str, str] | None = field(default=None, repr=False)  # scripts/airflow's
     _token: tuple[str, float] | None = field(default=None, repr=False)
 
     # --- naming ---------------------------------------------------------------------------------
@@ -229,6 +248,30 @@ class AirflowEnv:
         found = ac.TaskInstanceApi(client).get_task_instances(dag_id, dag_run_id, limit=1000)
         return [(ti.task_id, ti) for ti in found.task_instances]
 
+    def stop_components(self, *components: str) -> None:
+        """Stop some of Airflow's components (e.g. "api-server", to make its API fail for a
+        while); start_components() brings them back. Only for an Airflow this session started."""
+        self._script("stop", *components)
+
+    def start_components(self) -> None:
+        """Start whatever components are stopped, with the same settings; wait until ready."""
+        self._script("start")
+
+    def _script(self, *args: str) -> None:
+        if self.script_env is None:
+            raise RuntimeError(
+                "this Airflow was given by RIPPLE_TEST_AIRFLOW_URL; not ours to stop"
+            )
+        done = subprocess.run(
+            [str(ROOT / "scripts" / "airflow"), *args],
+            env=dict(self.script_env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"scripts/airflow {' '.join(args)} failed: {done.stderr[-2000:]}")
+
     # --- Ripple ---------------------------------------------------------------------------------
 
     def ripple(self, path: str, **params: Any) -> Any:
@@ -350,7 +393,9 @@ class AirflowService(ScriptService):
                 warehouse = _required("RIPPLE_TEST_AIRFLOW_WAREHOUSE_URL")
                 namespace = os.environ.get("RIPPLE_TEST_AIRFLOW_NAMESPACE", "airflow")
                 data_dir = None
-            self._airflow_env = AirflowEnv(url, ripple_url, data_dir, warehouse, namespace)
+            self._airflow_env = AirflowEnv(
+                url, ripple_url, data_dir, warehouse, namespace, script_env=self._env
+            )
         return self._airflow_env
 
     def _connect(self) -> str:

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import airflow_client.client as ac
+import httpx
 import psycopg
 import pytest
 
@@ -235,3 +236,60 @@ def test_a_failed_task_is_a_failed_run_with_its_error_and_an_answerable_impact(
     upstream = ids(env.ripple("/api/v1/upstream", nodeId=failed["id"]))
     assert env.dataset_id("staging.orders") in upstream
     assert env.dataset_id("raw.orders") in upstream
+
+
+def test_clearing_a_task_reruns_it_without_duplicating_rows(pipeline: Pipeline) -> None:
+    """What a backfill does to a day that already ran: clear the task instance, Airflow reruns it
+    as try 2, the day is replaced (not appended) and Ripple gets the new run under the same DAG."""
+    env = pipeline.env
+    dag_id, task_id = "shop_stg_orders", "stage_orders"
+    first = pipeline.dag_runs[(dag_id, pipeline.good_day)]
+    with env.api_client() as client:
+        ac.TaskInstanceApi(client).post_clear_task_instances(
+            dag_id,
+            ac.ClearTaskInstancesBody(
+                dag_run_id=first.dag_run_id,
+                task_ids=[ac.ClearTaskInstancesBodyTaskIdsInner(task_id)],
+                include_downstream=False,
+                only_failed=False,
+                dry_run=False,
+            ),
+        )
+    again = env.wait_for_dag_run(dag_id, first.dag_run_id)
+    assert again.state == "success"
+    assert again.task_instances[task_id].try_number == 2
+    assert again.task_instances["create_stg_orders"].try_number == 1  # not cleared
+
+    rerun = env.wait_for_ripple_run(dag_id, task_id, first.dag_run_id, try_number=2)
+    before = pipeline.run_node(dag_id, pipeline.good_day, task_id)
+    assert rerun["id"] != before["id"]
+    assert rerun["props"]["state"] == "COMPLETE"
+    parent = env.ripple_node(rerun["props"]["parent_run"])
+    assert parent is not None
+    assert parent["props"]["job"] == env.job_id(dag_id)
+
+    with psycopg.connect(env.warehouse_dsn) as conn:
+        rows = conn.execute(
+            "SELECT count(*), count(DISTINCT order_id) FROM staging.orders WHERE order_date = %s",
+            (pipeline.good_day,),
+        ).fetchone()
+    assert rows == (18, 18)
+
+
+def test_the_api_server_can_go_down_and_come_back(pipeline: Pipeline) -> None:
+    """The harness can take Airflow's API away for a while (what the backfill executor's circuit
+    breaker is tested against) and bring it back with the same settings."""
+    env = pipeline.env
+    if env.script_env is None:
+        pytest.skip("Airflow given by RIPPLE_TEST_AIRFLOW_URL: not ours to stop")
+    env.stop_components("api-server")
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{env.airflow_url}/api/v2/monitor/health", timeout=5)
+    env.start_components()
+    assert httpx.get(f"{env.airflow_url}/api/v2/monitor/health", timeout=5).status_code == 200
+    runs = {
+        dag_id: env.task_instances(dag_id, r.dag_run_id)
+        for (dag_id, _), r in pipeline.dag_runs.items()
+        if dag_id == "shop_raw_orders"
+    }
+    assert runs and all(runs.values())  # the token still works: same JWT secret
