@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ripple.errors import SourceUnavailable
+from ripple.errors import SourceRefused, SourceUnavailable
 
 T = TypeVar("T")
 PAGE = 100
@@ -35,6 +36,31 @@ PAGE = 100
 
 class _Transient(Exception):
     """A failure worth retrying; carries the description of the last one."""
+
+
+class RetryBudget:
+    """A token bucket shared by every call of one client: each retry spends a token, tokens come
+    back at `refill` per second up to `capacity`. When Airflow keeps failing, retries stop
+    multiplying the load (each call then fails after its first attempt) until tokens return."""
+
+    def __init__(self, capacity: float = 20.0, refill: float = 0.5) -> None:
+        self.capacity = capacity
+        self.refill = refill
+        self._tokens = capacity
+        self._at = time.monotonic()
+        self.spent = 0
+        self.denied = 0
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.refill)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            self.spent += 1
+            return True
+        self.denied += 1
+        return False
 
 
 class AirflowRest:
@@ -49,6 +75,7 @@ class AirflowRest:
         attempts: int = 5,
         max_wait: float = 8.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        budget: RetryBudget | None = None,
     ) -> None:
         if token is None and username is None:
             raise SourceUnavailable(
@@ -64,6 +91,7 @@ class AirflowRest:
         self._attempts = attempts
         self._max_wait = max_wait
         self._sleep = sleep
+        self.budget = budget or RetryBudget()
         self._client: ac.ApiClient | None = None
         self._lock = threading.Lock()
         self.calls = 0  # API calls made, retries included (for reports and tests)
@@ -76,7 +104,9 @@ class AirflowRest:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=wait_random_exponential(multiplier=0.25, max=self._max_wait),
-            retry=retry_if_exception(lambda exc: isinstance(exc, _Transient)),
+            retry=retry_if_exception(
+                lambda exc: isinstance(exc, _Transient) and self.budget.take()
+            ),
             reraise=False,
             **options,
         )
@@ -85,12 +115,18 @@ class AirflowRest:
                 with attempt:
                     return await asyncio.to_thread(self._once, what, fn)
         except RetryError as exc:
-            last = exc.last_attempt.exception()
-            raise SourceUnavailable(
-                f"Airflow at {self.url} did not answer {what} after {self._attempts} attempts "
-                f"({last}) — check that its api-server is running and reachable"
-            ) from None
+            raise self._unavailable(what, exc.last_attempt.attempt_number, exc) from None
+        except _Transient as exc:  # the retry budget is spent: no retry
+            raise self._unavailable(what, 1, exc) from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _unavailable(self, what: str, attempts: int, exc: BaseException) -> SourceUnavailable:
+        last = exc.last_attempt.exception() if isinstance(exc, RetryError) else exc
+        return SourceUnavailable(
+            f"Airflow at {self.url} did not answer {what} after {attempts} attempt"
+            f"{'s' if attempts != 1 else ''} ({last}) — check that its api-server is running "
+            "and reachable"
+        )
 
     def _once(self, what: str, fn: Callable[[ac.ApiClient], T]) -> T:
         renewed = False
@@ -106,9 +142,10 @@ class AirflowRest:
                     continue
                 if status in (429, 502, 503, 504) or status >= 500 or status == 0:
                     raise _Transient(f"HTTP {status}: {_reason(exc)}") from exc
-                raise SourceUnavailable(
+                raise SourceRefused(
                     f"Airflow at {self.url} refused {what}: HTTP {status} {_reason(exc)}"
-                    + (" — check RIPPLE_AIRFLOW_USERNAME/PASSWORD" if status in (401, 403) else "")
+                    + (" — check RIPPLE_AIRFLOW_USERNAME/PASSWORD" if status in (401, 403) else ""),
+                    status,
                 ) from None
             except (urllib3.exceptions.HTTPError, OSError, httpx.TransportError) as exc:
                 self._reset()
@@ -137,16 +174,18 @@ class AirflowRest:
         except httpx.TransportError:
             raise
         if answer.status_code in (401, 403):
-            raise SourceUnavailable(
+            raise SourceRefused(
                 f"Airflow at {self.url} rejected user {self._username!r} — check "
-                "RIPPLE_AIRFLOW_USERNAME and RIPPLE_AIRFLOW_PASSWORD"
+                "RIPPLE_AIRFLOW_USERNAME and RIPPLE_AIRFLOW_PASSWORD",
+                answer.status_code,
             )
         if answer.status_code >= 500:
             raise _Transient(f"token: HTTP {answer.status_code}")
         if answer.status_code >= 400:
-            raise SourceUnavailable(
+            raise SourceRefused(
                 f"Airflow at {self.url} refused a token: HTTP {answer.status_code} "
-                f"{answer.text[:200]} — is this Airflow 3 with the simple or FAB auth manager?"
+                f"{answer.text[:200]} — is this Airflow 3 with the simple or FAB auth manager?",
+                answer.status_code,
             )
         token: str = answer.json()["access_token"]
         return token

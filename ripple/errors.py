@@ -61,6 +61,15 @@ class SourceUnavailable(RippleError):
     or refused the request; the message names the system, the call and what to check."""
 
 
+class SourceRefused(SourceUnavailable):
+    """The outside system answered, and said no (a 4xx): retrying the same call will not help.
+    `status` is its HTTP status, so a caller can tell "already exists" (409) from the rest."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 _MISSING = object()
 
 

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ripple.airflow_rest import AirflowRest
-from ripple.errors import SourceUnavailable
+from ripple.airflow_rest import AirflowRest, RetryBudget
+from ripple.errors import SourceRefused, SourceUnavailable
 from tests.integration.server import free_port
 
 
@@ -84,3 +84,30 @@ async def test_a_refusal_is_not_retried(server: tuple[str, type[Answers]]) -> No
 def test_credentials_are_required() -> None:
     with pytest.raises(SourceUnavailable, match="RIPPLE_AIRFLOW_USERNAME"):
         AirflowRest("http://127.0.0.1:1")
+
+
+async def test_a_spent_retry_budget_stops_retries_across_calls(
+    server: tuple[str, type[Answers]],
+) -> None:
+    url, handler = server
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    budget = RetryBudget(capacity=2, refill=0)
+    rest = AirflowRest(url, token="t", attempts=4, sleep=record, budget=budget)
+    for _ in range(2):
+        with pytest.raises(SourceUnavailable):
+            await rest.dags()
+    # the first call spends both tokens (3 attempts); the second fails at its first attempt
+    assert handler.hits == 4
+    assert budget.spent == 2 and budget.denied == 2
+
+
+async def test_a_refusal_carries_its_status(server: tuple[str, type[Answers]]) -> None:
+    url, handler = server
+    handler.status = 409
+    with pytest.raises(SourceRefused) as caught:
+        await client(url, []).dags()
+    assert caught.value.status == 409
