@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -38,12 +39,17 @@ def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> 
         committer.start()
         app.state.runtime = runtime
         app.state.committer = committer
+        app.state.settings = settings
+        app.state.executors = {}  # plan id -> the executor task running it in this server
         app.state.airflow_sync = PeriodicSync(runtime.ingestor, settings)
         app.state.airflow_sync.start()
         try:
             yield
         finally:
             await app.state.airflow_sync.stop()
+            for task in app.state.executors.values():  # resumable: the state store has it all
+                task.cancel()
+            await asyncio.gather(*app.state.executors.values(), return_exceptions=True)
             await committer.stop()
             await runtime.close()
 

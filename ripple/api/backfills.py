@@ -4,6 +4,8 @@ POST   /api/v1/backfills          plan; dryRun (default true) → 200 with the p
                                   dryRun false → persisted, 201 with id, hash and the plan
 GET    /api/v1/backfills          saved plans, newest first
 GET    /api/v1/backfills/{id}     the plan, its units' states and its audit trail
+POST   /api/v1/backfills/{id}/run     run (or resume) it through Airflow → 202
+POST   /api/v1/backfills/{id}/cancel  stop launching its units → 202
 GET    /api/v1/quarantine         quarantined datasets
 POST   /api/v1/quarantine         {"datasetId", "reason"?} → 201
 DELETE /api/v1/quarantine?datasetId=…   → 204
@@ -11,17 +13,23 @@ DELETE /api/v1/quarantine?datasetId=…   → 204
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from ripple.api.body import JSONBytes, read_body
-from ripple.remediation import service
+from ripple.config import Settings
+from ripple.errors import ConfigError
+from ripple.remediation import running, service
+from ripple.remediation.executor import ExecutorOptions
 from ripple.remediation.planner import InvalidPlanRequest
 from ripple.runtime import Runtime
 
 router = APIRouter()
+log = logging.getLogger("ripple.backfill")
 _BODY_LIMIT = 1024 * 1024
 
 
@@ -76,6 +84,40 @@ async def get_backfill(request: Request, plan_id: str) -> dict[str, Any]:
         "unitStates": [u.as_dict() for u in units],
         "audit": [a.as_dict() for a in audit],
     }
+
+
+@router.post("/api/v1/backfills/{plan_id}/run", status_code=202)
+async def run_backfill(request: Request, plan_id: str) -> dict[str, Any]:
+    """Start (or resume) the executor for a saved plan in this server; 202 while it runs."""
+    rt = _runtime(request)
+    stored = await rt.remediation.get_plan(plan_id)  # 404 for an unknown plan
+    executors: dict[str, asyncio.Task[str]] = request.app.state.executors
+    task = executors.get(plan_id)
+    if task is None or task.done():
+        settings: Settings = request.app.state.settings
+        if settings.airflow_url is None:
+            raise ConfigError(
+                "RIPPLE_AIRFLOW_URL is not set — start ripple serve with Airflow's api-server URL "
+                "and credentials to run backfills"
+            )
+        options = ExecutorOptions(actor=_actor(request, None))
+        task = asyncio.create_task(
+            running.execute(rt, settings, plan_id, options), name=f"backfill-{plan_id}"
+        )
+        task.add_done_callback(_report)
+        executors[plan_id] = task
+    return {"id": plan_id, "status": stored.status, "executing": True}
+
+
+def _report(task: asyncio.Task[str]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("backfill executor %s stopped: %s", task.get_name(), task.exception())
+
+
+@router.post("/api/v1/backfills/{plan_id}/cancel", status_code=202)
+async def cancel_backfill(request: Request, plan_id: str) -> dict[str, Any]:
+    status = await running.cancel(_runtime(request).remediation, plan_id, _actor(request, None))
+    return {"id": plan_id, "status": status}
 
 
 @router.get("/api/v1/quarantine")

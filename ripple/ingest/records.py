@@ -53,6 +53,7 @@ def project_record(body: bytes) -> GraphDelta:
 def _projectors() -> dict[str, Projector]:
     # Imported here: the sync modules import this one to encode their records.
     from ripple.ingest.airflow_records import PROJECTORS as AIRFLOW
+    from ripple.ingest.backfill_records import PROJECTORS as BACKFILL
     from ripple.ingest.marquez_records import PROJECTORS as MARQUEZ
 
-    return {**AIRFLOW, **MARQUEZ}
+    return {**AIRFLOW, **MARQUEZ, **BACKFILL}

@@ -3,6 +3,7 @@ plans, and quarantine datasets. Registered on the `ripple` command by ripple/cli
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 from collections.abc import Awaitable
 from pathlib import Path
@@ -167,6 +168,105 @@ def show_command(data_dir: Path, plan_id: str, fmt: str) -> None:
         for unit in units:
             counts[unit.state] = counts.get(unit.state, 0) + 1
         _print("unit states: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+
+@backfill.command(name="run")
+@data_dir_option
+@click.argument("plan_id")
+@click.option(
+    "--poll",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds between looks at Airflow.",
+)
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(1),
+    help="Units running at once (default: the plan's maxParallel, else 4).",
+)
+@click.option(
+    "--breaker-threshold",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Failed Airflow calls (each after its own retries) that open the circuit.",
+)
+@click.option(
+    "--breaker-ttl",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds the circuit stays open before a probe.",
+)
+def run_command(
+    data_dir: Path,
+    plan_id: str,
+    poll: float,
+    max_parallel: int | None,
+    breaker_threshold: int,
+    breaker_ttl: float,
+) -> None:
+    """Run (or resume) a saved plan through Airflow's REST API (RIPPLE_AIRFLOW_*)."""
+    from ripple.remediation.executor import ExecutorOptions
+    from ripple.remediation.running import execute
+
+    settings = _settings(data_dir=data_dir)
+    options = ExecutorOptions(
+        actor=_actor(),
+        poll_interval=poll,
+        max_parallel=max_parallel,
+        breaker_threshold=breaker_threshold,
+        breaker_ttl=breaker_ttl,
+    )
+
+    async def work(runtime: Runtime) -> str:
+        from ripple import cli
+
+        with cli.err.status(f"running backfill {plan_id}") as status:
+
+            def say(message: str) -> None:
+                status.update(f"{plan_id}: {message}")
+
+            async def progress() -> None:
+                while True:
+                    units = await runtime.remediation.units(plan_id)
+                    counts: dict[str, int] = {}
+                    for unit in units:
+                        counts[unit.state] = counts.get(unit.state, 0) + 1
+                    say(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+                    await asyncio.sleep(max(poll, 1.0))
+
+            ticker = asyncio.create_task(progress())
+            try:
+                return await execute(runtime, settings, plan_id, options, say)
+            finally:
+                ticker.cancel()
+
+    async def go() -> str:
+        runtime = await open_runtime(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    final = _run(go())
+    click.echo(f"backfill {plan_id}: {final}", err=True)
+    if final != "succeeded":
+        raise SystemExit(1)
+
+
+@backfill.command(name="cancel")
+@data_dir_option
+@click.argument("plan_id")
+def cancel_command(data_dir: Path, plan_id: str) -> None:
+    """Stop launching a plan's units (running ones are followed to their end)."""
+    from ripple.remediation.running import cancel
+
+    async def work(runtime: Runtime) -> str:
+        return await cancel(runtime.remediation, plan_id, _actor())
+
+    click.echo(f"backfill {plan_id}: {_run(_with_runtime(data_dir, work))}", err=True)
 
 
 @backfill.command(name="list")

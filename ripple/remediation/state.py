@@ -33,6 +33,7 @@ PLAN_STATES = (
 UNIT_STATES = (
     "pending",
     "ready",
+    "launching",  # the executor is asking Airflow to (re)run it; resolved on resume
     "running",
     "succeeded",
     "failed",

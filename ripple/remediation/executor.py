@@ -1,0 +1,464 @@
+"""The backfill executor: runs a stored plan through Airflow's REST API, resumably and audited.
+
+Each tick reads the plan's units from the state store (the truth, not memory) and
+1. settles units left `launching` by a previous executor that died mid-call,
+2. polls the task instance of every `running` unit,
+3. launches ready units (every parent succeeded), at most `max_parallel` running at once.
+
+A unit is launched in three steps — its task instance's current try number is read, the unit
+moves `ready → launching` storing that try number (compare-and-set, so two executors never both
+launch it), then Airflow is asked to run it and the unit moves to `running`. An executor killed
+between those steps leaves the unit `launching`; the next one looks at the task instance: still
+terminal at the stored try number means the request never landed (ask again), anything else means
+it did (just follow it). So no task instance runs twice for one plan.
+
+How a unit runs: when its DAG has a run at the unit's logical date, that task instance is cleared
+alone (`only_failed=false`: bad data sits behind runs that succeeded; no implicit downstream: the
+plan holds it). When there is no run, the DAG run is triggered with a run id derived from the plan
+— once for all of the plan's units of that DAG and date, when all of them are ready — and each
+unit follows its task instance in that run.
+
+Airflow retries tasks itself; the executor retries only its own API calls (ripple/airflow_rest.py:
+full jitter, capped, a shared retry budget). A circuit breaker per Airflow deployment (purgatory)
+opens after repeated failures: the plan is `paused`, nothing is launched or polled until the
+breaker half-opens and a probe succeeds, then the plan is `running` again. A unit that fails makes
+everything downstream of it `skipped` (not launched), and the plan ends `partially_failed` with
+the reason. Cancel (plan status `cancelling`) stops launching; running units are followed to
+their end; the plan ends `cancelled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import airflow_client.client as ac
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from ripple.airflow_rest import AirflowRest
+from ripple.errors import SourceRefused, SourceUnavailable
+from ripple.remediation.state import (
+    TERMINAL_UNIT_STATES,
+    RemediationState,
+    UnitState,
+    downstream,
+    ready,
+)
+
+# Airflow task-instance states, by what they mean for a unit.
+_SUCCESS = frozenset({"success", "skipped"})
+_FAILED = frozenset({"failed", "upstream_failed", "removed"})
+_DONE = _SUCCESS | _FAILED
+END_STATES = frozenset({"succeeded", "partially_failed", "failed", "cancelled"})
+
+Link = Callable[[str, str, list[UnitState]], Awaitable[None]]  # plan id, status, units
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorOptions:
+    actor: str = "executor"
+    poll_interval: float = 5.0
+    max_parallel: int | None = None  # None: the plan's maxParallel, else 4
+    breaker_threshold: int = 3  # failed calls (after their own retries) that open the circuit
+    breaker_ttl: float = 30.0  # seconds the circuit stays open before a probe
+    deadline: float | None = None  # give up waiting after this many seconds (None: never)
+
+
+class Paused(Exception):
+    """The circuit is open: nothing to do until it half-opens."""
+
+
+class Executor:
+    def __init__(
+        self,
+        state: RemediationState,
+        airflow: AirflowRest,
+        options: ExecutorOptions | None = None,
+        *,
+        link: Link | None = None,
+        say: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.state = state
+        self.airflow = airflow
+        self.options = options or ExecutorOptions()
+        self._link = link
+        self._say = say
+        self._circuit = f"airflow:{airflow.url}"
+        self._breakers = AsyncCircuitBreakerFactory(
+            default_threshold=self.options.breaker_threshold,
+            default_ttl=self.options.breaker_ttl,
+            exclude=[SourceRefused],  # Airflow answered: the API is up
+        )
+        self._plan_id = ""
+        self.calls_made = 0
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def run(self, plan_id: str) -> str:
+        """Run (or resume) a plan until it ends; returns its final status."""
+        self._plan_id = plan_id
+        actor = self.options.actor
+        stored = await self.state.get_plan(plan_id)
+        if stored.status in END_STATES:
+            return stored.status
+        await self.state.set_plan_status(
+            plan_id, "running", expected={"planned", "paused"}, actor=actor
+        )
+        cap = self.options.max_parallel or _plan_cap(stored.plan) or 4
+        started = time.monotonic()
+        while True:
+            status = (await self.state.get_plan(plan_id)).status
+            units = await self.state.units(plan_id)
+            if status in END_STATES:
+                return status
+            try:
+                await self._tick(units, cap, cancelling=status == "cancelling")
+                if status == "paused":
+                    await self.state.set_plan_status(
+                        plan_id,
+                        "running",
+                        expected={"paused"},
+                        actor=actor,
+                        reason="Airflow answers again: circuit closed",
+                    )
+            except Paused as exc:
+                if await self.state.set_plan_status(
+                    plan_id, "paused", expected={"running"}, actor=actor, reason=str(exc)
+                ):
+                    self._say(f"paused: {exc}")
+            except SourceUnavailable as exc:  # counted by the breaker; try again next tick
+                await self._audit("airflow.unavailable", detail=str(exc))
+                self._say(str(exc))
+            units = await self.state.units(plan_id)
+            final = await self._finish_if_done(units, status)
+            if final is not None:
+                return final
+            if (
+                self.options.deadline is not None
+                and time.monotonic() - started > self.options.deadline
+            ):
+                return (await self.state.get_plan(plan_id)).status
+            await asyncio.sleep(self.options.poll_interval)
+
+    async def _tick(self, units: list[UnitState], cap: int, *, cancelling: bool) -> None:
+        by_id = {unit.unit_id: unit for unit in units}
+        for unit in units:
+            if unit.state == "launching":
+                await self._settle_launching(unit, units)
+        for unit in units:
+            if unit.state == "running":
+                await self._poll(unit, units)
+        if cancelling:
+            for unit in units:
+                if unit.state in ("pending", "ready"):
+                    await self._move(unit, "cancelled", {"pending", "ready"}, "plan cancelled")
+            return
+        units = await self.state.units(self._plan_id)
+        active = sum(1 for unit in units if unit.state in ("launching", "running"))
+        launched_groups: set[tuple[str, str]] = set()
+        for unit in ready(units):
+            if active >= cap:
+                break
+            key = (unit.dag_id, unit.logical_date)
+            if key in launched_groups:
+                continue
+            count = await self._launch(by_id.get(unit.unit_id, unit), units)
+            active += count
+            if count > 1:
+                launched_groups.add(key)
+
+    async def _finish_if_done(self, units: list[UnitState], status: str) -> str | None:
+        open_units = [u for u in units if u.state not in TERMINAL_UNIT_STATES and u.state != "held"]
+        if open_units:
+            return None
+        failed = [u for u in units if u.state == "failed"]
+        held = [u for u in units if u.state == "held"]
+        reason: str | None
+        if status == "cancelling" or any(u.state == "cancelled" for u in units):
+            final, reason = "cancelled", "cancelled; running units were followed to their end"
+        elif failed:
+            names = ", ".join(u.unit_id for u in failed[:5])
+            skipped = sum(1 for u in units if u.state == "skipped")
+            final = "partially_failed"
+            reason = f"{len(failed)} unit(s) failed ({names}); {skipped} downstream not run"
+        else:
+            final = "succeeded"
+            reason = f"{len(held)} unit(s) held by quarantine" if held else None
+        await self.state.set_plan_status(
+            self._plan_id,
+            final,
+            expected={"running", "paused", "cancelling"},
+            actor=self.options.actor,
+            reason=reason,
+        )
+        if self._link is not None:
+            await self._link(self._plan_id, final, units)
+        return final
+
+    # -- units ----------------------------------------------------------------------------------
+
+    async def _launch(self, unit: UnitState, units: list[UnitState]) -> int:
+        """Launch one ready unit (or the trigger group it belongs to); how many were launched."""
+        run_id = unit.airflow_run_id or await self._run_at(unit.dag_id, unit.logical_date)
+        if run_id is None:
+            return await self._launch_trigger(unit, units)
+        before = await self._task_instance(unit.dag_id, run_id, unit.task_id)
+        pre_try = 0 if before is None else int(before.try_number or 0)
+        moved = await self.state.set_unit_state(
+            self._plan_id,
+            unit.unit_id,
+            "launching",
+            expected={"pending", "ready"},
+            actor=self.options.actor,
+            airflow_run_id=run_id,
+            try_number=pre_try,
+            new_attempt=True,
+            detail=f"clear {unit.task_id} in {run_id} (try {pre_try} now)",
+        )
+        if not moved.applied:
+            return 0  # another executor took it
+        await self._clear(moved.unit, run_id)
+        await self._move(moved.unit, "running", {"launching"}, f"cleared in {run_id}")
+        return 1
+
+    async def _launch_trigger(self, unit: UnitState, units: list[UnitState]) -> int:
+        """Trigger the DAG run for a missing partition once every plan unit of that DAG and date
+        is ready; each then follows its own task instance in that run."""
+        group = [u for u in units if (u.dag_id, u.logical_date) == (unit.dag_id, unit.logical_date)]
+        in_group = {u.unit_id for u in group}
+        states = {u.unit_id: u.state for u in units}
+        for member in group:
+            outside = [p for p in member.parents if p not in in_group]
+            if member.state not in ("pending", "ready") or any(
+                states.get(p) != "succeeded" for p in outside
+            ):
+                return 0  # wait for the whole group
+        run_id = trigger_run_id(self._plan_id, unit.dag_id, unit.logical_date)
+        launched = []
+        for member in group:
+            moved = await self.state.set_unit_state(
+                self._plan_id,
+                member.unit_id,
+                "launching",
+                expected={"pending", "ready"},
+                actor=self.options.actor,
+                airflow_run_id=run_id,
+                try_number=0,
+                new_attempt=True,
+                detail=f"trigger {unit.dag_id} at {unit.logical_date} as {run_id}",
+            )
+            if moved.applied:
+                launched.append(moved.unit)
+        if not launched:
+            return 0
+        await self._trigger(unit.dag_id, unit.logical_date, run_id)
+        for member in launched:
+            await self._move(member, "running", {"launching"}, f"runs in triggered {run_id}")
+        return len(launched)
+
+    async def _settle_launching(self, unit: UnitState, units: list[UnitState]) -> None:
+        """A unit a previous executor left mid-launch: did its request reach Airflow?"""
+        run_id = unit.airflow_run_id
+        if run_id is None:  # cannot happen: launching always stores the run id
+            await self._move(unit, "ready", {"launching"}, "launch not recorded; retrying")
+            return
+        if run_id == trigger_run_id(self._plan_id, unit.dag_id, unit.logical_date):
+            await self._trigger(unit.dag_id, unit.logical_date, run_id)  # 409 if it landed
+            await self._move(unit, "running", {"launching"}, f"runs in triggered {run_id}")
+            return
+        ti = await self._task_instance(unit.dag_id, run_id, unit.task_id)
+        landed = (
+            ti is None
+            or _state(ti) not in _DONE
+            or int(ti.try_number or 0) > (unit.try_number or 0)
+        )
+        if not landed:
+            await self._clear(unit, run_id)
+        detail = "the clear had landed" if landed else f"cleared in {run_id} (resumed)"
+        await self._move(unit, "running", {"launching"}, detail)
+
+    async def _poll(self, unit: UnitState, units: list[UnitState]) -> None:
+        run_id = unit.airflow_run_id
+        if run_id is None:
+            return
+        ti = await self._task_instance(unit.dag_id, run_id, unit.task_id)
+        if ti is None:
+            return  # the scheduler has not created it yet
+        state, try_number = _state(ti), int(ti.try_number or 0)
+        if state not in _DONE or try_number <= (unit.try_number or 0):
+            return  # still to run, or this is the old try still showing
+        if state in _SUCCESS:
+            await self._move(unit, "succeeded", {"running"}, f"{state} (try {try_number})")
+            return
+        reason = f"Airflow task instance {state} (try {try_number}) in run {run_id}"
+        await self._move(unit, "failed", {"running"}, reason)
+        for below in downstream(units, unit.unit_id):
+            await self.state.set_unit_state(
+                self._plan_id,
+                below,
+                "skipped",
+                expected={"pending", "ready"},
+                actor=self.options.actor,
+                reason=f"not runnable: {unit.unit_id} failed",
+            )
+
+    async def _move(self, unit: UnitState, to: str, expected: set[str], detail: str) -> None:
+        await self.state.set_unit_state(
+            self._plan_id,
+            unit.unit_id,
+            to,
+            expected=expected,
+            actor=self.options.actor,
+            reason=detail if to in ("failed", "skipped", "cancelled") else None,
+            detail=detail,
+        )
+
+    # -- Airflow, through the breaker, audited --------------------------------------------------
+
+    async def _api(
+        self, action: str, request: dict[str, Any], fn: Callable[[ac.ApiClient], Any]
+    ) -> Any:
+        breaker = await self._breakers.get_breaker(self._circuit)
+        try:
+            async with breaker:
+                self.calls_made += 1
+                result = await self.airflow.call(action, fn)
+        except OpenedState:
+            await self._audit("circuit.open", request=request, detail="call not made")
+            raise Paused(
+                f"circuit for Airflow at {self.airflow.url} is open after "
+                f"{self.options.breaker_threshold} failed calls; probing again in "
+                f"{self.options.breaker_ttl:g} s"
+            ) from None
+        except SourceUnavailable as exc:
+            status = exc.status if isinstance(exc, SourceRefused) else None
+            await self._audit(
+                action, request=request, response={"error": str(exc), "status": status}
+            )
+            raise
+        await self._audit(action, request=request, response=_summary(result))
+        return result
+
+    async def _run_at(self, dag_id: str, logical_date: str) -> str | None:
+        when = datetime.fromisoformat(logical_date)
+        runs = await self._api(
+            "airflow.get_dag_runs",
+            {"dagId": dag_id, "logicalDate": logical_date},
+            lambda api: ac.DagRunApi(api).get_dag_runs(
+                dag_id,
+                logical_date_gte=when,
+                logical_date_lte=when,
+                limit=1,
+                _request_timeout=self.airflow.timeout(),
+            ),
+        )
+        found = runs.dag_runs or []
+        return found[0].dag_run_id if found else None
+
+    async def _task_instance(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        try:
+            return await self._api(
+                "airflow.get_task_instance",
+                {"dagId": dag_id, "runId": run_id, "taskId": task_id},
+                lambda api: ac.TaskInstanceApi(api).get_task_instance(
+                    dag_id, run_id, task_id, _request_timeout=self.airflow.timeout()
+                ),
+            )
+        except SourceRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def _clear(self, unit: UnitState, run_id: str) -> None:
+        body = ac.ClearTaskInstancesBody(
+            dag_run_id=run_id,
+            task_ids=[ac.ClearTaskInstancesBodyTaskIdsInner(unit.task_id)],
+            only_failed=False,
+            only_running=False,
+            include_downstream=False,
+            include_upstream=False,
+            include_future=False,
+            include_past=False,
+            reset_dag_runs=True,
+            dry_run=False,
+        )
+        await self._api(
+            "airflow.clear_task_instances",
+            {"dagId": unit.dag_id, "runId": run_id, "taskIds": [unit.task_id], "onlyFailed": False},
+            lambda api: ac.TaskInstanceApi(api).post_clear_task_instances(
+                unit.dag_id, body, _request_timeout=self.airflow.timeout()
+            ),
+        )
+
+    async def _trigger(self, dag_id: str, logical_date: str, run_id: str) -> None:
+        body = ac.TriggerDAGRunPostBody(
+            dag_run_id=run_id,
+            logical_date=datetime.fromisoformat(logical_date),
+            conf={"ripple_backfill": self._plan_id},
+        )
+        try:
+            await self._api(
+                "airflow.trigger_dag_run",
+                {"dagId": dag_id, "runId": run_id, "logicalDate": logical_date},
+                lambda api: ac.DagRunApi(api).trigger_dag_run(
+                    dag_id, body, _request_timeout=self.airflow.timeout()
+                ),
+            )
+        except SourceRefused as exc:
+            if exc.status != 409:  # 409: the run exists — ours, from an earlier attempt
+                raise
+
+    async def _audit(
+        self, action: str, *, request: Any = None, response: Any = None, detail: str | None = None
+    ) -> None:
+        await self.state.append_audit(
+            self.options.actor,
+            action,
+            plan_id=self._plan_id,
+            request=request,
+            response=response,
+            detail=detail,
+        )
+
+
+def trigger_run_id(plan_id: str, dag_id: str, logical_date: str) -> str:
+    """The run id a plan gives the DAG run it triggers: the same on every attempt."""
+    digest = hashlib.sha256(f"{plan_id}|{dag_id}|{logical_date}".encode()).hexdigest()[:12]
+    return f"ripple_backfill__{logical_date}__{digest}"
+
+
+def _plan_cap(plan: dict[str, Any] | None) -> int | None:
+    if not plan:
+        return None
+    value = (plan.get("options") or {}).get("maxParallel")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def _state(ti: Any) -> str:
+    value = getattr(ti.state, "value", ti.state)
+    return str(value) if value is not None else "none"
+
+
+def _summary(result: Any) -> Any:
+    """What the audit keeps of a response: the fields that say what happened."""
+    if result is None:
+        return None
+    if isinstance(result, ac.TaskInstanceResponse):
+        return {"state": _state(result), "tryNumber": result.try_number}
+    if isinstance(result, ac.DAGRunResponse):
+        return {"runId": result.dag_run_id, "state": getattr(result.state, "value", result.state)}
+    if isinstance(result, ac.TaskInstanceCollectionResponse):
+        return {
+            "cleared": [
+                {"taskId": ti.task_id, "runId": ti.dag_run_id} for ti in result.task_instances or []
+            ]
+        }
+    if isinstance(result, ac.DAGRunCollectionResponse):
+        return {"runs": [run.dag_run_id for run in result.dag_runs or []]}
+    return {"type": type(result).__name__}
