@@ -10,7 +10,8 @@ that changed since the previous sync. It projects onto the model of DESIGN.md:
 The job a task implements is the one Airflow's OpenLineage provider names `<dag_id>.<task_id>`
 in the deployment's namespace; it is created here when no event has named it yet, so a task that
 touches no dataset is still in the graph and in every blast radius that reaches it. Assets link
-DAGs: a task that updates an asset PRECEDES the first tasks of each DAG scheduled on that asset.
+DAGs: a task that updates an asset PRECEDES the first tasks of each DAG scheduled on that asset,
+and every task that declares the asset as an inlet.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def project_dag(doc: dict[str, Any]) -> GraphDelta:
             delta.nodes.append(NodeUpsert(node, NodeKind.TASK, _state_props(latest_state)))
         return delta
     has_upstream = {down for task in tasks for down in task.get("downstream") or []}
+    inlet_producers = {
+        inlet["task_id"]: inlet["producers"] for inlet in doc.get("asset_inlets") or []
+    }
     for task in tasks:
         task_id: str = task["task_id"]
         task_node = TaskKey(namespace, dag_id, task_id).node_id
@@ -82,6 +86,9 @@ def project_dag(doc: dict[str, Any]) -> GraphDelta:
         for downstream in task.get("downstream") or []:
             target = TaskKey(namespace, dag_id, downstream).node_id
             delta.edges.append(EdgeUpsert(task_node, EdgeKind.PRECEDES, target))
+        for producer in inlet_producers.get(task_id, ()):
+            source = TaskKey(namespace, producer["dag_id"], producer["task_id"]).node_id
+            delta.edges.append(EdgeUpsert(source, EdgeKind.PRECEDES, task_node))
         if task_id not in has_upstream:  # a first task: what the DAG's assets feed into
             for producer in doc.get("asset_upstream") or []:
                 source = TaskKey(namespace, producer["dag_id"], producer["task_id"]).node_id

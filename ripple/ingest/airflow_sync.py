@@ -103,7 +103,7 @@ async def sync_airflow(
         number = int(dag_version.version_number)
         if number > latest_versions.get(dag_version.dag_id, -1):
             latest_versions[dag_version.dag_id] = number
-    asset_upstream = _asset_upstream(await client.assets())
+    asset_upstream, asset_inlets = _asset_links(await client.assets())
     runs = await client.dag_runs(since)
     task_instances = await client.task_instances(since)
     report.runs, report.task_instances = len(runs), len(task_instances)
@@ -121,7 +121,8 @@ async def sync_airflow(
         dag_id = dag.dag_id
         settings_part = _dag(dag)
         links = asset_upstream.get(dag_id, [])
-        digest = new_digests[dag_id] = _digest(settings_part, links)
+        inlets = asset_inlets.get(dag_id, [])
+        digest = new_digests[dag_id] = _digest(settings_part, [links, inlets])
         version = latest_versions.get(dag_id, 0)
         structure_changed = dag_id not in digests or versions.get(dag_id) != version
         changed = structure_changed or digests[dag_id] != digest
@@ -133,6 +134,7 @@ async def sync_airflow(
             "source": client.url,
             "dag": settings_part,
             "asset_upstream": links,
+            "asset_inlets": inlets,
             "runs": runs_of.get(dag_id, []),
             "task_states": states_of.get(dag_id, []),
         }
@@ -202,17 +204,30 @@ def _task_state(ti: Any) -> dict[str, Any]:
     }
 
 
-def _asset_upstream(assets: list[Any]) -> dict[str, list[dict[str, str]]]:
-    """For each DAG scheduled on assets, the tasks that update those assets."""
-    links: dict[str, set[tuple[str, str]]] = {}
+def _asset_links(
+    assets: list[Any],
+) -> tuple[dict[str, list[dict[str, str]]], dict[str, list[dict[str, Any]]]]:
+    """Per DAG: the tasks updating the assets it is scheduled on, and per task of it, the tasks
+    updating the assets that task declares as inlets."""
+    scheduled: dict[str, set[tuple[str, str]]] = {}
+    inlets: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for asset in assets:
         producers = {(p.dag_id, p.task_id) for p in asset.producing_tasks or []}
+        if not producers:
+            continue
         for consumer in asset.scheduled_dags or []:
-            links.setdefault(consumer.dag_id, set()).update(producers)
-    return {
+            scheduled.setdefault(consumer.dag_id, set()).update(producers)
+        for task in asset.consuming_tasks or []:
+            inlets.setdefault((task.dag_id, task.task_id), set()).update(producers)
+    upstream = {
         dag_id: [{"dag_id": d, "task_id": t} for d, t in sorted(pairs)]
-        for dag_id, pairs in links.items()
+        for dag_id, pairs in scheduled.items()
     }
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for (dag_id, task_id), pairs in sorted(inlets.items()):
+        producers_of = [{"dag_id": d, "task_id": t} for d, t in sorted(pairs)]
+        by_task.setdefault(dag_id, []).append({"task_id": task_id, "producers": producers_of})
+    return upstream, by_task
 
 
 def _digest(settings_part: dict[str, Any], links: list[Any]) -> str:

@@ -23,6 +23,7 @@ def record(**overrides: Any) -> dict[str, Any]:
             {"task_id": "check", "operator": "PythonOperator", "downstream": []},
         ],
         "asset_upstream": [{"dag_id": "raw", "task_id": "land"}],
+        "asset_inlets": [{"task_id": "check", "producers": [{"dag_id": "raw", "task_id": "fix"}]}],
         "runs": [
             {"run_id": "r1", "logical_date": "2026-01-01T00:00:00+00:00", "state": "success"},
             {"run_id": "r2", "logical_date": "2026-01-02T00:00:00+00:00", "state": "failed"},
@@ -56,6 +57,8 @@ def test_a_dag_record_projects_dag_tasks_jobs_and_dependencies() -> None:
         ("task:airflow:shop.load", "PRECEDES", "task:airflow:shop.check"),
         # the asset's producer precedes the DAG's first task only
         ("task:airflow:raw.land", "PRECEDES", "task:airflow:shop.load"),
+        # a task's asset inlet: the asset's producer precedes that task
+        ("task:airflow:raw.fix", "PRECEDES", "task:airflow:shop.check"),
     }
 
 
