@@ -418,9 +418,11 @@ def _assets(tree: ast.Module) -> dict[str, str]:
 
 def test_example_dags_are_linked_by_an_asset_on_the_warehouse_connection() -> None:
     trees = {path.stem: ast.parse(path.read_text()) for path in dag_files()}
-    assert set(trees) == {"shop_raw_orders", "shop_stg_orders"}
+    assert set(trees) == {"shop_raw_orders", "shop_stg_orders", "shop_marts"}
     raw, stg = _assets(trees["shop_raw_orders"]), _assets(trees["shop_stg_orders"])
+    marts = _assets(trees["shop_marts"])
     assert raw["RAW_ORDERS"] == stg["RAW_ORDERS"]
+    assert stg["STG_ORDERS"] == marts["STG_ORDERS"]
     assert urlsplit(raw["RAW_ORDERS"]).hostname == "postgres"
     for tree in trees.values():
         source = ast.unparse(tree)
