@@ -1,0 +1,336 @@
+"""Backfills end to end on the real Airflow of the test session (tests/airflow_service.py).
+
+Each test runs the example pipeline for two days of its own, lets bad data flow from `raw.orders`
+into staging and the marts, repairs the raw partitions, plans the backfill from `raw.orders` for
+those days, and runs the plan with `ripple backfill run` (a real subprocess, so it can be killed).
+Airflow's task instances are the witness: every planned task instance ran exactly once more (its
+try number went up by one), nothing else reran, the marts started after the staging rerun of
+their day, and the tables end equal to a clean run's, without duplicate rows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from ripple.airflow_rest import AirflowRest
+from ripple.config import Settings
+from ripple.ingest.airflow_sync import sync_airflow
+from ripple.ingest.eventlog import SqliteEventLog
+from ripple.ingest.pipeline import prepare_logged
+from ripple.remediation import service
+from ripple.remediation.planner import PlanOptions
+from ripple.remediation.sql_state import SqliteRemediationState
+from ripple.runtime import open_runtime
+from tests.airflow_service import AirflowEnv
+
+DAGS = ("shop_raw_orders", "shop_stg_orders", "shop_marts")
+REDONE = {
+    ("shop_stg_orders", "stage_orders"),
+    ("shop_marts", "build_daily_revenue"),
+    ("shop_marts", "build_customer_stats"),
+}
+TABLES = {  # table -> its columns in a stable order (the day's rows, compared whole)
+    "staging.orders": "order_id, customer_id, amount, status, order_date",
+    "marts.daily_revenue": "order_date, order_count, revenue",
+    "marts.customer_stats": "customer_id, order_date, order_count, total_amount",
+}
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Scenario:
+    env: AirflowEnv
+    days: list[date]
+    runs: dict[tuple[str, date], str]  # (dag, day) -> Airflow dag run id
+    tries: dict[tuple[str, str, date], int]  # (dag, task, day) -> try number before the backfill
+    clean: dict[str, list[tuple[Any, ...]]]  # table -> the days' rows after a clean run
+    data_dir: Path
+    plan_id: str
+    plan: dict[str, Any]
+
+    def current_tries(self) -> dict[tuple[str, str, date], int]:
+        found = {}
+        for (dag_id, day), run_id in self.runs.items():
+            for task_id, ti in self.env.task_instances(dag_id, run_id).items():
+                found[(dag_id, task_id, day)] = int(ti.try_number or 0)
+        return found
+
+    def task_instance(self, dag_id: str, task_id: str, day: date) -> Any:
+        return self.env.task_instances(dag_id, self.runs[(dag_id, day)])[task_id]
+
+    def rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        with psycopg.connect(self.env.warehouse_dsn) as conn:
+            return {
+                table: conn.execute(
+                    f"SELECT {columns} FROM {table} WHERE order_date = ANY(%s) ORDER BY {columns}",
+                    (self.days,),
+                ).fetchall()
+                for table, columns in TABLES.items()
+            }
+
+    def command(self, *args: str) -> list[str]:
+        ripple = str(Path(sys.executable).parent / "ripple")
+        return [ripple, "backfill", *args, "--data-dir", str(self.data_dir)]
+
+    def environ(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "RIPPLE_AIRFLOW_URL": self.env.airflow_url,
+            "RIPPLE_AIRFLOW_USERNAME": self.env.username,
+            "RIPPLE_AIRFLOW_PASSWORD": self.env.password,
+        }
+
+    def start_executor(self, *options: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*self.command("run", self.plan_id), "--poll", "0.5", *options],
+            env=self.environ(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    async def state(self) -> tuple[str, dict[str, str], list[Any]]:
+        """The plan's status, each unit's state and the audit trail, from the state store."""
+        store = SqliteRemediationState(self.data_dir / "events.db")
+        await store.open()
+        try:
+            plan = await store.get_plan(self.plan_id)
+            units = {u.unit_id: u.state for u in await store.units(self.plan_id)}
+            return plan.status, units, await store.audit_for(self.plan_id)
+        finally:
+            await store.close()
+
+
+def _bad_data_flows_then_raw_is_repaired(env: AirflowEnv, days: list[date]) -> None:
+    """Raw amounts were wrong (x100) for those days and staging and the marts were built from
+    them; then the raw partitions were repaired. The derived tables are still wrong."""
+    with psycopg.connect(env.warehouse_dsn) as conn:
+        conn.execute(
+            "UPDATE staging.orders SET amount = amount * 100 WHERE order_date = ANY(%s)", (days,)
+        )
+        conn.execute(
+            "UPDATE marts.daily_revenue SET revenue = revenue * 100 WHERE order_date = ANY(%s)",
+            (days,),
+        )
+        conn.execute(
+            "UPDATE marts.customer_stats SET total_amount = total_amount * 100 "
+            "WHERE order_date = ANY(%s)",
+            (days,),
+        )
+
+
+async def prepare(env: AirflowEnv, tmp_path: Path, start: date) -> Scenario:
+    days = env.unused_days(DAGS, 2, start)
+    runs: dict[tuple[str, date], str] = {}
+    for day in days:
+        for dag_id in DAGS:
+            result = env.trigger(dag_id, day)
+            assert result.state == "success", (dag_id, day, result.task_instances)
+            runs[(dag_id, day)] = result.dag_run_id
+        env.wait_for_ripple_run("shop_marts", "build_customer_stats", runs[("shop_marts", day)])
+    scenario = Scenario(env, days, runs, {}, {}, tmp_path / "ripple", "", {})
+    scenario.clean = scenario.rows()
+    _bad_data_flows_then_raw_is_repaired(env, days)
+    assert scenario.rows() != scenario.clean
+    scenario.tries = scenario.current_tries()
+
+    # The lineage Ripple got from Airflow's OpenLineage provider, plus an Airflow sync, in a
+    # data directory of this test's own; the plan is made and saved there.
+    runtime = await open_runtime(Settings(data_dir=scenario.data_dir))
+    try:
+        assert env.ripple_data_dir is not None
+        log = SqliteEventLog(env.ripple_data_dir / "events.db")
+        await log.open()
+        try:
+            rows = await log.read(0, 10_000_000)
+        finally:
+            await log.close()
+        await runtime.ingestor.commit([prepare_logged(body) for _, body in rows])
+        rest = AirflowRest(env.airflow_url, username=env.username, password=env.password)
+        await sync_airflow(runtime.ingestor, rest, env.namespace)
+        request = service.PlanRequest(
+            (env.dataset_id("raw.orders"),),
+            service.parse_dates(start=days[0].isoformat(), end=days[-1].isoformat()),
+            PlanOptions(max_parallel=2),
+        )
+        plan, stored = await service.plan_and_store(
+            runtime.store, runtime.remediation, request, actor="test", save=True
+        )
+        assert stored is not None
+        scenario.plan_id, scenario.plan = stored.id, plan.as_dict()
+    finally:
+        await runtime.close()
+    return scenario
+
+
+def planned(scenario: Scenario) -> set[tuple[str, str, date]]:
+    return {
+        (u["dagId"], u["taskId"], datetime.fromisoformat(u["logicalDate"]).date())
+        for u in scenario.plan["units"]
+    }
+
+
+def assert_ran_exactly_once_in_lineage_order(scenario: Scenario) -> None:
+    expected = {(dag, task, day) for dag, task in REDONE for day in scenario.days}
+    after = scenario.current_tries()
+    for key, before in scenario.tries.items():
+        assert after[key] == before + (1 if key in expected else 0), key
+    for day in scenario.days:
+        staged = scenario.task_instance("shop_stg_orders", "stage_orders", day)
+        for task in ("build_daily_revenue", "build_customer_stats"):
+            mart = scenario.task_instance("shop_marts", task, day)
+            assert mart.start_date >= staged.end_date, (task, day)  # across DAGs, by lineage
+    assert scenario.rows() == scenario.clean  # correct again, no duplicate rows
+
+
+@pytest.fixture
+def stop_later() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+async def test_a_plan_from_a_bad_raw_table_reruns_its_downstream_once_in_order(
+    airflow_env: AirflowEnv, tmp_path: Path, stop_later: list[subprocess.Popen[str]]
+) -> None:
+    scenario = await prepare(airflow_env, tmp_path, date(2026, 3, 1))
+    assert planned(scenario) == {(d, t, day) for d, t in REDONE for day in scenario.days}
+    assert {u["action"] for u in scenario.plan["units"]} == {"clear"}
+    assert scenario.plan["unmapped"] == [] and scenario.plan["cycles"] == []
+
+    executor = scenario.start_executor()
+    stop_later.append(executor)
+    _, err = executor.communicate(timeout=600)
+    assert executor.returncode == 0, err
+    assert_ran_exactly_once_in_lineage_order(scenario)
+
+    status, units, audit = await scenario.state()
+    assert status == "succeeded" and set(units.values()) == {"succeeded"}
+    clears = [a for a in audit if a.action == "airflow.clear_task_instances"]
+    assert len(clears) == len(units)  # one clear per unit, each with Airflow's answer
+    assert all(a.response and a.response.get("cleared") for a in clears)
+    assert any(a.action == "graph.link" for a in audit)
+    runtime = await open_runtime(Settings(data_dir=scenario.data_dir))
+    try:
+        job = airflow_env.job_id("shop_marts", "build_daily_revenue")
+        record = (await runtime.store.nodes([job]))[job]
+        assert record.props["last_backfill"] == scenario.plan_id
+        revenue = airflow_env.dataset_id("marts.daily_revenue")
+        assert (await runtime.store.nodes([revenue]))[revenue].props["last_backfill"] == (
+            scenario.plan_id
+        )
+    finally:
+        await runtime.close()
+
+
+async def test_an_executor_killed_halfway_resumes_without_rerunning_anything(
+    airflow_env: AirflowEnv, tmp_path: Path, stop_later: list[subprocess.Popen[str]]
+) -> None:
+    scenario = await prepare(airflow_env, tmp_path, date(2026, 4, 1))
+    executor = scenario.start_executor("--max-parallel", "1")
+    stop_later.append(executor)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        _, units, _ = await scenario.state()
+        if sum(1 for s in units.values() if s == "succeeded") >= 2:
+            break
+        assert executor.poll() is None, executor.communicate()[1]
+        time.sleep(0.2)
+    executor.send_signal(signal.SIGKILL)
+    executor.wait(timeout=10)
+    status, units, _ = await scenario.state()
+    assert status == "running"
+    assert sum(1 for s in units.values() if s == "succeeded") < len(units)  # truly halfway
+
+    resumed = scenario.start_executor("--max-parallel", "1")
+    stop_later.append(resumed)
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    assert_ran_exactly_once_in_lineage_order(scenario)
+    status, units, _ = await scenario.state()
+    assert status == "succeeded" and set(units.values()) == {"succeeded"}
+
+
+async def test_the_circuit_opens_while_airflow_is_down_and_the_plan_completes_after(
+    airflow_env: AirflowEnv, tmp_path: Path, stop_later: list[subprocess.Popen[str]]
+) -> None:
+    scenario = await prepare(airflow_env, tmp_path, date(2026, 5, 1))
+    executor = scenario.start_executor(
+        "--max-parallel", "1", "--breaker-threshold", "2", "--breaker-ttl", "3"
+    )
+    stop_later.append(executor)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        _, units, _ = await scenario.state()
+        if "succeeded" in units.values():
+            break
+        time.sleep(0.2)
+    airflow_env.stop_components("api-server")
+    try:
+        deadline = time.monotonic() + 240
+        status = ""
+        while time.monotonic() < deadline:
+            status, _, _ = await scenario.state()
+            if status == "paused":
+                break
+            assert executor.poll() is None, executor.communicate()[1]
+            time.sleep(0.5)
+        assert status == "paused"
+        time.sleep(5)  # it stays paused, probing, while Airflow is away
+        assert (await scenario.state())[0] == "paused"
+    finally:
+        airflow_env.start_components()
+    _, err = executor.communicate(timeout=600)
+    assert executor.returncode == 0, err
+    assert_ran_exactly_once_in_lineage_order(scenario)
+    status, _, audit = await scenario.state()
+    assert status == "succeeded"
+    actions = [a.action for a in audit]
+    assert "circuit.open" in actions and "airflow.unavailable" in actions
+    changes = [(a.from_state, a.to_state) for a in audit if a.action == "plan.status"]
+    assert ("running", "paused") in changes and ("paused", "running") in changes
+
+
+async def test_a_failing_unit_holds_back_its_downstream_and_the_plan_ends_partially_failed(
+    airflow_env: AirflowEnv, tmp_path: Path, stop_later: list[subprocess.Popen[str]]
+) -> None:
+    scenario = await prepare(airflow_env, tmp_path, date(2026, 6, 1))
+    with psycopg.connect(airflow_env.warehouse_dsn) as conn:  # staging now refuses every row
+        conn.execute(
+            "ALTER TABLE staging.orders ADD CONSTRAINT ripple_test_refuse CHECK (amount < 0) "
+            "NOT VALID"
+        )
+    try:
+        executor = scenario.start_executor()
+        stop_later.append(executor)
+        _, err = executor.communicate(timeout=600)
+    finally:
+        with psycopg.connect(airflow_env.warehouse_dsn) as conn:
+            conn.execute("ALTER TABLE staging.orders DROP CONSTRAINT ripple_test_refuse")
+    assert executor.returncode == 1, err
+    status, units, _ = await scenario.state()
+    assert status == "partially_failed"
+    by_task = {uid.split("/")[1]: state for uid, state in units.items()}
+    assert by_task["stage_orders"] == "failed"
+    assert by_task["build_daily_revenue"] == "skipped"
+    assert by_task["build_customer_stats"] == "skipped"
+    after = scenario.current_tries()
+    for day in scenario.days:  # the marts were never launched
+        for task in ("build_daily_revenue", "build_customer_stats"):
+            assert after[("shop_marts", task, day)] == scenario.tries[("shop_marts", task, day)]
