@@ -43,9 +43,18 @@ def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> 
         app.state.executors = {}  # plan id -> the executor task running it in this server
         app.state.airflow_sync = PeriodicSync(runtime.ingestor, settings)
         app.state.airflow_sync.start()
+        # A log in PostgreSQL may be shared by several servers: keep the graph up with theirs.
+        follower = (
+            asyncio.create_task(runtime.ingestor.follow(), name="ripple-follow-log")
+            if settings.database_url is not None and not in_memory
+            else None
+        )
         try:
             yield
         finally:
+            if follower is not None:
+                follower.cancel()
+                await asyncio.gather(follower, return_exceptions=True)
             await app.state.airflow_sync.stop()
             for task in app.state.executors.values():  # resumable: the state store has it all
                 task.cancel()

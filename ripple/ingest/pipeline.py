@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ripple.errors import InvalidEvent, MalformedInput
+from ripple.errors import InvalidEvent, MalformedInput, StoreUnavailable
 from ripple.graph.delta import GraphDelta
 from ripple.graph.store import GraphStore
 from ripple.heap import collector_paused
@@ -95,6 +96,7 @@ class Outcome:
 
 
 Progress = Callable[[int], None]
+logger = logging.getLogger("ripple.ingest")
 
 
 class Ingestor:
@@ -105,6 +107,7 @@ class Ingestor:
         # Commits run one at a time, so the graph's "projected through" mark never passes an
         # appended batch that is not applied yet (catch-up after a crash starts from that mark).
         self._committing = asyncio.Lock()
+        self._through: int | None = None  # the graph's mark as this ingestor last knew it
 
     async def ingest(self, docs: Sequence[Any]) -> list[Outcome]:
         """Validate each decoded event; append the valid ones in one transaction; project them.
@@ -120,15 +123,53 @@ class Ingestor:
                 valid = [p for p in prepared if p.error is None]
                 seqs = await self.log.append([p.body for p in valid])  # type: ignore[misc]
                 if seqs:
-                    await self.store.apply([p.delta for p in valid], seqs[-1])  # type: ignore[misc]
+                    gap = await self._gap_before(seqs[0])
+                    deltas = [p.delta for p in valid]
+                    await self.store.apply([*gap, *deltas], seqs[-1])  # type: ignore[list-item]
+                    self._through = seqs[-1]
         numbered = iter(seqs)
         return [
             Outcome(error=p.error) if p.error else Outcome(seq=next(numbered)) for p in prepared
         ]
 
+    async def _gap_before(self, first: int) -> list[GraphDelta]:
+        """The logged events between the graph's mark and `first` (this commit's first sequence
+        number), which the graph may not hold yet.
+
+        The mark means "everything up to here is applied", and a commit moves it to its own last
+        event. When the log is shared (several processes on one PostgreSQL log), others' events
+        may sit below ours unapplied — their process may have died between append and apply — so
+        they are applied with ours (idempotent) before the mark moves past them. One process alone
+        never has a gap, and pays one integer comparison."""
+        if self._through is None or first > self._through + 1:
+            self._through = await self.store.projected_through()
+        after, deltas = self._through, []
+        while after + 1 < first:
+            rows = await self.log.read(after, min(first - 1 - after, 2_000))
+            for seq, body in rows:
+                if seq < first:
+                    delta = prepare_logged(body, self.memo).delta
+                    if delta is not None:
+                        deltas.append(delta)
+            if not rows or rows[-1][0] >= first - 1:
+                break
+            after = rows[-1][0]
+        return deltas
+
+    async def follow(self, interval: float = 1.0) -> None:
+        """Keep catching up with a log other processes append to (runs until cancelled)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self._committing:
+                    await self.catch_up()
+            except StoreUnavailable as exc:  # the log or graph is away: try again next time
+                logger.warning("catching up with the shared log failed: %s", exc)
+
     async def catch_up(self, progress: Progress | None = None, chunk: int = 2_000) -> int:
         """Project every logged event the graph has not seen yet; return how many."""
         after = await self.store.projected_through()
+        self._through = after
         done = 0
         while True:
             rows = await self.log.read(after, chunk)
@@ -142,6 +183,7 @@ class Ingestor:
             after = rows[-1][0]
             with collector_paused():
                 await self.store.apply(deltas, after)
+            self._through = after
             done += len(rows)
             if progress is not None:
                 progress(len(rows))
