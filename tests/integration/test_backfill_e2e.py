@@ -141,18 +141,20 @@ def _bad_data_flows_then_raw_is_repaired(env: AirflowEnv, days: list[date]) -> N
         )
 
 
-async def prepare(env: AirflowEnv, tmp_path: Path, start: date) -> Scenario:
-    days = env.unused_days(DAGS, 2, start)
+async def prepare(env: AirflowEnv, tmp_path: Path, start: date, days: int = 2) -> Scenario:
+    """The pipeline run for `days` unused dates from `start`, bad data let through, the raw
+    partitions repaired, and a saved plan from raw.orders over those dates."""
+    dates = env.unused_days(DAGS, days, start)
     runs: dict[tuple[str, date], str] = {}
-    for day in days:
+    for day in dates:
         for dag_id in DAGS:
             result = env.trigger(dag_id, day)
             assert result.state == "success", (dag_id, day, result.task_instances)
             runs[(dag_id, day)] = result.dag_run_id
         env.wait_for_ripple_run("shop_marts", "build_customer_stats", runs[("shop_marts", day)])
-    scenario = Scenario(env, days, runs, {}, {}, tmp_path / "ripple", "", {})
+    scenario = Scenario(env, dates, runs, {}, {}, tmp_path / "ripple", "", {})
     scenario.clean = scenario.rows()
-    _bad_data_flows_then_raw_is_repaired(env, days)
+    _bad_data_flows_then_raw_is_repaired(env, dates)
     assert scenario.rows() != scenario.clean
     scenario.tries = scenario.current_tries()
 
@@ -172,7 +174,7 @@ async def prepare(env: AirflowEnv, tmp_path: Path, start: date) -> Scenario:
         await sync_airflow(runtime.ingestor, rest, env.namespace)
         request = service.PlanRequest(
             (env.dataset_id("raw.orders"),),
-            service.parse_dates(start=days[0].isoformat(), end=days[-1].isoformat()),
+            service.parse_dates(start=dates[0].isoformat(), end=dates[-1].isoformat()),
             PlanOptions(max_parallel=2),
         )
         plan, stored = await service.plan_and_store(
