@@ -14,9 +14,11 @@ it did (just follow it). So no task instance runs twice for one plan.
 
 How a unit runs: when its DAG has a run at the unit's logical date, that task instance is cleared
 alone (`only_failed=false`: bad data sits behind runs that succeeded; no implicit downstream: the
-plan holds it). When there is no run, the DAG run is triggered with a run id derived from the plan
-— once for all of the plan's units of that DAG and date, when all of them are ready — and each
-unit follows its task instance in that run.
+plan holds it), one unit at a time per DAG run — clearing a task while another finishes the same
+run races with Airflow closing that run, and a cleared task whose run ended before it was scheduled
+is cleared again (it had not run). When there is no run, the DAG run is triggered with a run id
+derived from the plan — once for all of the plan's units of that DAG and date, when all of them
+are ready — and each unit follows its task instance in that run.
 
 Airflow retries tasks itself; the executor retries only its own API calls (ripple/airflow_rest.py:
 full jitter, capped, a shared retry budget). A circuit breaker per Airflow deployment (purgatory)
@@ -161,17 +163,19 @@ class Executor:
             return
         units = await self.state.units(self._plan_id)
         active = sum(1 for unit in units if unit.state in ("launching", "running"))
-        launched_groups: set[tuple[str, str]] = set()
+        # One unit at a time per DAG run: clearing a task while another one finishes its run
+        # races with Airflow closing that run (the cleared task would never be scheduled).
+        busy = {(u.dag_id, u.logical_date) for u in units if u.state in ("launching", "running")}
         for unit in ready(units):
             if active >= cap:
                 break
             key = (unit.dag_id, unit.logical_date)
-            if key in launched_groups:
+            if key in busy:
                 continue
             count = await self._launch(by_id.get(unit.unit_id, unit), units)
             active += count
-            if count > 1:
-                launched_groups.add(key)
+            if count:
+                busy.add(key)
 
     async def _finish_if_done(self, units: list[UnitState], status: str) -> str | None:
         open_units = [u for u in units if u.state not in TERMINAL_UNIT_STATES and u.state != "held"]
@@ -291,6 +295,12 @@ class Executor:
         if ti is None:
             return  # the scheduler has not created it yet
         state, try_number = _state(ti), int(ti.try_number or 0)
+        if state == "none" and await self._run_ended(unit.dag_id, run_id):
+            # Cleared, but its DAG run ended before the scheduler picked the task up: the task
+            # has not run (no new try), so clearing it again cannot run it twice.
+            await self._audit("unit.reclear", detail=f"{unit.unit_id}: its DAG run had ended")
+            await self._clear(unit, run_id)
+            return
         if state not in _DONE or try_number <= (unit.try_number or 0):
             return  # still to run, or this is the old try still showing
         if state in _SUCCESS:
@@ -360,6 +370,16 @@ class Executor:
         )
         found = runs.dag_runs or []
         return found[0].dag_run_id if found else None
+
+    async def _run_ended(self, dag_id: str, run_id: str) -> bool:
+        run = await self._api(
+            "airflow.get_dag_run",
+            {"dagId": dag_id, "runId": run_id},
+            lambda api: ac.DagRunApi(api).get_dag_run(
+                dag_id, run_id, _request_timeout=self.airflow.timeout()
+            ),
+        )
+        return str(getattr(run.state, "value", run.state)) in ("success", "failed")
 
     async def _task_instance(self, dag_id: str, run_id: str, task_id: str) -> Any:
         try:
