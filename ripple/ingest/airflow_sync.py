@@ -5,9 +5,10 @@ then appends one Airflow DAG record per changed DAG to the event log in a single
 projects them (ingest/airflow_records.py) — so a sync is written whole or not at all, and replay
 rebuilds it. Then the cursor beside the log moves on.
 
-Incremental: a DAG's tasks are read only when its DAG version changed (or it is new); a DAG's
-record is written only when its settings, tasks or asset links changed, or it has runs or task
-instances updated since the previous sync (read with `updated_at_gte`, from a little before the
+Incremental: a DAG's tasks are read only when its DAG version changed (or it is new, or its
+current version has not run yet — Airflow then edits that version in place); a DAG's record is
+written only when its settings, tasks or asset links changed, or it has runs or task instances
+updated since the previous sync (read with `updated_at_gte`, from a little before the
 previous sync began, so nothing that changed while it ran is missed; repeats are harmless).
 """
 
@@ -115,8 +116,20 @@ async def sync_airflow(
     for ti in task_instances:
         states_of.setdefault(ti.dag_id, []).append(_task_state(ti))
 
+    # Airflow keeps a DAG's version number when the current version has no task instances yet
+    # (it rewrites that version in place), so such a DAG's tasks are read on every sync until a
+    # task instance of its current version is seen ("settled"); after that a new number tells.
+    settled: set[str] = set(cursor.get("settled", []))
+    ran_on_version = {
+        ti.dag_id
+        for ti in task_instances
+        if ti.dag_version is not None
+        and ti.dag_version.version_number == latest_versions.get(ti.dag_id)
+    }
+    task_digests: dict[str, str] = cursor.get("tasks", {})
     payloads: list[dict[str, Any]] = []
     new_digests: dict[str, str] = {}
+    new_settled: set[str] = set()
     for dag in dags:
         dag_id = dag.dag_id
         settings_part = _dag(dag)
@@ -124,8 +137,19 @@ async def sync_airflow(
         inlets = asset_inlets.get(dag_id, [])
         digest = new_digests[dag_id] = _digest(settings_part, [links, inlets])
         version = latest_versions.get(dag_id, 0)
-        structure_changed = dag_id not in digests or versions.get(dag_id) != version
-        changed = structure_changed or digests[dag_id] != digest
+        same_version = dag_id in digests and versions.get(dag_id) == version
+        if (same_version and dag_id in settled) or dag_id in ran_on_version:
+            new_settled.add(dag_id)
+        tasks: list[dict[str, Any]] | None = None
+        if not (same_version and dag_id in settled):
+            say(f"reading the tasks of {dag_id}")
+            tasks = [_task(task) for task in await client.tasks(dag_id)]
+            report.tasks_read += 1
+            tasks_digest = _digest({"tasks": tasks}, [])
+            if task_digests.get(dag_id) == tasks_digest:
+                tasks = None  # read, and unchanged
+            task_digests[dag_id] = tasks_digest
+        changed = tasks is not None or digests.get(dag_id) != digest
         if not (changed or runs_of.get(dag_id) or states_of.get(dag_id)):
             continue
         payload: dict[str, Any] = {
@@ -138,10 +162,8 @@ async def sync_airflow(
             "runs": runs_of.get(dag_id, []),
             "task_states": states_of.get(dag_id, []),
         }
-        if structure_changed:
-            say(f"reading the tasks of {dag_id}")
-            payload["tasks"] = [_task(task) for task in await client.tasks(dag_id)]
-            report.tasks_read += 1
+        if tasks is not None:
+            payload["tasks"] = tasks
         payloads.append(payload)
 
     say(f"writing {len(payloads)} DAG records")
@@ -152,7 +174,13 @@ async def sync_airflow(
     await ingestor.log.set_meta(
         key,
         orjson.dumps(
-            {"began": began.isoformat(), "versions": latest_versions, "digests": new_digests}
+            {
+                "began": began.isoformat(),
+                "versions": latest_versions,
+                "digests": new_digests,
+                "tasks": {d: task_digests[d] for d in new_digests if d in task_digests},
+                "settled": sorted(new_settled),
+            }
         ).decode(),
     )
     report.calls = client.calls - calls_before
