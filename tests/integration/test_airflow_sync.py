@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import airflow_client.client as ac
+import httpx
 import orjson
 import pytest
 
 from ripple.airflow_rest import AirflowRest
 from ripple.config import Settings
+from ripple.errors import SourceUnavailable
 from ripple.graph import queries
 from ripple.graph.store import WalkOptions
 from ripple.ingest.airflow_sync import sync_airflow
@@ -28,6 +32,7 @@ from ripple.ingest.eventlog import SqliteEventLog
 from ripple.ingest.pipeline import prepare_logged
 from ripple.runtime import Runtime, open_runtime
 from tests.airflow_service import AirflowEnv
+from tests.integration.server import RippleServer
 
 DAGS = ("shop_raw_orders", "shop_stg_orders", "shop_marts")
 
@@ -215,3 +220,59 @@ def test_the_sync_command_reports_and_names_a_down_airflow(
     )
     assert failed.returncode != 0
     assert "did not answer" in failed.stderr and "api-server" in failed.stderr
+
+
+class _FailsOnTasksOf(AirflowRest):
+    """The real Airflow, except that reading one DAG's tasks fails (after the others were read)."""
+
+    def __init__(self, env: AirflowEnv, dag_id: str) -> None:
+        super().__init__(env.airflow_url, username=env.username, password=env.password)
+        self._dag_id = dag_id
+
+    async def tasks(self, dag_id: str) -> list[ac.TaskResponse]:
+        if dag_id == self._dag_id:
+            raise SourceUnavailable(f"Airflow at {self.url} did not answer (injected)")
+        return await super().tasks(dag_id)
+
+
+async def test_a_sync_that_fails_midway_writes_nothing_and_keeps_its_cursor(
+    airflow_env: AirflowEnv, runtime: Runtime, one_run: str
+) -> None:
+    env = airflow_env
+    before = await runtime.log.last_seq()
+    with pytest.raises(SourceUnavailable):
+        await sync_airflow(runtime.ingestor, _FailsOnTasksOf(env, DAGS[-1]), env.namespace)
+    assert await runtime.log.last_seq() == before  # not one DAG record of the half-read sync
+    assert await runtime.log.get_meta(f"sync.airflow.{env.airflow_url}") is None
+    assert (await runtime.store.counts())["dag"] == 0
+    report = await sync_airflow(runtime.ingestor, rest(env), env.namespace)
+    assert report.full and report.written >= len(DAGS)  # the next sync starts over, whole
+
+
+def test_ripple_serve_syncs_airflow_periodically(airflow_env: AirflowEnv, tmp_path: Path) -> None:
+    server = RippleServer(
+        tmp_path / "served",
+        env={
+            "RIPPLE_AIRFLOW_URL": airflow_env.airflow_url,
+            "RIPPLE_AIRFLOW_USERNAME": airflow_env.username,
+            "RIPPLE_AIRFLOW_PASSWORD": airflow_env.password,
+            "RIPPLE_AIRFLOW_NAMESPACE": airflow_env.namespace,
+            "RIPPLE_AIRFLOW_SYNC_INTERVAL": "1",
+        },
+    )
+    server.start()
+    try:
+        deadline = time.monotonic() + 120
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = httpx.get(f"{server.url}/api/v1/health", timeout=10).json()["airflowSync"]
+            if status.get("last") and status["last"]["dags"] >= len(DAGS):
+                break
+            time.sleep(0.5)
+        assert status["enabled"] and status["error"] is None, status
+        assert status["last"]["dags"] >= len(DAGS)
+        node = f"dag:{airflow_env.namespace}:shop_marts"
+        answer = httpx.get(f"{server.url}/api/v1/nodes", params={"nodeId": node}, timeout=10)
+        assert answer.status_code == 200, answer.text
+    finally:
+        server.stop()

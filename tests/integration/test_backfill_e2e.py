@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -34,6 +35,7 @@ from ripple.remediation.planner import PlanOptions
 from ripple.remediation.sql_state import SqliteRemediationState
 from ripple.runtime import open_runtime
 from tests.airflow_service import AirflowEnv
+from tests.integration.server import RippleServer
 
 DAGS = ("shop_raw_orders", "shop_stg_orders", "shop_marts")
 REDONE = {
@@ -158,9 +160,17 @@ async def prepare(env: AirflowEnv, tmp_path: Path, start: date, days: int = 2) -
     assert scenario.rows() != scenario.clean
     scenario.tries = scenario.current_tries()
 
-    # The lineage Ripple got from Airflow's OpenLineage provider, plus an Airflow sync, in a
-    # data directory of this test's own; the plan is made and saved there.
-    runtime = await open_runtime(Settings(data_dir=scenario.data_dir))
+    dates_ = service.parse_dates(start=dates[0].isoformat(), end=dates[-1].isoformat())
+    scenario.plan_id, scenario.plan = await save_plan(env, scenario.data_dir, dates_)
+    return scenario
+
+
+async def save_plan(
+    env: AirflowEnv, data_dir: Path, dates: Any, max_parallel: int = 2
+) -> tuple[str, dict[str, Any]]:
+    """In a data directory of the test's own: the lineage Ripple got from Airflow's OpenLineage
+    provider, an Airflow sync, and a saved plan from raw.orders for `dates`; (id, plan)."""
+    runtime = await open_runtime(Settings(data_dir=data_dir))
     try:
         assert env.ripple_data_dir is not None
         log = SqliteEventLog(env.ripple_data_dir / "events.db")
@@ -173,18 +183,15 @@ async def prepare(env: AirflowEnv, tmp_path: Path, start: date, days: int = 2) -
         rest = AirflowRest(env.airflow_url, username=env.username, password=env.password)
         await sync_airflow(runtime.ingestor, rest, env.namespace)
         request = service.PlanRequest(
-            (env.dataset_id("raw.orders"),),
-            service.parse_dates(start=dates[0].isoformat(), end=dates[-1].isoformat()),
-            PlanOptions(max_parallel=2),
+            (env.dataset_id("raw.orders"),), dates, PlanOptions(max_parallel=max_parallel)
         )
         plan, stored = await service.plan_and_store(
             runtime.store, runtime.remediation, request, actor="test", save=True
         )
         assert stored is not None
-        scenario.plan_id, scenario.plan = stored.id, plan.as_dict()
+        return stored.id, plan.as_dict()
     finally:
         await runtime.close()
-    return scenario
 
 
 def planned(scenario: Scenario) -> set[tuple[str, str, date]]:
@@ -345,3 +352,92 @@ async def test_a_failing_unit_holds_back_its_downstream_and_the_plan_ends_partia
     for day in scenario.days:  # the marts were never launched
         for task in ("build_daily_revenue", "build_customer_stats"):
             assert after[("shop_marts", task, day)] == scenario.tries[("shop_marts", task, day)]
+
+
+async def test_missing_partitions_are_triggered_once_per_dag_and_date(
+    airflow_env: AirflowEnv, tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    env = airflow_env
+    [day] = env.unused_days(DAGS, 1, date(2026, 8, 1))
+    raw = env.trigger("shop_raw_orders", day)  # only the raw partition exists downstream-less
+    assert raw.state == "success"
+    env.wait_for_ripple_run("shop_raw_orders", "load_raw_orders", raw.dag_run_id)
+    plan_id, plan = await save_plan(
+        env, tmp_path / "ripple", service.parse_dates([day.isoformat()])
+    )
+    units = {(u["dagId"], u["taskId"]): u["action"] for u in plan["units"]}
+    assert units == {key: "trigger" for key in REDONE}
+    scenario = Scenario(env, [day], {}, {}, {}, tmp_path / "ripple", plan_id, plan)
+    executor = scenario.start_executor()
+    stop_later.append(executor)
+    assert scenario.finish(executor) == 0, scenario.log.read_text()
+    status, states, audit = await scenario.state()
+    assert status == "succeeded" and set(states.values()) == {"succeeded"}
+    triggers = [a for a in audit if a.action == "airflow.trigger_dag_run"]
+    assert sorted(a.request["dagId"] for a in triggers) == ["shop_marts", "shop_stg_orders"]
+    with psycopg.connect(env.warehouse_dsn) as conn:  # the marts of that day now exist, once
+        revenue = conn.execute(
+            "SELECT count(*) FROM marts.daily_revenue WHERE order_date = %s", (day,)
+        ).fetchone()
+        assert revenue == (1,)
+
+
+async def test_cancel_stops_launching_and_the_running_unit_is_followed_to_its_end(
+    airflow_env: AirflowEnv, tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    scenario = await prepare(airflow_env, tmp_path, date(2026, 9, 1))
+    executor = scenario.start_executor("--max-parallel", "1")
+    stop_later.append(executor)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        _, units, _ = await scenario.state()
+        if "succeeded" in units.values():
+            break
+        time.sleep(0.2)
+    cancelled = subprocess.run(
+        [*scenario.command("cancel", scenario.plan_id)],
+        env=scenario.environ(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert cancelled.returncode == 0 and "cancelling" in cancelled.stderr, cancelled.stderr
+    assert scenario.finish(executor) == 1, scenario.log.read_text()  # not "succeeded"
+    status, units, _ = await scenario.state()
+    assert status == "cancelled"
+    assert "cancelled" in units.values() and "succeeded" in units.values()
+    assert set(units.values()) <= {"succeeded", "cancelled"}  # nothing left running
+    after = scenario.current_tries()
+    for unit_id, state in units.items():
+        dag_id, task_id, when = unit_id.split("/")
+        key = (dag_id, task_id, datetime.fromisoformat(when).date())
+        assert after[key] == scenario.tries[key] + (1 if state == "succeeded" else 0), unit_id
+
+
+async def test_a_plan_runs_through_the_http_api(airflow_env: AirflowEnv, tmp_path: Path) -> None:
+    scenario = await prepare(airflow_env, tmp_path, date(2026, 10, 1))
+    environ = scenario.environ()
+    server = RippleServer(
+        scenario.data_dir,
+        env={k: v for k, v in environ.items() if k.startswith("RIPPLE_AIRFLOW_")},
+    )
+    server.start()
+    try:
+        started = httpx.post(f"{server.url}/api/v1/backfills/{scenario.plan_id}/run", timeout=30)
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 300
+        answer: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            answer = httpx.get(
+                f"{server.url}/api/v1/backfills/{scenario.plan_id}", timeout=30
+            ).json()
+            if answer["status"] in ("succeeded", "partially_failed", "failed", "cancelled"):
+                break
+            time.sleep(0.5)
+        assert answer["status"] == "succeeded", answer.get("statusReason")
+        assert {u["state"] for u in answer["unitStates"]} == {"succeeded"}
+        assert any(a["action"] == "airflow.clear_task_instances" for a in answer["audit"])
+    finally:
+        server.stop()
+    assert_ran_exactly_once_in_lineage_order(scenario)
