@@ -41,6 +41,7 @@ from ripple.remediation.running import linker
 from ripple.runtime import open_runtime
 from tests.airflow_service import SERVICE, AirflowEnv
 from tests.integration.test_backfill_e2e import Scenario, prepare
+from tests.postgres_service import SERVICE as POSTGRES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -165,6 +166,7 @@ def main() -> None:
             result = asyncio.run(measure(env, args.days, args.poll, Path(tmp)))
     finally:
         SERVICE.stop()
+        POSTGRES.stop()  # a private one, when the harness had to start it
     text = report(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
