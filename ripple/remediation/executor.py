@@ -134,6 +134,13 @@ class Executor:
                     plan_id, "paused", expected={"running"}, actor=actor, reason=str(exc)
                 ):
                     self._say(f"paused: {exc}")
+            except SourceRefused as exc:  # credentials refused: every call would be
+                reason = f"{exc} — fix the Airflow credentials and run the plan again"
+                await self.state.set_plan_status(
+                    plan_id, "paused", expected={"running", "paused"}, actor=actor, reason=reason
+                )
+                self._say(reason)
+                return "paused"
             except SourceUnavailable as exc:  # counted by the breaker; try again next tick
                 await self._audit("airflow.unavailable", detail=str(exc))
                 self._say(str(exc))
@@ -152,10 +159,10 @@ class Executor:
         by_id = {unit.unit_id: unit for unit in units}
         for unit in units:
             if unit.state == "launching":
-                await self._settle_launching(unit, units)
+                await self._guard(unit, units, self._settle_launching(unit, units))
         for unit in units:
             if unit.state == "running":
-                await self._poll(unit, units)
+                await self._guard(unit, units, self._poll(unit, units))
         if cancelling:
             for unit in units:
                 if unit.state in ("pending", "ready"):
@@ -172,7 +179,9 @@ class Executor:
             key = (unit.dag_id, unit.logical_date)
             if key in busy:
                 continue
-            count = await self._launch(by_id.get(unit.unit_id, unit), units)
+            count = await self._guard(
+                unit, units, self._launch(by_id.get(unit.unit_id, unit), units)
+            )
             active += count
             if count:
                 busy.add(key)
@@ -307,7 +316,25 @@ class Executor:
             await self._move(unit, "succeeded", {"running"}, f"{state} (try {try_number})")
             return
         reason = f"Airflow task instance {state} (try {try_number}) in run {run_id}"
-        await self._move(unit, "failed", {"running"}, reason)
+        await self._fail(unit, units, reason)
+
+    async def _guard(
+        self, unit: UnitState, units: list[UnitState], step: Awaitable[int | None]
+    ) -> int:
+        """Run one unit's step; when Airflow refuses it (a 4xx: the run was deleted, the task is
+        gone…) that unit fails with Airflow's answer instead of being retried forever. A refusal
+        of the credentials stops the executor instead: every call would be refused alike."""
+        try:
+            return await step or 0
+        except SourceRefused as exc:
+            if exc.status in (401, 403):
+                raise
+            await self._fail(unit, units, f"Airflow refused it: {exc}")
+            return 0
+
+    async def _fail(self, unit: UnitState, units: list[UnitState], reason: str) -> None:
+        """The unit failed: everything downstream of it is not runnable."""
+        await self._move(unit, "failed", {"pending", "ready", "launching", "running"}, reason)
         for below in downstream(units, unit.unit_id):
             await self.state.set_unit_state(
                 self._plan_id,

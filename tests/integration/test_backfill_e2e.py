@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import airflow_client.client as ac
 import httpx
 import psycopg
 import pytest
@@ -441,3 +442,29 @@ async def test_a_plan_runs_through_the_http_api(airflow_env: AirflowEnv, tmp_pat
     finally:
         server.stop()
     assert_ran_exactly_once_in_lineage_order(scenario)
+
+
+async def test_a_unit_airflow_refuses_fails_with_its_answer_and_holds_back_its_downstream(
+    airflow_env: AirflowEnv, tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    scenario = await prepare(airflow_env, tmp_path, date(2026, 11, 1))
+    gone_day = scenario.days[1]
+    with airflow_env.api_client() as client:  # deleted between planning and running
+        ac.DagRunApi(client).delete_dag_run(
+            "shop_stg_orders", scenario.runs[("shop_stg_orders", gone_day)]
+        )
+    executor = scenario.start_executor()
+    stop_later.append(executor)
+    assert scenario.finish(executor) == 1, scenario.log.read_text()
+    status, units, audit = await scenario.state()
+    assert status == "partially_failed"
+    for unit_id, state in units.items():
+        on_gone_day = datetime.fromisoformat(unit_id.split("/")[2]).date() == gone_day
+        expected = (
+            "succeeded"
+            if not on_gone_day
+            else ("failed" if "/stage_orders/" in unit_id else "skipped")
+        )
+        assert state == expected, (unit_id, state)
+    failed = [a for a in audit if a.action == "unit.state" and a.to_state == "failed"]
+    assert len(failed) == 1 and "Airflow refused it" in (failed[0].detail or "")
