@@ -23,10 +23,11 @@ are ready — and each unit follows its task instance in that run.
 Airflow retries tasks itself; the executor retries only its own API calls (ripple/airflow_rest.py:
 full jitter, capped, a shared retry budget). A circuit breaker per Airflow deployment (purgatory)
 opens after repeated failures: the plan is `paused`, nothing is launched or polled until the
-breaker half-opens and a probe succeeds, then the plan is `running` again. A unit that fails makes
-everything downstream of it `skipped` (not launched), and the plan ends `partially_failed` with
-the reason. Cancel (plan status `cancelling`) stops launching; running units are followed to
-their end; the plan ends `cancelled`.
+breaker half-opens and a probe succeeds, then the plan is `running` again. A unit that fails — its
+task failed, or Airflow refused to run it (a 4xx, e.g. its DAG run was deleted) — makes everything
+downstream of it `skipped` (not launched), and the plan ends `partially_failed` with the reason;
+refused credentials pause the plan and stop the executor. Cancel (plan status `cancelling`) stops
+launching; running units are followed to their end; the plan ends `cancelled`.
 """
 
 from __future__ import annotations
