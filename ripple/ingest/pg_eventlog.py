@@ -7,9 +7,9 @@ and `read` returns events in sequence order. Bodies are stored as `bytea`, exact
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import LiteralString
+from typing import Any, LiteralString
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -61,28 +61,14 @@ class PostgresEventLog:
 
     async def open(self) -> None:
         async with self._boundary("open"):
-            conn = await psycopg.AsyncConnection.connect(
-                self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))
-            )
-            async with conn, conn.transaction():
-                await conn.execute(_LOCK, (_APPEND_LOCK,))  # concurrent CREATEs collide
-                await conn.execute(_SCHEMA)
-                await conn.execute(_META_SCHEMA)
-            pool = AsyncConnectionPool(
+            self._pool = await open_pool(
                 self._url,
-                min_size=1,
+                (_SCHEMA, _META_SCHEMA),
+                lock=_APPEND_LOCK,
                 max_size=self._max_connections,
-                kwargs={"autocommit": True},
+                wait=self._timeout,
                 configure=_configure,
-                timeout=self._timeout,
-                open=False,
             )
-            try:
-                await pool.open(wait=True, timeout=self._timeout)
-            except BaseException:
-                await pool.close()
-                raise
-        self._pool = pool
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -138,7 +124,44 @@ class PostgresEventLog:
             ) from exc
 
 
-async def _configure(conn: psycopg.AsyncConnection) -> None:
+async def open_pool(
+    url: str,
+    schema: Sequence[LiteralString],
+    *,
+    lock: int,
+    max_size: int,
+    wait: float,
+    configure: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None = None,
+) -> AsyncConnectionPool:
+    """Create `schema` (idempotent DDL) under an advisory lock — concurrent `CREATE … IF NOT
+    EXISTS` from several processes collide otherwise — then open a pool of autocommit
+    connections; `wait` bounds connecting and waiting for a pooled connection (seconds). psycopg
+    and pool errors propagate; callers translate them at their boundary."""
+    conn = await psycopg.AsyncConnection.connect(
+        url, autocommit=True, connect_timeout=max(1, round(wait))
+    )
+    async with conn, conn.transaction():
+        await conn.execute(_LOCK, (lock,))
+        for statement in schema:
+            await conn.execute(statement)
+    pool = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True},
+        configure=configure,
+        timeout=wait,
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=wait)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     # Durability must not depend on the server's or the role's defaults.
     await conn.execute("SET synchronous_commit = on")
 

@@ -15,7 +15,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ripple.errors import StoreUnavailable
-from ripple.ingest.pg_eventlog import redacted
+from ripple.ingest.pg_eventlog import open_pool, redacted
 from ripple.remediation.sql_state import SqlState, schema
 from ripple.remediation.state import Clock, utc_now
 
@@ -55,27 +55,13 @@ class PostgresBackend:
 
     async def open(self) -> None:
         async with self._boundary("open"):
-            conn = await psycopg.AsyncConnection.connect(
-                self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))
-            )
-            async with conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in schema("bigserial PRIMARY KEY"):
-                    await conn.execute(_sql(statement))
-            pool = AsyncConnectionPool(
+            self._pool = await open_pool(
                 self._url,
-                min_size=1,
+                [_sql(statement) for statement in schema("bigserial PRIMARY KEY")],
+                lock=_SCHEMA_LOCK,
                 max_size=self._max_connections,
-                kwargs={"autocommit": True},
-                timeout=self._timeout,
-                open=False,
+                wait=self._timeout,
             )
-            try:
-                await pool.open(wait=True, timeout=self._timeout)
-            except BaseException:
-                await pool.close()
-                raise
-        self._pool = pool
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
