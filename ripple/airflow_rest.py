@@ -165,14 +165,11 @@ class AirflowRest:
             self._client = None
 
     def _login(self) -> str:
-        try:
-            answer = httpx.post(
-                f"{self.url}/auth/token",
-                json={"username": self._username, "password": self._password},
-                timeout=self._timeout[1],
-            )
-        except httpx.TransportError:
-            raise
+        answer = httpx.post(  # a TransportError is transient: `_once` retries it
+            f"{self.url}/auth/token",
+            json={"username": self._username, "password": self._password},
+            timeout=self._timeout[1],
+        )
         if answer.status_code in (401, 403):
             raise SourceRefused(
                 f"Airflow at {self.url} rejected user {self._username!r} — check "

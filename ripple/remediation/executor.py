@@ -157,10 +157,9 @@ class Executor:
             await asyncio.sleep(self.options.poll_interval)
 
     async def _tick(self, units: list[UnitState], cap: int, *, cancelling: bool) -> None:
-        by_id = {unit.unit_id: unit for unit in units}
         for unit in units:
             if unit.state == "launching":
-                await self._guard(unit, units, self._settle_launching(unit, units))
+                await self._guard(unit, units, self._settle_launching(unit))
         for unit in units:
             if unit.state == "running":
                 await self._guard(unit, units, self._poll(unit, units))
@@ -180,9 +179,7 @@ class Executor:
             key = (unit.dag_id, unit.logical_date)
             if key in busy:
                 continue
-            count = await self._guard(
-                unit, units, self._launch(by_id.get(unit.unit_id, unit), units)
-            )
+            count = await self._guard(unit, units, self._launch(unit, units))
             active += count
             if count:
                 busy.add(key)
@@ -276,7 +273,7 @@ class Executor:
             await self._move(member, "running", {"launching"}, f"runs in triggered {run_id}")
         return len(launched)
 
-    async def _settle_launching(self, unit: UnitState, units: list[UnitState]) -> None:
+    async def _settle_launching(self, unit: UnitState) -> None:
         """A unit a previous executor left mid-launch: did its request reach Airflow?"""
         run_id = unit.airflow_run_id
         if run_id is None:  # cannot happen: launching always stores the run id
