@@ -1,5 +1,8 @@
 """Every Cypher statement the Neo4j store runs, as named constants; values are always `$params`.
 
+A statement that answers with rows returns them as one list, `RETURN collect([...]) AS rows`: one
+record crosses the wire instead of thousands, which is most of the client's cost otherwise.
+
 Labels, relationship types and var-length bounds cannot be parameters, so the statements that
 need one per label, type or bound are built here, once, from literal pieces.
 
@@ -78,35 +81,71 @@ CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS
 
 # -- writes ------------------------------------------------------------------------------------
 
-# Per record label: the stored record of existing nodes, and the upsert of merged records.
+# Writes know what exists: every batch first reads the records, versions and columns it touches,
+# then CREATEs what is new and updates what exists by element id. A relationship with an endpoint
+# created in the same transaction cannot exist yet, so it is CREATEd too; only relationships
+# between nodes that both existed before go through MERGE. A concurrent writer that creates the
+# same key first makes the CREATE fail on the uniqueness constraint; the store then re-runs the
+# whole batch, which reads that node as existing (see Neo4jStore.apply).
+_RECORD_SET: LiteralString = (
+    "SET n.first_seen = r.first_seen, n.last_seen = r.last_seen, n.last_stamp = r.last_stamp, "
+    "n.asserted_by = r.run, n.props_json = r.props, n.stamps_json = r.stamps SET n += r.flat "
+)
 READ_RECORDS: dict[LiteralString, LiteralString] = {
     label: "UNWIND $keys AS k MATCH (n:" + label + " {key: k}) "
-    "RETURN n.key AS key, elementId(n) AS eid, n.first_seen AS first_seen, "
-    "n.last_stamp AS last_stamp, n.asserted_by AS run, n.props_json AS props, "
-    "n.stamps_json AS stamps"
+    "RETURN collect([n.key, elementId(n), n.first_seen, n.last_stamp, n.asserted_by, "
+    "n.props_json, n.stamps_json]) AS rows"
     for label in RECORD_LABELS
 }
-WRITE_RECORDS: dict[LiteralString, LiteralString] = {
-    label: "UNWIND $rows AS r MERGE (n:" + label + " {key: r.key}) "
-    "SET n.first_seen = r.first_seen, n.last_seen = r.last_seen, n.last_stamp = r.last_stamp, "
-    "n.asserted_by = r.run, n.props_json = r.props, n.stamps_json = r.stamps "
-    "SET n += r.flat "
-    "RETURN r.key AS key, elementId(n) AS eid"
+# The write path reads the records it will merge under an exclusive lock (`SET n.key = n.key`
+# takes the node's write lock), keys sorted so writers lock in one order: a concurrent batch that
+# touches the same node waits instead of overwriting it with a merge of a stale read. Relationship
+# records and column-fact versions are only written with their endpoint / dataset locked this way.
+LOCK_RECORDS: dict[LiteralString, LiteralString] = {
+    label: "UNWIND $keys AS k MATCH (n:" + label + " {key: k}) SET n.key = n.key "
+    "RETURN collect([n.key, elementId(n), n.first_seen, n.last_stamp, n.asserted_by, "
+    "n.props_json, n.stamps_json]) AS rows"
     for label in RECORD_LABELS
 }
-MERGE_COLUMNS = """
+CREATE_RECORDS: dict[LiteralString, LiteralString] = {
+    label: "UNWIND $rows AS r CREATE (n:"
+    + label
+    + " {key: r.key}) "
+    + _RECORD_SET
+    + "RETURN collect([r.key, elementId(n)]) AS rows"
+    for label in RECORD_LABELS
+}
+UPDATE_RECORDS = "UNWIND $rows AS r MATCH (n) WHERE elementId(n) = r.eid " + _RECORD_SET
+READ_COLUMNS = """
+UNWIND $keys AS k
+MATCH (c:Column {key: k})
+RETURN collect([k, elementId(c)]) AS rows
+"""
+CREATE_COLUMNS = """
 UNWIND $rows AS r
-MERGE (c:Column {key: r.key})
-ON CREATE SET c.dataset = r.dataset, c.name = r.name
+CREATE (c:Column {key: r.key})
+SET c.dataset = r.dataset, c.name = r.name
 WITH r, c
-OPTIONAL MATCH (d:Dataset {key: r.dataset})
-FOREACH (_ IN CASE WHEN d IS NULL THEN [] ELSE [1] END | MERGE (d)-[:HAS_COLUMN]->(c))
-RETURN r.key AS key, elementId(c) AS eid
+OPTIONAL MATCH (d) WHERE elementId(d) = r.owner
+FOREACH (_ IN CASE WHEN d IS NULL THEN [] ELSE [1] END | CREATE (d)-[:HAS_COLUMN]->(c))
+RETURN collect([r.key, elementId(c)]) AS rows
+"""
+ATTACH_COLUMNS = """
+UNWIND $rows AS r
+MATCH (d) WHERE elementId(d) = r.owner
+MATCH (c) WHERE elementId(c) = r.column
+MERGE (d)-[:HAS_COLUMN]->(c)
+"""
+CREATE_DERIVES = """
+UNWIND $rows AS r
+MATCH (a) WHERE elementId(a) = r.src
+MATCH (b) WHERE elementId(b) = r.dst
+CREATE (a)-[:DERIVES {type: r.type}]->(b)
 """
 MERGE_DERIVES = """
 UNWIND $rows AS r
-MATCH (a:Column {key: r.src})
-MATCH (b:Column {key: r.dst})
+MATCH (a) WHERE elementId(a) = r.src
+MATCH (b) WHERE elementId(b) = r.dst
 MERGE (a)-[:DERIVES {type: r.type}]->(b)
 """
 
@@ -115,31 +154,44 @@ def _rel(kind: LiteralString) -> LiteralString:
     return "[e:" + kind + " {type: r.variant}]" if kind == "DERIVES" else "[e:" + kind + "]"
 
 
+def _write_edges(kind: LiteralString, verb: LiteralString) -> LiteralString:
+    return (
+        "UNWIND $rows AS r MATCH (a) WHERE elementId(a) = r.src "
+        "MATCH (b) WHERE elementId(b) = r.dst " + verb + " (a)-" + _rel(kind) + "->(b) "
+        "SET e.first_seen = r.first_seen, e.last_seen = r.last_seen, e.last_stamp = r.last_stamp, "
+        "e.asserted_by = r.run, e.props_json = r.props, e.stamps_json = r.stamps"
+        + (" " + verb + " (b)-[:" + MIRROR + "]->(a)" if kind == "IMPLEMENTS" else "")
+    )
+
+
 READ_EDGES: dict[LiteralString, LiteralString] = {
     kind: "UNWIND $rows AS r MATCH (a) WHERE elementId(a) = r.src "
     "MATCH (a)-" + _rel(kind) + "->(b) WHERE elementId(b) = r.dst "
-    "RETURN r.i AS i, e.first_seen AS first_seen, e.last_stamp AS last_stamp, "
-    "e.asserted_by AS run, e.props_json AS props, e.stamps_json AS stamps"
+    "RETURN collect([r.i, e.first_seen, e.last_stamp, e.asserted_by, e.props_json, "
+    "e.stamps_json]) AS rows"
     for kind in REL_TYPES
 }
-WRITE_EDGES: dict[LiteralString, LiteralString] = {
-    kind: "UNWIND $rows AS r MATCH (a) WHERE elementId(a) = r.src "
-    "MATCH (b) WHERE elementId(b) = r.dst "
-    "MERGE (a)-" + _rel(kind) + "->(b) "
-    "SET e.first_seen = r.first_seen, e.last_seen = r.last_seen, e.last_stamp = r.last_stamp, "
-    "e.asserted_by = r.run, e.props_json = r.props, e.stamps_json = r.stamps"
-    + (" MERGE (b)-[:" + MIRROR + "]->(a)" if kind == "IMPLEMENTS" else "")
-    for kind in REL_TYPES
+CREATE_EDGES: dict[LiteralString, LiteralString] = {
+    kind: _write_edges(kind, "CREATE") for kind in REL_TYPES
+}
+MERGE_EDGES: dict[LiteralString, LiteralString] = {
+    kind: _write_edges(kind, "MERGE") for kind in REL_TYPES
 }
 READ_VERSIONS = """
 UNWIND $keys AS k
 MATCH (v:ColumnVersion {key: k})
-RETURN v.key AS key, v.first_seen AS first_seen, v.last_stamp AS last_stamp, v.asserted_by AS run
+RETURN collect([v.key, elementId(v), v.first_seen, v.last_stamp, v.asserted_by]) AS rows
 """
-WRITE_VERSIONS = """
+CREATE_VERSIONS = """
 UNWIND $rows AS r
-MERGE (v:ColumnVersion {key: r.key})
-ON CREATE SET v.dataset = r.dataset, v.version = r.version, v.payload_json = r.payload
+CREATE (v:ColumnVersion {key: r.key})
+SET v.dataset = r.dataset, v.version = r.version, v.payload_json = r.payload,
+    v.first_seen = r.first_seen, v.last_seen = r.last_seen, v.last_stamp = r.last_stamp,
+    v.asserted_by = r.run
+"""
+UPDATE_VERSIONS = """
+UNWIND $rows AS r
+MATCH (v) WHERE elementId(v) = r.eid
 SET v.first_seen = r.first_seen, v.last_seen = r.last_seen, v.last_stamp = r.last_stamp,
     v.asserted_by = r.run
 """
@@ -148,26 +200,26 @@ SET v.first_seen = r.first_seen, v.last_seen = r.last_seen, v.last_stamp = r.las
 
 LOCATE: dict[LiteralString, LiteralString] = {
     label: "UNWIND $keys AS k MATCH (n:" + label + " {key: k}) "
-    "RETURN n.key AS key, elementId(n) AS eid, n.props_json AS props"
+    "RETURN collect([n.key, elementId(n), n.props_json]) AS rows"
     for label in LABELS.values()
 }
 VERSIONS_OF = """
 UNWIND $datasets AS k
 MATCH (v:ColumnVersion {dataset: k})
-RETURN v.dataset AS dataset, v.version AS version, v.first_seen AS first_seen,
-       v.last_stamp AS last_stamp, v.asserted_by AS run, v.payload_json AS payload
+RETURN collect([v.dataset, v.version, v.first_seen, v.last_stamp, v.asserted_by,
+                v.payload_json]) AS rows
 """
 COLUMN_CONTEXT = """
 UNWIND $keys AS k
 MATCH (c:Column {key: k})
 OPTIONAL MATCH (d:Dataset)-[:HAS_COLUMN]->(c)
-RETURN c.key AS key, d.key AS owner
+RETURN collect([c.key, d.key]) AS rows
 """
 COLUMN_TARGETS = """
 UNWIND $keys AS k
 MATCH (c:Column {key: k})-[r:DERIVES]->(t:Column)
 OPTIONAL MATCH (o:Dataset)-[:HAS_COLUMN]->(t)
-RETURN c.key AS src, r.type AS variant, t.key AS dst, o.key AS owner
+RETURN collect([c.key, r.type, t.key, o.key]) AS rows
 """
 NEIGHBOURHOOD = """
 UNWIND $eids AS id
@@ -177,7 +229,7 @@ CALL (n) {
   UNION ALL
     MATCH (n)<-[r]-(m) RETURN m.key AS src, type(r) AS kind, r.type AS variant, n.key AS dst
 }
-RETURN src, kind, variant, dst
+RETURN collect([src, kind, variant, dst]) AS rows
 """
 COUNTS: tuple[tuple[str, LiteralString], ...] = (
     *((kind, "MATCH (n:" + label + ") RETURN count(n) AS n") for kind, label in LABELS.items()),
@@ -197,8 +249,8 @@ RETURN a.key AS src, type(e) AS kind, e.type AS variant, b.key AS dst,
 """
 ALL_VERSIONS = """
 MATCH (v:ColumnVersion)
-RETURN v.dataset AS dataset, v.version AS version, v.first_seen AS first_seen,
-       v.last_stamp AS last_stamp, v.asserted_by AS run, v.payload_json AS payload
+RETURN collect([v.dataset, v.version, v.first_seen, v.last_stamp, v.asserted_by,
+                v.payload_json]) AS rows
 """
 
 # -- walks -------------------------------------------------------------------------------------
@@ -206,7 +258,7 @@ RETURN v.dataset AS dataset, v.version AS version, v.first_seen AS first_seen,
 # The first hop of run roots (and a dataset root's own columns, walked upstream).
 FIRST_HOP: dict[LiteralString, LiteralString] = {
     kind: "MATCH (s) WHERE elementId(s) = $root MATCH (s)-[:" + kind + "]->(n) "
-    "RETURN DISTINCT n.key AS key, elementId(n) AS eid"
+    "WITH DISTINCT n RETURN collect([n.key, elementId(n)]) AS rows"
     for kind in ("PRODUCED", "READ", "HAS_COLUMN")
 }
 
@@ -245,7 +297,7 @@ def _closure(shape: LiteralString, bound: LiteralString) -> LiteralString:
         + "(n) "
         + (_ONLY_DIRECT if direct else "")
         + "WITH n, min(length(p)) AS d WHERE d <= $depth "
-        "RETURN n.key AS key, elementId(n) AS eid, d ORDER BY d LIMIT $cap"
+        "WITH n, d ORDER BY d LIMIT $cap RETURN collect([n.key, elementId(n), d]) AS rows"
     )
 
 
@@ -258,25 +310,25 @@ EDGES_AMONG: dict[str, LiteralString] = {
     "downstream": "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
     "MATCH (a)-[r:READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES]->(b) "
     "WHERE elementId(b) IN $eids "
-    "RETURN a.key AS src, type(r) AS kind, r.type AS variant, b.key AS dst",
+    "RETURN collect([a.key, type(r), r.type, b.key]) AS rows",
     "upstream": "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
     "MATCH (a)<-[r:WRITES|READ_BY|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES]-(b) "
     "WHERE elementId(b) IN $eids "
-    "RETURN b.key AS src, type(r) AS kind, r.type AS variant, a.key AS dst",
+    "RETURN collect([b.key, type(r), r.type, a.key]) AS rows",
 }
 OWNERS = """
 UNWIND $eids AS id
 MATCH (c:Column) WHERE elementId(c) = id
 MATCH (d:Dataset)-[:HAS_COLUMN]->(c)
-RETURN c.key AS column, d.key AS dataset, elementId(d) AS eid
+RETURN collect([c.key, d.key, elementId(d)]) AS rows
 """
 PROPS = """
 UNWIND $eids AS id
 MATCH (n) WHERE elementId(n) = id
-RETURN n.key AS key, n.props_json AS props
+RETURN collect([n.key, n.props_json]) AS rows
 """
 RUN_PROPS = """
 UNWIND $keys AS k
 MATCH (r:Run {key: k})
-RETURN r.key AS key, r.props_json AS props
+RETURN collect([r.key, r.props_json]) AS rows
 """

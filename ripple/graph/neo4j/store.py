@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any, LiteralString, TypeVar
 
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
-from neo4j.exceptions import DriverError, Neo4jError
+from neo4j.exceptions import ConstraintError, DriverError, Neo4jError
 
 from ripple.errors import InvalidNodeId, NotFound, StoreUnavailable
+from ripple.graph.columns import Version
 from ripple.graph.delta import GraphDelta
 from ripple.graph.memory import MemoryGraph, Record
 from ripple.graph.neo4j import cypher
@@ -32,6 +34,7 @@ from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 from ripple.model import EdgeKind, NodeKind, kind_of
 
 T = TypeVar("T")
+CONFLICT_ATTEMPTS = 5  # a batch re-run after losing a create race to a concurrent writer
 Work = Callable[[AsyncManagedTransaction], Awaitable[T]]
 
 
@@ -92,7 +95,18 @@ class Neo4jStore:
     async def apply(self, deltas: Sequence[GraphDelta], through: int) -> None:
         for start in range(0, len(deltas), self._batch_size):
             batch = fold(deltas[start : start + self._batch_size])
-            await self._write(_applying(batch))
+            for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+                try:
+                    await self._write(_applying(batch))
+                    break
+                except StoreUnavailable as exc:
+                    # Another writer created a node this batch was about to create; the batch
+                    # rolled back whole, and re-running it reads that node as existing.
+                    if (
+                        not isinstance(exc.__cause__, ConstraintError)
+                        or attempt == CONFLICT_ATTEMPTS
+                    ):
+                        raise
         await self._write(_statement(cypher.SET_THROUGH, through=through))
 
     async def projected_through(self) -> int:
@@ -128,7 +142,7 @@ class Neo4jStore:
         async def work(tx: AsyncManagedTransaction) -> list[Edge]:
             eids = [eid for _, (eid, _) in (await _locate(tx, ids)).items()]
             found: dict[tuple[str, str, str, str], Edge] = {}
-            for src, kind, variant, dst in await _values(tx, cypher.NEIGHBOURHOOD, eids=eids):
+            for src, kind, variant, dst in await _rows(tx, cypher.NEIGHBOURHOOD, eids=eids):
                 found.setdefault(
                     (src, kind, dst, variant or ""), Edge(src, dst, kind, variant or "")
                 )
@@ -189,100 +203,174 @@ def _applying(batch: Batch) -> Work[None]:
     return work
 
 
+@dataclass(slots=True)
+class _Written:
+    """What one batch transaction knows about the nodes it touches."""
+
+    eids: dict[str, str] = field(default_factory=dict)  # key -> element id, for every node touched
+    created: set[str] = field(default_factory=set)  # keys created by this transaction
+
+    def is_new(self, *keys: str) -> bool:
+        """Whether a relationship between `keys` cannot exist yet (an endpoint was just created)."""
+        return any(key in self.created for key in keys)
+
+
 async def _apply(tx: AsyncManagedTransaction, batch: Batch) -> None:
-    eids: dict[str, str] = {}
+    written = _Written()
+    await _apply_records(tx, batch, written)
+    columns = Materialized()
+    endpoints = {end for src, _, dst, _, _ in batch.edges() for end in (src, dst)}
+    for node_id, kind, _ in batch.nodes():
+        if kind is NodeKind.COLUMN and (node_id in batch.explicit or node_id in endpoints):
+            columns.columns.setdefault(node_id, (None, None))  # a column with no facts
+    await _apply_versions(tx, batch, columns)
+    await _apply_columns(tx, columns, written)
+    await _apply_edges(tx, batch, written)
+
+
+async def _apply_records(tx: AsyncManagedTransaction, batch: Batch, written: _Written) -> None:
+    """Datasets, jobs, runs, DAGs and tasks: read the stored records, create or update."""
     stored_nodes: dict[str, Record] = {}
     by_label: dict[LiteralString, list[str]] = {}
-    columns = Materialized()
     for node_id, kind, _ in batch.nodes():
-        if kind is NodeKind.COLUMN:
-            continue
-        by_label.setdefault(cypher.LABELS[kind.value], []).append(node_id)
-    for label, keys in by_label.items():
-        for key, eid, *stored in await _values(tx, cypher.READ_RECORDS[label], keys=keys):
-            eids[key] = eid
+        if kind is not NodeKind.COLUMN:
+            by_label.setdefault(cypher.LABELS[kind.value], []).append(node_id)
+    for label, keys in sorted(by_label.items()):
+        for key, eid, *stored in await _rows(tx, cypher.LOCK_RECORDS[label], keys=sorted(keys)):
+            written.eids[key] = eid
             stored_nodes[key] = record_of(*stored)
-    writes: dict[LiteralString, list[dict[str, Any]]] = {}
-    endpoints = {end for src, _, dst, _, _ in batch.edges() for end in (src, dst)}
+    creates: dict[LiteralString, list[dict[str, Any]]] = {}
+    updates: list[dict[str, Any]] = []
     for node_id, kind, record in batch.nodes():
         if kind is NodeKind.COLUMN:
-            if node_id in batch.explicit or node_id in endpoints:
-                columns.columns.setdefault(node_id, (None, None))  # a column with no facts
             continue
         assert record is not None
-        write = merged(stored_nodes.get(node_id), record, explicit=node_id in batch.explicit)
-        if write is not None:
-            writes.setdefault(cypher.LABELS[kind.value], []).append(record_row(node_id, write))
-    for label, rows in writes.items():
-        for key, eid in await _values(tx, cypher.WRITE_RECORDS[label], rows=rows):
-            eids[key] = eid
-
-    await _apply_versions(tx, batch, columns)
-    if columns.columns:
-        rows = [{"key": k, "dataset": d, "name": n} for k, (d, n) in columns.columns.items()]
-        for key, eid in await _values(tx, cypher.MERGE_COLUMNS, rows=rows):
-            eids[key] = eid
-    if columns.derives:
-        rows = [{"src": s, "dst": d, "type": t} for s, d, t in sorted(columns.derives)]
-        await _values(tx, cypher.MERGE_DERIVES, rows=rows)
-    await _apply_edges(tx, batch, eids)
+        stored = stored_nodes.get(node_id)
+        write = merged(stored, record, explicit=node_id in batch.explicit)
+        if write is None:
+            continue
+        row = record_row(node_id, write)
+        if stored is None:
+            creates.setdefault(cypher.LABELS[kind.value], []).append(row)
+        else:
+            row["eid"] = written.eids[node_id]
+            updates.append(row)
+    for label, rows in creates.items():
+        for key, eid in await _rows(tx, cypher.CREATE_RECORDS[label], rows=rows):
+            written.eids[key] = eid
+            written.created.add(key)
+    if updates:
+        await _rows(tx, cypher.UPDATE_RECORDS, rows=updates)
 
 
 async def _apply_versions(tx: AsyncManagedTransaction, batch: Batch, columns: Materialized) -> None:
+    """Column-fact versions: new ones are created and materialized; known ones re-stamped."""
     versions = {version_key(ds, vkey): (ds, vkey, v) for ds, vkey, v in batch.versions()}
     if not versions:
         return
     stored = {
-        key: [first, last, run]
-        for key, first, last, run in await _values(tx, cypher.READ_VERSIONS, keys=list(versions))
+        key: (eid, [first, last, run])
+        for key, eid, first, last, run in await _rows(tx, cypher.READ_VERSIONS, keys=list(versions))
     }
-    rows = []
+    creates, updates = [], []
     for key, (ds, vkey, version) in versions.items():
-        seen = stored.get(key)
-        if seen is None:
+        found = stored.get(key)
+        if found is None:
             columns.add(ds, vkey, version[3])
-            write: list[Any] | None = version
-        else:
-            write = merged_version([*seen, version[3]], version)
-        if write is not None:
-            rows.append(
-                {
-                    "key": key,
-                    "dataset": ds,
-                    "version": vkey,
-                    "payload": dumps(version[3]),
-                    "first_seen": write[0],
-                    "last_seen": write[1].split("|", 1)[0],
-                    "last_stamp": write[1],
-                    "run": write[2],
-                }
+            creates.append(
+                {"key": key, "dataset": ds, "version": vkey, "payload": dumps(version[3])}
+                | _stamps(version)
             )
-    if rows:
-        await _values(tx, cypher.WRITE_VERSIONS, rows=rows)
+            continue
+        eid, seen = found
+        write = merged_version([*seen, version[3]], version)
+        if write is not None:
+            updates.append({"eid": eid} | _stamps(write))
+    if creates:
+        await _rows(tx, cypher.CREATE_VERSIONS, rows=creates)
+    if updates:
+        await _rows(tx, cypher.UPDATE_VERSIONS, rows=updates)
 
 
-async def _apply_edges(tx: AsyncManagedTransaction, batch: Batch, eids: dict[str, str]) -> None:
+def _stamps(version: Version) -> dict[str, Any]:
+    first, last, run = version[0], version[1], version[2]
+    return {"first_seen": first, "last_seen": last.split("|", 1)[0], "last_stamp": last, "run": run}
+
+
+async def _apply_columns(
+    tx: AsyncManagedTransaction, columns: Materialized, written: _Written
+) -> None:
+    """Columns (with HAS_COLUMN from their dataset) and DERIVES materialized by new versions."""
+    if not columns.columns:
+        return
+    eids = written.eids
+    for key, eid in await _rows(tx, cypher.READ_COLUMNS, keys=list(columns.columns)):
+        eids[key] = eid
+    owners = {d for d, _ in columns.columns.values() if d is not None and d not in eids}
+    if owners:  # datasets only column facts name, outside the batch's nodes
+        for key, eid, _ in await _rows(tx, cypher.LOCATE["Dataset"], keys=sorted(owners)):
+            eids[key] = eid
+    creates, attaches = [], []
+    for key, (dataset, name) in columns.columns.items():
+        owner = None if dataset is None else eids.get(dataset)
+        if key not in eids:
+            creates.append({"key": key, "dataset": dataset, "name": name, "owner": owner})
+        elif owner is not None:
+            attaches.append({"owner": owner, "column": eids[key]})
+    if creates:
+        for key, eid in await _rows(tx, cypher.CREATE_COLUMNS, rows=creates):
+            eids[key] = eid
+            written.created.add(key)
+    if attaches:
+        await _rows(tx, cypher.ATTACH_COLUMNS, rows=attaches)
+    new: list[dict[str, Any]] = []
+    merge: list[dict[str, Any]] = []
+    for src, dst, variant in sorted(columns.derives):
+        row = {"src": eids[src], "dst": eids[dst], "type": variant}
+        (new if written.is_new(src, dst) else merge).append(row)
+    if new:
+        await _rows(tx, cypher.CREATE_DERIVES, rows=new)
+    if merge:
+        await _rows(tx, cypher.MERGE_DERIVES, rows=merge)
+
+
+async def _apply_edges(tx: AsyncManagedTransaction, batch: Batch, written: _Written) -> None:
+    """Asserted relationships: created when an endpoint is new, else merged with the stored one."""
+    eids = written.eids
     by_kind: dict[EdgeKind, list[tuple[str, str, str, Record]]] = {}
     for src, kind, dst, variant, record in batch.edges():
         by_kind.setdefault(kind, []).append((src, dst, variant, record))
     for kind, edges in by_kind.items():
+        new = [e for e in edges if written.is_new(e[0], e[1])]
+        old = [e for e in edges if not written.is_new(e[0], e[1])]
         probe = [
             {"i": i, "src": eids[src], "dst": eids[dst], "variant": variant}
-            for i, (src, dst, variant, _) in enumerate(edges)
+            for i, (src, dst, variant, _) in enumerate(old)
         ]
-        stored = {
-            i: record_of(*rest)
-            for i, *rest in await _values(tx, cypher.READ_EDGES[kind.value], rows=probe)
-        }
-        rows = []
-        for i, (src, dst, variant, record) in enumerate(edges):
+        stored = {}
+        if probe:
+            stored = {
+                i: record_of(*rest)
+                for i, *rest in await _rows(tx, cypher.READ_EDGES[kind.value], rows=probe)
+            }
+        merges = []
+        for i, (src, dst, variant, record) in enumerate(old):
             write = merged(stored.get(i), record, explicit=True)
             if write is not None:
-                row = record_row("", write)
-                row.update(src=eids[src], dst=eids[dst], variant=variant)
-                rows.append(row)
-        if rows:
-            await _values(tx, cypher.WRITE_EDGES[kind.value], rows=rows)
+                merges.append(_edge_row(eids, src, dst, variant, write))
+        creates = [_edge_row(eids, src, dst, variant, record) for src, dst, variant, record in new]
+        if creates:
+            await _rows(tx, cypher.CREATE_EDGES[kind.value], rows=creates)
+        if merges:
+            await _rows(tx, cypher.MERGE_EDGES[kind.value], rows=merges)
+
+
+def _edge_row(
+    eids: dict[str, str], src: str, dst: str, variant: str, record: Record
+) -> dict[str, Any]:
+    row = record_row("", record)
+    row.update(src=eids[src], dst=eids[dst], variant=variant)
+    return row
 
 
 async def _locate(tx: AsyncManagedTransaction, ids: Sequence[str]) -> dict[str, tuple[str, Any]]:
@@ -296,7 +384,7 @@ async def _locate(tx: AsyncManagedTransaction, ids: Sequence[str]) -> dict[str, 
         by_label.setdefault(label, []).append(node_id)
     found: dict[str, tuple[str, Any]] = {}
     for label, keys in by_label.items():
-        for key, eid, props in await _values(tx, cypher.LOCATE[label], keys=keys):
+        for key, eid, props in await _rows(tx, cypher.LOCATE[label], keys=keys):
             found[key] = (eid, props)
     return found
 
@@ -317,19 +405,19 @@ async def _load_records(tx: AsyncManagedTransaction, ids: Sequence[str]) -> Memo
             by_label.setdefault(cypher.LABELS[kind.value], []).append(node_id)
     datasets: list[str] = []
     for label, keys in by_label.items():
-        for key, _, *stored in await _values(tx, cypher.READ_RECORDS[label], keys=keys):
+        for key, _, *stored in await _rows(tx, cypher.READ_RECORDS[label], keys=keys):
             kind = kind_of(key)
             graph.add_node(key, kind, record_of(*stored))
             if kind is NodeKind.DATASET:
                 datasets.append(key)
     if column_ids:
-        for key, owner in await _values(tx, cypher.COLUMN_CONTEXT, keys=column_ids):
+        for key, owner in await _rows(tx, cypher.COLUMN_CONTEXT, keys=column_ids):
             graph.add_node(key, NodeKind.COLUMN)
             if owner is not None:
                 graph.add_node(owner, NodeKind.DATASET)
                 graph.add_edge(owner, EdgeKind.HAS_COLUMN, key)
                 datasets.append(owner)
-        for src, variant, dst, owner in await _values(tx, cypher.COLUMN_TARGETS, keys=column_ids):
+        for src, variant, dst, owner in await _rows(tx, cypher.COLUMN_TARGETS, keys=column_ids):
             graph.add_node(dst, NodeKind.COLUMN)
             graph.add_edge(src, EdgeKind.DERIVES, dst, variant or "")
             if owner is not None:
@@ -361,7 +449,7 @@ async def _load_versions(
     tx: AsyncManagedTransaction, graph: MemoryGraph, query: LiteralString, **params: Any
 ) -> None:
     by_dataset: dict[str, dict[str, Any]] = {}
-    for dataset, vkey, first, last, run, payload in await _values(tx, query, **params):
+    for dataset, vkey, first, last, run, payload in await _rows(tx, query, **params):
         by_dataset.setdefault(dataset, {})[vkey] = version_of(first, last, run, payload)
     for dataset, versions in by_dataset.items():
         graph.add_node(dataset, NodeKind.DATASET)
@@ -385,6 +473,15 @@ def _single(query: LiteralString, **params: Any) -> Work[Any]:
     return work
 
 
+async def _rows(tx: AsyncManagedTransaction, query: LiteralString, **params: Any) -> list[Any]:
+    """The `rows` list a statement returns as its one record (none for a statement that only
+    writes)."""
+    result = await tx.run(query, params)
+    record = await result.single()
+    return [] if record is None else list(record["rows"])
+
+
 async def _values(tx: AsyncManagedTransaction, query: LiteralString, **params: Any) -> list[Any]:
+    """Every row of a statement that streams them (the whole-graph reads)."""
     result = await tx.run(query, params)
     return await result.values()

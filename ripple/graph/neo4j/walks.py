@@ -79,7 +79,7 @@ async def load_walk(
     options: WalkOptions,
 ) -> MemoryGraph | None:
     """The scratch graph a walk from `root` runs on; None when `root` is not in the database."""
-    located = await _values(tx, cypher.LOCATE[cypher.LABELS[kind.value]], keys=[root])
+    located = await _rows(tx, cypher.LOCATE[cypher.LABELS[kind.value]], keys=[root])
     if not located:
         return None
     _, root_eid, root_props = located[0]
@@ -94,7 +94,7 @@ async def load_walk(
     for branch in branches(kind, direction, options):
         starts, offset = [root_eid], 0
         if branch.first_hop is not None:
-            rows = await _values(tx, cypher.FIRST_HOP[branch.first_hop], root=root_eid)
+            rows = await _rows(tx, cypher.FIRST_HOP[branch.first_hop], root=root_eid)
             for key, eid in rows:
                 reach(key, eid, 1)
                 hops.append((EdgeKind(branch.first_hop), key))
@@ -103,7 +103,7 @@ async def load_walk(
         if branch.shape is None or not starts or depth < 1:
             continue
         query = cypher.CLOSURE[(branch.shape, bound_for(depth))]
-        rows = await _values(tx, query, starts=starts, depth=depth, cap=options.limit + 1)
+        rows = await _rows(tx, query, starts=starts, depth=depth, cap=options.limit + 1)
         for key, eid, distance in rows:
             reach(key, eid, distance + offset)
     found.pop(root, None)
@@ -117,7 +117,7 @@ async def load_walk(
     for edge_kind, other in hops:
         if other in graph.index:
             graph.add_edge(root, edge_kind, other)
-    for src, rel, variant, dst in await _values(tx, cypher.EDGES_AMONG[direction], eids=eids):
+    for src, rel, variant, dst in await _rows(tx, cypher.EDGES_AMONG[direction], eids=eids):
         graph.add_edge(src, EdgeKind(rel), dst, variant or "")
 
     owners_needed = kind is NodeKind.COLUMN or direction == "upstream"
@@ -125,7 +125,7 @@ async def load_walk(
         columns = [eid for key, (eid, _) in kept if key.startswith("datasetField:")]
         if kind is NodeKind.COLUMN:
             columns.append(root_eid)
-        for column, dataset, eid in await _values(tx, cypher.OWNERS, eids=columns):
+        for column, dataset, eid in await _rows(tx, cypher.OWNERS, eids=columns):
             if dataset not in graph.index:
                 eids.append(eid)
             graph.add_node(dataset, NodeKind.DATASET)
@@ -138,13 +138,13 @@ async def load_walk(
 async def _load_states(tx: AsyncManagedTransaction, graph: MemoryGraph, eids: list[str]) -> None:
     """The properties a node's state is read from: its own, and its last run's."""
     runs: set[str] = set()
-    for key, props in await _values(tx, cypher.PROPS, eids=eids):
+    for key, props in await _rows(tx, cypher.PROPS, eids=eids):
         record = _props_record(props)
         graph.add_node(key, _kind_of(key), record)
         last_run = record[3].get("last_run") if record[3] else None
         if isinstance(last_run, str) and last_run not in graph.index:
             runs.add(last_run)
-    for key, props in await _values(tx, cypher.RUN_PROPS, keys=sorted(runs)):
+    for key, props in await _rows(tx, cypher.RUN_PROPS, keys=sorted(runs)):
         graph.add_node(key, NodeKind.RUN, _props_record(props))
 
 
@@ -156,6 +156,9 @@ def _kind_of(node_id: str) -> NodeKind:
     return NodeKind(node_id.split(":", 1)[0])
 
 
-async def _values(tx: AsyncManagedTransaction, query: LiteralString, **params: Any) -> list[Any]:
+async def _rows(tx: AsyncManagedTransaction, query: LiteralString, **params: Any) -> list[Any]:
+    """The `rows` list a statement returns as its one record (none for a statement that only
+    writes)."""
     result = await tx.run(query, params)
-    return await result.values()
+    record = await result.single()
+    return [] if record is None else list(record["rows"])
