@@ -39,7 +39,7 @@ FULL = Sizes(
     http_events=10_000,
     http_seconds=120.0,
     query_datasets=100_000,
-    neo4j_datasets=40_000,
+    neo4j_datasets=100_000,
 )
 QUICK = Sizes(
     ingest_events=5_000,

@@ -26,7 +26,9 @@ EDGE_CODES: tuple[tuple[EdgeKind, str], ...] = (
 )
 EDGE_CODE = {pair: i for i, pair in enumerate(EDGE_CODES)}
 EDGE_NAMES = [(kind.value, variant) for kind, variant in EDGE_CODES]
+EDGE_CODE_OF_NAMES = {name: i for i, name in enumerate(EDGE_NAMES)}  # ("DERIVES", "DIRECT") -> 3
 KIND_VALUES = [kind.value for kind in NODE_KINDS]
+NODE_CODE_OF_PREFIX = {value: i for i, value in enumerate(KIND_VALUES)}  # "dataset" -> 0
 INDIRECT = EDGE_CODE[(EdgeKind.DERIVES, "INDIRECT")]
 DIRECT = EDGE_CODE[(EdgeKind.DERIVES, "DIRECT")]
 HAS_COLUMN = EDGE_CODE[(EdgeKind.HAS_COLUMN, "")]

@@ -19,11 +19,13 @@ from ripple.graph.codes import (
     COLUMN,
     DIRECT,
     EDGE_CODE,
+    EDGE_CODE_OF_NAMES,
     EDGE_CODES,
     EDGE_NAMES,
     HAS_COLUMN,
     INDIRECT,
     NODE_CODE,
+    NODE_CODE_OF_PREFIX,
     NODE_KINDS,
 )
 from ripple.graph.columns import Version
@@ -202,6 +204,26 @@ class MemoryGraph:
             self.edges[key] = record
             self.out[s].append((d << 4) | code)
             self.inc[d].append((s << 4) | code)
+
+    def add_stored_nodes(self, node_ids: Iterable[str]) -> None:
+        """`add_node` without a record for many ids, each of the kind its prefix names."""
+        for node_id in node_ids:
+            if node_id not in self.index:
+                idx = self._new_node(node_id, NODE_CODE_OF_PREFIX[node_id.split(":", 1)[0]])
+                self.records[idx] = None
+
+    def add_stored_edges(self, rows: Iterable[Sequence[Any]]) -> None:
+        """`add_edge` for many `(src, kind, variant or None, dst)` rows of names, as stores read
+        them back; the fast path of loading a large walk."""
+        index, edges, out, inc = self.index, self.edges, self.out, self.inc
+        for src, kind, variant, dst in rows:
+            s, d = index[src], index[dst]
+            code = EDGE_CODE_OF_NAMES[(kind, variant or "")]
+            key = (s << 40) | (d << 4) | code
+            if key not in edges:
+                edges[key] = None
+                out[s].append((d << 4) | code)
+                inc[d].append((s << 4) | code)
 
     def add_versions(self, dataset: str, versions: dict[str, Version]) -> None:
         """Give an added dataset its column-fact versions (see graph/columns.py)."""

@@ -111,14 +111,12 @@ async def load_walk(
 
     graph = MemoryGraph()
     graph.add_node(root, kind, _props_record(root_props))
-    for key, _ in kept:
-        graph.add_node(key, _kind_of(key))
+    graph.add_stored_nodes(key for key, _ in kept)
     eids = [root_eid, *(eid for _, (eid, _) in kept)]
     for edge_kind, other in hops:
         if other in graph.index:
             graph.add_edge(root, edge_kind, other)
-    for src, rel, variant, dst in await _rows(tx, cypher.EDGES_AMONG[direction], eids=eids):
-        graph.add_edge(src, EdgeKind(rel), dst, variant or "")
+    graph.add_stored_edges(await _rows(tx, cypher.EDGES_AMONG[direction], eids=eids))
 
     owners_needed = kind is NodeKind.COLUMN or direction == "upstream"
     if owners_needed:
