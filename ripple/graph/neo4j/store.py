@@ -15,6 +15,7 @@ from typing import Any, LiteralString, TypeVar
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
 from neo4j.exceptions import ConstraintError, DriverError, Neo4jError
 
+from ripple import heap
 from ripple.errors import InvalidNodeId, NotFound, StoreUnavailable
 from ripple.graph.columns import Version
 from ripple.graph.delta import GraphDelta
@@ -131,12 +132,17 @@ class Neo4jStore:
             kind = kind_of(root)
         except InvalidNodeId:
             kind = None
-        graph = None
-        if kind is not None:
-            graph = await self._read(lambda tx: load_walk(tx, root, kind, direction, options))
-        if graph is None:
-            raise NotFound(f"Node {root!r} not found — was it ingested under another namespace?")
-        return graph.walk(root, direction, options)
+        # Loading and walking a large closure allocates hundreds of thousands of short-lived
+        # acyclic objects: no cyclic collections meanwhile, as the embedded store walks.
+        with heap.collector_paused():
+            graph = None
+            if kind is not None:
+                graph = await self._read(lambda tx: load_walk(tx, root, kind, direction, options))
+            if graph is None:
+                raise NotFound(
+                    f"Node {root!r} not found — was it ingested under another namespace?"
+                )
+            return graph.walk(root, direction, options)
 
     async def neighbourhood(self, ids: Sequence[str]) -> list[Edge]:
         async def work(tx: AsyncManagedTransaction) -> list[Edge]:
