@@ -80,11 +80,24 @@ async def test_same_answers(stores: tuple[GraphStore, GraphStore]) -> None:
     columns = [i for i in ids if i.startswith("datasetField:")]
     assert datasets and jobs and columns
     some_jobs, some_columns = jobs[:: max(1, len(jobs) // 5)], columns[:: max(1, len(columns) // 8)]
-    direct = WalkOptions(direct_only=True)
+    variants = (
+        WalkOptions(),
+        WalkOptions(direct_only=True),
+        WalkOptions(depth=2),
+        WalkOptions(columns=False),
+    )
+    capped = WalkOptions(limit=5)  # which of the farthest nodes a cap keeps may differ
     for node_id in [*datasets, *some_jobs, *some_columns]:
-        for options in (WalkOptions(), direct):
+        for options in variants:
             expected = answer(await queries.impact(embedded, node_id, options))
-            assert answer(await queries.impact(neo4j, node_id, options)) == expected, node_id
+            assert answer(await queries.impact(neo4j, node_id, options)) == expected, (
+                node_id,
+                options,
+            )
+        cut = [await queries.impact(store, node_id, capped) for store in (embedded, neo4j)]
+        assert [(len(c.nodes), c.truncated) for c in cut] == [
+            (len(cut[0].nodes), cut[0].truncated)
+        ] * 2, node_id
         expected = answer(await queries.upstream(embedded, node_id, WalkOptions()))
         assert answer(await queries.upstream(neo4j, node_id, WalkOptions())) == expected, node_id
         order = (await queries.order(embedded, node_id, WalkOptions())).as_dict()

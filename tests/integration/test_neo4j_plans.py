@@ -48,3 +48,11 @@ async def test_every_closure_statement_prunes(loaded: str) -> None:
             assert summary.plan is not None
             names = operators(summary.plan)
             assert any(name.startswith(PRUNING) for name in names), (shape, bound, names)
+        walk_params = {"root": "dataset:x:y", "depth": 3, "cap": 11}
+        for key, query in cypher.WALK_DOWN.items():
+            _, summary, _ = await driver.execute_query(
+                "EXPLAIN " + query, walk_params, database_="neo4j"
+            )
+            assert summary.plan is not None
+            names = operators(summary.plan)
+            assert any(name.startswith(PRUNING) for name in names), (key, names)

@@ -305,6 +305,45 @@ CLOSURE: dict[tuple[LiteralString, LiteralString], LiteralString] = {
     (shape, bound): _closure(shape, bound) for shape in SHAPES for bound in BOUNDS
 }
 
+# A downstream walk from a dataset, job or task in one statement: the root found by key, its
+# pruned closure cut to the `$cap` nearest, and every relationship out of those nodes of the types
+# the walk reads back (the caller drops the few whose far end is not among them: past the depth
+# or the cap). One round trip, and no element ids sent back to the server.
+_DOWN_EDGES: dict[LiteralString, LiteralString] = {
+    "down_lineage": "READ_BY|WRITES|PRECEDES|IMPLEMENTS",
+    "down_columns": "READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES",
+    "down_columns_direct": "READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES",
+}
+WALK_ROOT_LABELS: tuple[LiteralString, ...] = ("Dataset", "Job", "AirflowTask")
+
+
+def _walk_down(label: LiteralString, shape: LiteralString, bound: LiteralString) -> LiteralString:
+    _, _, types, direct = SHAPES[shape]
+    return (
+        "MATCH (s:" + label + " {key: $root}) "
+        "CALL (s) { MATCH p = (s)-[:"
+        + types
+        + "*1.."
+        + bound
+        + "]->(n) "
+        + (_ONLY_DIRECT if direct else "")
+        + "WITH n, min(length(p)) AS d WHERE d <= $depth "
+        "WITH n, d ORDER BY d LIMIT $cap "
+        "RETURN collect(n) AS found, collect(n.key) AS reached } "
+        "CALL (s, found) { UNWIND [s] + found AS a "
+        "MATCH (a)-[r:" + _DOWN_EDGES[shape] + "]->(b) "
+        "RETURN collect([a.key, type(r), r.type, b.key]) AS edges } "
+        "RETURN s.props_json AS props, reached, edges"
+    )
+
+
+WALK_DOWN: dict[tuple[LiteralString, LiteralString, LiteralString], LiteralString] = {
+    (label, shape, bound): _walk_down(label, shape, bound)
+    for label in WALK_ROOT_LABELS
+    for shape in _DOWN_EDGES
+    for bound in BOUNDS
+}
+
 # The relationships among the nodes a closure returned, in the walk's direction.
 EDGES_AMONG: dict[str, LiteralString] = {
     "downstream": "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "

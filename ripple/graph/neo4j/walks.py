@@ -79,7 +79,10 @@ async def load_walk(
     options: WalkOptions,
 ) -> MemoryGraph | None:
     """The scratch graph a walk from `root` runs on; None when `root` is not in the database."""
-    located = await _rows(tx, cypher.LOCATE[cypher.LABELS[kind.value]], keys=[root])
+    label = cypher.LABELS[kind.value]
+    if direction == "downstream" and label in cypher.WALK_ROOT_LABELS and options.depth >= 1:
+        return await _load_downstream(tx, root, kind, label, options)
+    located = await _rows(tx, cypher.LOCATE[label], keys=[root])
     if not located:
         return None
     _, root_eid, root_props = located[0]
@@ -130,6 +133,32 @@ async def load_walk(
             graph.add_edge(dataset, EdgeKind.HAS_COLUMN, column)
     if direction == "upstream":
         await _load_states(tx, graph, eids)
+    return graph
+
+
+async def _load_downstream(
+    tx: AsyncManagedTransaction,
+    root: str,
+    kind: NodeKind,
+    label: LiteralString,
+    options: WalkOptions,
+) -> MemoryGraph | None:
+    """The common case in one statement (cypher.WALK_DOWN): a single closure branch, no first
+    hop, no column owners or states to add."""
+    (branch,) = branches(kind, "downstream", options)
+    assert branch.shape is not None and branch.first_hop is None
+    query = cypher.WALK_DOWN[(label, branch.shape, bound_for(options.depth))]
+    # One more than the walk keeps, in case the root comes back round a cycle.
+    params = {"root": root, "depth": options.depth, "cap": options.limit + 2}
+    record = await (await tx.run(query, params)).single()
+    if record is None:
+        return None
+    graph = MemoryGraph()
+    graph.add_node(root, kind, _props_record(record["props"]))
+    reached = [key for key in record["reached"] if key != root]
+    graph.add_stored_nodes(reached[: options.limit + 1])
+    index = graph.index
+    graph.add_stored_edges(e for e in record["edges"] if e[0] in index and e[3] in index)
     return graph
 
 
