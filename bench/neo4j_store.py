@@ -145,15 +145,6 @@ async def _walks(
     return times, sizes
 
 
-async def _checkpoint(uri: str) -> None:
-    """Flush the pages the load dirtied (`db.checkpoint()`), so walks are not timed against it."""
-    driver = AsyncGraphDatabase.driver(uri, auth=None, notifications_min_severity="OFF")
-    try:
-        await driver.execute_query("CALL db.checkpoint()", database_="neo4j")
-    finally:
-        await driver.close()
-
-
 async def _closure_only(uri: str, roots: list[Root], depth: int, limit: int) -> list[float]:
     """Ripple's closure statement alone (cypher.CLOSURE, columns on), every row read: the part
     of a Neo4j walk spent in the var-length expansion, before the relationships among the
@@ -231,9 +222,8 @@ async def _measure(plan: Plan, seed: int, uri: str, started_here: bool) -> Secti
         mismatches: list[str] = []
         progress(f"neo4j: {len(roots)} roots with {BAND[0]}-{BAND[1]}-node closures")
         if roots:
-            # Reads at steady state: the bulk load's dirty pages flushed, plans compiled, the
-            # pages these walks touch cached (a warm-up pass over every root).
-            await _checkpoint(uri)
+            # Reads at steady state: plans compiled and the pages these walks touch cached (a
+            # warm-up pass over every root).
             await _walks(store, roots, WalkOptions())
             n_times, n_sizes = await _walks(store, roots, WalkOptions())
             e_times, e_sizes = await _walks(embedded, roots, WalkOptions())
@@ -351,9 +341,7 @@ async def _measure(plan: Plan, seed: int, uri: str, started_here: bool) -> Secti
         f"~1,000-node blast radius: {len(roots)} datasets drawn at random ({tried:,} tried) whose "
         f"exact downstream closure (columns included) has {BAND[0]:,}-{BAND[1]:,} nodes, walked "
         "with `WalkOptions()` (depth 50, limit 10,000, columns on) on both stores; on Neo4j after "
-        "a checkpoint (`CALL db.checkpoint()`, so the load's dirty pages are not flushed while "
-        "walks are timed) and a warm-up pass over the same roots (plans compiled, pages "
-        "cached). 'Closure statement alone' is Ripple's var-length query "
+        "a warm-up pass over the same roots (plans compiled, pages cached). 'Closure statement alone' is Ripple's var-length query "
         "(cypher.CLOSURE, `min(length(p))` per node) run by itself with its rows read. A "
         "downstream walk from a dataset runs it inside one statement (cypher.WALK_DOWN) that "
         "also returns the relationships out of the nodes it reached; the rest of the walk is "
