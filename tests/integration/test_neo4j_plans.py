@@ -56,3 +56,17 @@ async def test_every_closure_statement_prunes(loaded: str) -> None:
             assert summary.plan is not None
             names = operators(summary.plan)
             assert any(name.startswith(PRUNING) for name in names), (key, names)
+
+
+async def test_record_reads_of_the_write_path_lock_even_absent_keys(loaded: str) -> None:
+    """Concurrent batches are kept apart by these locks (see cypher.LOCK_RECORDS)."""
+    async with AsyncGraphDatabase.driver(
+        loaded, auth=None, notifications_min_severity="OFF"
+    ) as driver:
+        for label, query in cypher.LOCK_RECORDS.items():
+            _, summary, _ = await driver.execute_query(
+                "EXPLAIN " + query, {"keys": ["x"]}, database_="neo4j"
+            )
+            assert summary.plan is not None
+            names = operators(summary.plan)
+            assert any(n.startswith("NodeUniqueIndexSeek(Locking)") for n in names), (label, names)

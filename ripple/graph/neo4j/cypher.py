@@ -84,9 +84,12 @@ CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS
 # Writes know what exists: every batch first reads the records, versions and columns it touches,
 # then CREATEs what is new and updates what exists by element id. A relationship with an endpoint
 # created in the same transaction cannot exist yet, so it is CREATEd too; only relationships
-# between nodes that both existed before go through MERGE. A concurrent writer that creates the
-# same key first makes the CREATE fail on the uniqueness constraint; the store then re-runs the
-# whole batch, which reads that node as existing (see Neo4jStore.apply).
+# between nodes that both existed before go through MERGE. Concurrent writers are kept apart by
+# LOCK_RECORDS below: its index seeks lock each record key, present or absent, so a second batch
+# touching the same dataset, job or run waits for the first to commit and then reads its nodes.
+# Columns and column versions are read without locks (their dataset is locked), so a create race
+# there is left to the uniqueness constraint: the losing batch rolls back whole and the store
+# runs it again (Neo4jStore._write), reading the winner's node as existing.
 _RECORD_SET: LiteralString = (
     "SET n.first_seen = r.first_seen, n.last_seen = r.last_seen, n.last_stamp = r.last_stamp, "
     "n.asserted_by = r.run, n.props_json = r.props, n.stamps_json = r.stamps SET n += r.flat "

@@ -96,18 +96,7 @@ class Neo4jStore:
     async def apply(self, deltas: Sequence[GraphDelta], through: int) -> None:
         for start in range(0, len(deltas), self._batch_size):
             batch = fold(deltas[start : start + self._batch_size])
-            for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-                try:
-                    await self._write(_applying(batch))
-                    break
-                except StoreUnavailable as exc:
-                    # Another writer created a node this batch was about to create; the batch
-                    # rolled back whole, and re-running it reads that node as existing.
-                    if (
-                        not isinstance(exc.__cause__, ConstraintError)
-                        or attempt == CONFLICT_ATTEMPTS
-                    ):
-                        raise
+            await self._write(_applying(batch), attempts=CONFLICT_ATTEMPTS)
         await self._write(_statement(cypher.SET_THROUGH, through=through))
 
     async def projected_through(self) -> int:
@@ -182,10 +171,21 @@ class Neo4jStore:
         async with self._boundary(), driver.session(database=self._database) as session:
             return await session.execute_read(work)
 
-    async def _write(self, work: Work[T]) -> T:
+    async def _write(self, work: Work[T], *, attempts: int = 1) -> T:
+        """Run `work` in a write transaction (the driver retries transient errors itself). With
+        `attempts` > 1, work that lost a create race to a concurrent writer (a uniqueness
+        constraint failed; the transaction rolled back whole) is run again: it then reads the
+        winner's node as existing."""
         driver = self._require_driver()
-        async with self._boundary(), driver.session(database=self._database) as session:
-            return await session.execute_write(work)
+        async with self._boundary():
+            for attempt in range(1, attempts + 1):
+                try:
+                    async with driver.session(database=self._database) as session:
+                        return await session.execute_write(work)
+                except ConstraintError:
+                    if attempt == attempts:
+                        raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @asynccontextmanager
     async def _boundary(self) -> AsyncIterator[None]:
