@@ -90,7 +90,7 @@ def replay(data_dir: Path) -> None:
     """Rebuild the graph from the event log alone."""
 
     async def go() -> int:
-        runtime = await open_runtime(_settings(data_dir=data_dir))
+        runtime = await open_runtime(_settings(data_dir=data_dir), replaying=True)
         try:
             total = await runtime.log.last_seq()
             with _progress() as bar:

@@ -31,11 +31,14 @@ async def open_runtime(
     *,
     in_memory: bool = False,
     read_only: bool = False,
+    replaying: bool = False,
     progress: Progress | None = None,
 ) -> Runtime:
-    """Open the log and store, then catch the graph up with the log (the crash-recovery step).
+    """Open the log and store, check the graph belongs to the log, then catch it up with the log
+    (the crash-recovery step).
 
-    `read_only` never writes a snapshot, so queries can run beside a live server."""
+    `read_only` never writes a snapshot, so queries can run beside a live server. `replaying`
+    skips both steps, for a caller about to rebuild the graph (`Ingestor.replay`)."""
     if in_memory:
         log: EventLog = SqliteEventLog(":memory:")
         store: GraphStore = EmbeddedStore()
@@ -46,7 +49,14 @@ async def open_runtime(
     await log.open()
     await store.open()
     ingestor = Ingestor(log, store)
-    await ingestor.catch_up(progress)
+    if not replaying:
+        try:
+            await ingestor.adopt_log()
+            await ingestor.catch_up(progress)
+        except BaseException:
+            await store.close()
+            await log.close()
+            raise
     remediation = _remediation(settings, in_memory=in_memory)
     try:
         await remediation.open()

@@ -85,6 +85,12 @@ class EmbeddedStore:
     async def projected_through(self) -> int:
         return self.graph.through
 
+    async def projected_from(self) -> str | None:
+        return self.graph.log
+
+    async def set_projected_from(self, log: str) -> None:
+        self.graph.log = log
+
     async def clear(self) -> None:
         self.graph.clear()
         if self._snapshot is not None:
@@ -111,6 +117,7 @@ def _image(graph: MemoryGraph) -> dict[str, Any]:
     return {
         "format": _FORMAT,
         "through": graph.through,
+        "log": graph.log,
         "ids": graph.ids,
         "kinds": bytes(graph.kinds),
         "records": graph.records,
@@ -123,6 +130,7 @@ def _image(graph: MemoryGraph) -> dict[str, Any]:
 
 def _restore(graph: MemoryGraph, image: dict[str, Any]) -> None:
     graph.through = image["through"]
+    graph.log = image.get("log")  # absent from snapshots written before logs had identities
     graph.ids = image["ids"]
     graph.index = {node_id: i for i, node_id in enumerate(graph.ids)}
     graph.kinds = bytearray(image["kinds"])

@@ -50,6 +50,7 @@ class MemoryGraph:
         self.edges: dict[int, Record | None] = {}  # None: derived from column versions
         self.columns: dict[int, dict[str, Version]] = {}  # dataset -> its column-fact versions
         self.through = 0
+        self.log: str | None = None  # identity of the event log `through` counts in
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -105,6 +105,14 @@ class GraphStore(Protocol):
         """The highest event-log sequence number whose delta is in the graph (0 when empty)."""
         ...
 
+    async def projected_from(self) -> str | None:
+        """The identity of the event log the graph is projected from (None until recorded)."""
+        ...
+
+    async def set_projected_from(self, log: str) -> None:
+        """Record which event log the graph is projected from (cleared by `clear`)."""
+        ...
+
     async def clear(self) -> None:
         """Remove every node and edge (used by replay)."""
         ...

@@ -42,6 +42,17 @@ class EventLog(Protocol):
         ...
 
 
+LOG_ID = "log_id"  # meta key: a random name the log takes when created and keeps for life
+
+
+async def log_identity(log: EventLog) -> str:
+    """The log's lifelong name, so a graph can tell which log it was projected from."""
+    identity = await log.get_meta(LOG_ID)
+    if identity is None:  # every log names itself on open
+        raise StoreUnavailable("The event log has no identity — was it opened?")
+    return identity
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -50,6 +61,7 @@ CREATE TABLE IF NOT EXISTS events (
 )
 """
 _META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_NAME_LOG = "INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', lower(hex(randomblob(16))))"
 
 
 class SqliteEventLog:
@@ -78,6 +90,7 @@ class SqliteEventLog:
             db.execute("PRAGMA synchronous=FULL")
             db.execute(_SCHEMA)
             db.execute(_META_SCHEMA)
+            db.execute(_NAME_LOG)
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(
                 f"Cannot open the event log at {self._path}: {exc} — check the data directory"

@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS events (
 _META_SCHEMA: LiteralString = (
     "CREATE TABLE IF NOT EXISTS ripple_meta (key text PRIMARY KEY, value text NOT NULL)"
 )
+_NAME_LOG: LiteralString = (
+    "INSERT INTO ripple_meta (key, value) VALUES ('log_id', gen_random_uuid()::text) "
+    "ON CONFLICT (key) DO NOTHING"
+)
 _GET_META: LiteralString = "SELECT value FROM ripple_meta WHERE key = %s"
 _SET_META: LiteralString = (
     "INSERT INTO ripple_meta (key, value) VALUES (%s, %s) "
@@ -63,7 +67,7 @@ class PostgresEventLog:
         async with self._boundary("open"):
             self._pool = await open_pool(
                 self._url,
-                (_SCHEMA, _META_SCHEMA),
+                (_SCHEMA, _META_SCHEMA, _NAME_LOG),
                 lock=_APPEND_LOCK,
                 max_size=self._max_connections,
                 wait=self._timeout,

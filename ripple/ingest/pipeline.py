@@ -16,13 +16,13 @@ from typing import Any
 
 import orjson
 
-from ripple.errors import InvalidEvent, MalformedInput, StoreUnavailable
+from ripple.errors import ConfigError, InvalidEvent, MalformedInput, StoreUnavailable
 from ripple.graph.delta import GraphDelta
 from ripple.graph.store import GraphStore
 from ripple.heap import collector_paused
 from ripple.ingest import records
 from ripple.ingest.columns import FacetMemo
-from ripple.ingest.eventlog import EventLog
+from ripple.ingest.eventlog import EventLog, log_identity
 from ripple.ingest.fastparse import parse_event_json
 from ripple.ingest.projection import project
 
@@ -188,9 +188,30 @@ class Ingestor:
             if progress is not None:
                 progress(len(rows))
 
+    async def adopt_log(self) -> None:
+        """Check that the graph is projected from this log, before its mark is trusted.
+
+        The mark counts sequence numbers of one particular log; against another (a log file
+        deleted and started afresh, another database) it would skip events or claim ones never
+        applied. A graph that names no log yet (new, or from before logs had names) takes this
+        one's; a graph that names another is refused until `ripple replay` rebuilds it."""
+        identity = await log_identity(self.log)
+        seen = await self.store.projected_from()
+        if seen == identity:
+            return
+        if seen is not None:
+            raise ConfigError(
+                f"The graph was projected from another event log ({seen}) than the one "
+                f"configured ({identity}), so it cannot be caught up from it — rebuild the graph "
+                "from this log with `ripple replay` (same data directory and settings), or point "
+                "Ripple at the event log the graph belongs to"
+            )
+        await self.store.set_projected_from(identity)
+
     async def replay(self, progress: Progress | None = None) -> int:
         """Rebuild the graph from the log alone."""
         await self.store.clear()
+        await self.store.set_projected_from(await log_identity(self.log))
         return await self.catch_up(progress)
 
 

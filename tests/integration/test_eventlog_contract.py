@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ripple.errors import StoreUnavailable
-from ripple.ingest.eventlog import EventLog, SqliteEventLog
+from ripple.ingest.eventlog import EventLog, SqliteEventLog, log_identity
 from ripple.ingest.pg_eventlog import PostgresEventLog
 from tests.postgres_service import SERVICE, reset_events
 
@@ -146,5 +146,22 @@ async def test_meta_values_are_kept_beside_the_log_and_survive_a_reopen(new_log:
     try:
         assert await reopened.get_meta(key) == "cursor-2"
         assert await reopened.last_seq() == 0  # meta values are not events
+    finally:
+        await reopened.close()
+
+
+async def test_a_log_names_itself_once_and_keeps_the_name(new_log: NewLog) -> None:
+    """Two instances opening one log at once agree on its identity, and a reopen keeps it."""
+    first, second = new_log(), new_log()
+    await asyncio.gather(first.open(), second.open())
+    try:
+        names = {await log_identity(first), await log_identity(second)}
+    finally:
+        await first.close()
+        await second.close()
+    reopened = new_log()
+    await reopened.open()
+    try:
+        assert names == {await log_identity(reopened)}
     finally:
         await reopened.close()

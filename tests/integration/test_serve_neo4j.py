@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +13,26 @@ import orjson
 
 from ripple.api.app import create_app
 from ripple.demo import NAMESPACE, demo_events
+from ripple.graph.neo4j import Neo4jStore
 from tests.integration.server import RippleServer
 from tests.neo4j_service import SERVICE
+
+
+async def _clear(uri: str) -> None:
+    """An empty graph: this test's fresh event log is the one it will be projected from."""
+    store = Neo4jStore(uri)
+    await store.open()
+    try:
+        await store.clear()
+    finally:
+        await store.close()
 
 
 def test_serve_on_neo4j_answers_like_the_embedded_store(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     uri = SERVICE.uri()
+    asyncio.run(_clear(uri))
     server = RippleServer(tmp_path / "data", env={"RIPPLE_NEO4J_URI": uri})
     server.start()
     root = f"dataset:{NAMESPACE}:shop.public.orders"

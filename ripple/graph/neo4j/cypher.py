@@ -74,6 +74,8 @@ SET_THROUGH = """
 MERGE (m:RippleProjection {key: 'log'})
 SET m.through = CASE WHEN coalesce(m.through, 0) < $through THEN $through ELSE m.through END
 """
+PROJECTED_FROM = "MATCH (m:RippleProjection {key: 'log'}) RETURN m.log_id AS log"
+SET_PROJECTED_FROM = "MERGE (m:RippleProjection {key: 'log'}) SET m.log_id = $log"
 CLEAR = """
 MATCH (n) WHERE NOT n:RippleSchema
 CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS

@@ -103,6 +103,13 @@ class Neo4jStore:
         through = await self._read(_single(cypher.THROUGH))
         return int(through or 0)
 
+    async def projected_from(self) -> str | None:
+        log = await self._read(_single(cypher.PROJECTED_FROM))
+        return None if log is None else str(log)
+
+    async def set_projected_from(self, log: str) -> None:
+        await self._write(_statement(cypher.SET_PROJECTED_FROM, log=log))
+
     async def clear(self) -> None:
         """Delete every node and relationship but the schema node (in batches)."""
         driver = self._require_driver()
