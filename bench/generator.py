@@ -297,11 +297,16 @@ def _type_of(column: str) -> str:
 
 
 class EventWriter:
-    """Turns the jobs of a plan into OpenLineage RunEvents (one per job, in layer order)."""
+    """Turns the jobs of a plan into OpenLineage RunEvents (one per job, in layer order).
 
-    def __init__(self, plan: Plan) -> None:
+    `day` > 0 runs every job again that many days later: new run ids, times and output
+    statistics, the same datasets, schemas and column lineage — the steady state of a warehouse,
+    where most events re-assert lineage Ripple already holds."""
+
+    def __init__(self, plan: Plan, day: int = 0) -> None:
         self.plan = plan
-        self._rng = random.Random(f"events:{plan.seed}")
+        self._rng = random.Random(f"events:{plan.seed}" + (f":day{day}" if day else ""))
+        self._shift = timedelta(days=day)
 
     def events(self) -> Iterator[dict[str, Any]]:
         for index, job in enumerate(self.plan.jobs):
@@ -310,8 +315,9 @@ class EventWriter:
     def event(self, index: int, job: JobSpec) -> dict[str, Any]:
         rng = self._rng
         run_id = uuid.UUID(int=rng.getrandbits(128), version=4)
-        when = START_TIME + timedelta(seconds=index * 1.5, microseconds=rng.randrange(1_000_000))
-        nominal = START_TIME + timedelta(hours=index // 2_000)
+        start = START_TIME + self._shift
+        when = start + timedelta(seconds=index * 1.5, microseconds=rng.randrange(1_000_000))
+        nominal = start + timedelta(hours=index // 2_000)
         inputs = [self.plan.datasets[d] for d in job.inputs]
         return {
             "eventType": "COMPLETE",
