@@ -299,13 +299,14 @@ def _type_of(column: str) -> str:
 class EventWriter:
     """Turns the jobs of a plan into OpenLineage RunEvents (one per job, in layer order).
 
-    `day` > 0 runs every job again that many days later: new run ids, times and output
-    statistics, the same datasets, schemas and column lineage — the steady state of a warehouse,
-    where most events re-assert lineage Ripple already holds."""
+    `day` > 0 runs every job again that many days later: the same event but for a new run id and
+    times shifted by `day` days — the steady state of a warehouse, where most events re-assert
+    datasets, schemas and column lineage that Ripple already holds."""
 
     def __init__(self, plan: Plan, day: int = 0) -> None:
         self.plan = plan
-        self._rng = random.Random(f"events:{plan.seed}" + (f":day{day}" if day else ""))
+        self._rng = random.Random(f"events:{plan.seed}")  # the same draws on every day
+        self._runs = random.Random(f"runs:{plan.seed}:{day}") if day else None
         self._shift = timedelta(days=day)
 
     def events(self) -> Iterator[dict[str, Any]]:
@@ -315,6 +316,8 @@ class EventWriter:
     def event(self, index: int, job: JobSpec) -> dict[str, Any]:
         rng = self._rng
         run_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        if self._runs is not None:
+            run_id = uuid.UUID(int=self._runs.getrandbits(128), version=4)
         start = START_TIME + self._shift
         when = start + timedelta(seconds=index * 1.5, microseconds=rng.randrange(1_000_000))
         nominal = start + timedelta(hours=index // 2_000)

@@ -364,9 +364,9 @@ async def _measure(plan: Plan, seed: int, uri: str, started_here: bool) -> Secti
         f"delta), {apply_seconds:.1f} s in `Neo4jStore.apply` ({rate(events, apply_seconds)} "
         f"for the apply alone), {embedded_seconds:.2f} s for `EmbeddedStore.apply` of the same "
         "deltas. No event log on either side. "
-        f"Re-runs: the first {reruns:,} jobs again a day later (new run ids, times and output "
-        "statistics; the same datasets, schemas and column lineage, so each event re-asserts "
-        "what the graph holds and adds a run): "
+        f"Re-runs: the first {reruns:,} jobs again a day later (the same events but for new run "
+        "ids and times, so each re-asserts datasets, schemas and column lineage the graph "
+        "holds, and adds a run): "
         f"{rerun_prepare:.2f} s in prepare_raw, {rerun_seconds:.1f} s in `Neo4jStore.apply`, "
         f"{rerun_embedded:.2f} s in `EmbeddedStore.apply`.",
         f"~1,000-node blast radius: {len(roots)} datasets drawn at random ({tried:,} tried) whose "
