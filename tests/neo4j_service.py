@@ -40,4 +40,17 @@ class Neo4jService(ScriptService):
         return self.address()
 
 
+async def clear_graph(uri: str) -> None:
+    """An empty graph, its progress mark and log name too: for a test that starts a fresh event
+    log against the one Neo4j database the tests share."""
+    from ripple.graph.neo4j import Neo4jStore
+
+    store = Neo4jStore(uri)
+    await store.open()
+    try:
+        await store.clear()
+    finally:
+        await store.close()
+
+
 SERVICE = Neo4jService()

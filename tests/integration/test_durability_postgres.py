@@ -13,10 +13,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ripple.graph.neo4j import Neo4jStore
 from tests.integration.crash import missing_after_restart, post_until_killed
 from tests.integration.server import RippleServer
 from tests.neo4j_service import SERVICE as NEO4J
+from tests.neo4j_service import clear_graph
 from tests.postgres_service import SERVICE as POSTGRES
 
 
@@ -35,21 +35,11 @@ def fresh_database() -> Iterator[str]:
             conn.execute(drop.format(sql.Identifier(name)))
 
 
-async def _clear_graph(uri: str) -> None:
-    """An empty graph (its projection watermark too): the fresh log starts again at seq 1."""
-    store = Neo4jStore(uri)
-    await store.open()
-    try:
-        await store.clear()
-    finally:
-        await store.close()
-
-
 def test_sigkill_mid_stream_on_postgres_and_neo4j_loses_nothing_acknowledged(
     tmp_path: Path, fresh_database: str
 ) -> None:
     neo4j_uri = NEO4J.uri()
-    asyncio.run(_clear_graph(neo4j_uri))
+    asyncio.run(clear_graph(neo4j_uri))  # the fresh log starts again at seq 1
     env = {"RIPPLE_DATABASE_URL": fresh_database, "RIPPLE_NEO4J_URI": neo4j_uri}
     server = RippleServer(tmp_path / "data", env=env)
     server.start()

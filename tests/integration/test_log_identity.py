@@ -14,11 +14,11 @@ import pytest
 from ripple.config import Settings
 from ripple.demo import demo_events
 from ripple.errors import ConfigError
-from ripple.graph.neo4j import Neo4jStore
 from ripple.ingest.eventlog import SqliteEventLog, log_identity
 from ripple.ingest.pipeline import prepare
 from ripple.runtime import Runtime, open_runtime
 from tests.neo4j_service import SERVICE as NEO4J
+from tests.neo4j_service import clear_graph
 
 
 @pytest.fixture(params=["embedded", "neo4j"])
@@ -28,12 +28,7 @@ async def graph_uri(request: pytest.FixtureRequest) -> AsyncIterator[str | None]
         yield None
         return
     uri = NEO4J.uri()
-    store = Neo4jStore(uri)
-    await store.open()
-    try:
-        await store.clear()
-    finally:
-        await store.close()
+    await clear_graph(uri)
     yield uri
 
 

@@ -13,26 +13,15 @@ import orjson
 
 from ripple.api.app import create_app
 from ripple.demo import NAMESPACE, demo_events
-from ripple.graph.neo4j import Neo4jStore
 from tests.integration.server import RippleServer
-from tests.neo4j_service import SERVICE
-
-
-async def _clear(uri: str) -> None:
-    """An empty graph: this test's fresh event log is the one it will be projected from."""
-    store = Neo4jStore(uri)
-    await store.open()
-    try:
-        await store.clear()
-    finally:
-        await store.close()
+from tests.neo4j_service import SERVICE, clear_graph
 
 
 def test_serve_on_neo4j_answers_like_the_embedded_store(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     uri = SERVICE.uri()
-    asyncio.run(_clear(uri))
+    asyncio.run(clear_graph(uri))  # projected from this test's fresh log only
     server = RippleServer(tmp_path / "data", env={"RIPPLE_NEO4J_URI": uri})
     server.start()
     root = f"dataset:{NAMESPACE}:shop.public.orders"
