@@ -96,22 +96,22 @@ _RECORD_SET: LiteralString = (
     "SET n.first_seen = r.first_seen, n.last_seen = r.last_seen, n.last_stamp = r.last_stamp, "
     "n.asserted_by = r.run, n.props_json = r.props, n.stamps_json = r.stamps SET n += r.flat "
 )
-READ_RECORDS: dict[LiteralString, LiteralString] = {
-    label: "UNWIND $keys AS k MATCH (n:" + label + " {key: k}) "
-    "RETURN collect([n.key, elementId(n), n.first_seen, n.last_stamp, n.asserted_by, "
-    "n.props_json, n.stamps_json]) AS rows"
-    for label in RECORD_LABELS
-}
+
+
+def _read_records(label: LiteralString, lock: LiteralString = "") -> LiteralString:
+    return (
+        "UNWIND $keys AS k MATCH (n:" + label + " {key: k}) " + lock + "RETURN collect([n.key, "
+        "elementId(n), n.first_seen, n.last_stamp, n.asserted_by, n.props_json, n.stamps_json]) "
+        "AS rows"
+    )
+
+
+READ_RECORDS = {label: _read_records(label) for label in RECORD_LABELS}
 # The write path reads the records it will merge under an exclusive lock (`SET n.key = n.key`
 # takes the node's write lock), keys sorted so writers lock in one order: a concurrent batch that
 # touches the same node waits instead of overwriting it with a merge of a stale read. Relationship
 # records and column-fact versions are only written with their endpoint / dataset locked this way.
-LOCK_RECORDS: dict[LiteralString, LiteralString] = {
-    label: "UNWIND $keys AS k MATCH (n:" + label + " {key: k}) SET n.key = n.key "
-    "RETURN collect([n.key, elementId(n), n.first_seen, n.last_stamp, n.asserted_by, "
-    "n.props_json, n.stamps_json]) AS rows"
-    for label in RECORD_LABELS
-}
+LOCK_RECORDS = {label: _read_records(label, "SET n.key = n.key ") for label in RECORD_LABELS}
 CREATE_RECORDS: dict[LiteralString, LiteralString] = {
     label: "UNWIND $rows AS r CREATE (n:"
     + label
@@ -141,18 +141,17 @@ MATCH (d) WHERE elementId(d) = r.owner
 MATCH (c) WHERE elementId(c) = r.column
 MERGE (d)-[:HAS_COLUMN]->(c)
 """
-CREATE_DERIVES = """
-UNWIND $rows AS r
-MATCH (a) WHERE elementId(a) = r.src
-MATCH (b) WHERE elementId(b) = r.dst
-CREATE (a)-[:DERIVES {type: r.type}]->(b)
-"""
-MERGE_DERIVES = """
-UNWIND $rows AS r
-MATCH (a) WHERE elementId(a) = r.src
-MATCH (b) WHERE elementId(b) = r.dst
-MERGE (a)-[:DERIVES {type: r.type}]->(b)
-"""
+
+
+def _derives(verb: LiteralString) -> LiteralString:
+    return (
+        "UNWIND $rows AS r MATCH (a) WHERE elementId(a) = r.src "
+        "MATCH (b) WHERE elementId(b) = r.dst " + verb + " (a)-[:DERIVES {type: r.type}]->(b)"
+    )
+
+
+CREATE_DERIVES = _derives("CREATE")
+MERGE_DERIVES = _derives("MERGE")
 
 
 def _rel(kind: LiteralString) -> LiteralString:

@@ -354,8 +354,10 @@ async def _apply_edges(tx: AsyncManagedTransaction, batch: Batch, written: _Writ
     for src, kind, dst, variant, record in batch.edges():
         by_kind.setdefault(kind, []).append((src, dst, variant, record))
     for kind, edges in by_kind.items():
-        new = [e for e in edges if written.is_new(e[0], e[1])]
-        old = [e for e in edges if not written.is_new(e[0], e[1])]
+        new: list[tuple[str, str, str, Record]] = []
+        old: list[tuple[str, str, str, Record]] = []
+        for edge in edges:
+            (new if written.is_new(edge[0], edge[1]) else old).append(edge)
         probe = [
             {"i": i, "src": eids[src], "dst": eids[dst], "variant": variant}
             for i, (src, dst, variant, _) in enumerate(old)
