@@ -22,6 +22,9 @@ async def ingest_batches(
 ) -> None:
     """Prepare and commit each batch; `done(batch, outcomes)` once it is durable and projected."""
     for batch in batches:
+        # Paused across the commit too: resumed in between, the collector's first pass would
+        # scan every object of the prepared batch (about a tenth of the ingest time, measured).
         with collector_paused():
             prepared = [prepare_raw(body, ingestor.memo) for body in batch[1]]
-        done(batch, await ingestor.commit(prepared))
+            outcomes = await ingestor.commit(prepared)
+        done(batch, outcomes)
