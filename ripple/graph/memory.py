@@ -10,6 +10,7 @@ records derived from those (see graph/columns.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from sys import intern
 from typing import Any
 
 import orjson
@@ -132,12 +133,17 @@ class MemoryGraph:
             if found is not None:
                 _touch(found, time, stamp, run)
             else:
-                versions[key] = [time, stamp, run, tuple(map(tuple, facts.lineage))]
-                edges, out, inc = self.edges, self.out, self.inc
-                for src_ds_id, src_id, dst_field, kind, _, _, _ in facts.lineage:
+                # The payload keeps the graph's own id strings and interned names rather than
+                # the event's copies: millions fewer strings in memory, and in the snapshot one
+                # reference each instead of a copy (it opens about twice as fast).
+                payload = []
+                edges, out, inc, ids = self.edges, self.out, self.inc, self.ids
+                for entry in facts.lineage:
+                    src_ds_id, src_id, dst_field, kind, subtype, description, masking = entry
+                    src_ds = index[src_ds_id]
                     src = index.get(src_id)
                     if src is None:  # projection keeps only datasets the event names
-                        src = self._new_column(index[src_ds_id], src_id)
+                        src = self._new_column(src_ds, src_id)
                     dst_id = prefix + (dst_field or "")
                     dst = index.get(dst_id)
                     if dst is None:
@@ -148,6 +154,18 @@ class MemoryGraph:
                         edges[edge] = None
                         out[src].append((dst << 4) | code)
                         inc[dst].append((src << 4) | code)
+                    payload.append(
+                        (
+                            ids[src_ds],
+                            ids[src],
+                            intern(dst_field) if dst_field is not None else None,
+                            intern(kind),
+                            intern(subtype) if subtype is not None else None,
+                            description,
+                            masking,
+                        )
+                    )
+                versions[key] = [time, stamp, run, tuple(payload)]
 
     def _new_column(self, ds: int, column_id: str) -> int:
         """A new column node of dataset `ds`, with its HAS_COLUMN edge."""

@@ -10,6 +10,7 @@ code path, naming the JSON path, the value and the reason.
 from __future__ import annotations
 
 import uuid
+from sys import intern
 from typing import Annotated, Any
 
 import msgspec
@@ -371,8 +372,8 @@ def _flatten(
     items: list[_SchemaField], prefix: str, out: list[tuple[str, str | None, str | None]]
 ) -> None:
     for item in items:
-        name = prefix + item.name
-        out.append((name, item.type, item.description))
+        name = intern(prefix + item.name)  # names and types repeat across datasets: one copy
+        out.append((name, intern(item.type) if item.type else item.type, item.description))
         if item.fields:
             _flatten(item.fields, name + ".", out)
 
