@@ -121,7 +121,7 @@ def _cli(*args: str) -> tuple[float, subprocess.CompletedProcess[str] | str]:
     return time.perf_counter() - started, done
 
 
-def _cli_query(data_dir: Path, root: str) -> tuple[float, int | None, str]:
+def cli_query(data_dir: Path, root: str) -> tuple[float, int | None, str]:
     """`ripple impact --format json ROOT` on an ingested data directory: wall seconds, nodes in
     the answer, and what went wrong (empty when it exited 0)."""
     seconds, done = _cli("impact", "--data-dir", str(data_dir), "--format", "json", root)
@@ -182,7 +182,7 @@ def run(n_events: int, seed: int) -> Section:
         )
         progress("ingest: now `ripple ingest` on the file, then `ripple impact` on its data")
         cli_seconds, cli_events, cli_problem = _cli_ingest(path, workdir / "cli")
-        query_seconds, query_nodes, query_problem = _cli_query(workdir / "cli", query_root)
+        query_seconds, query_nodes, query_problem = cli_query(workdir / "cli", query_root)
         progress("ingest: networkx building the same graph")
         nx_seconds, graph = _networkx_build(path)
         snapshot = (workdir / "raw" / "graph.snapshot").stat().st_size
