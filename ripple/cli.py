@@ -59,8 +59,14 @@ def serve(data_dir: Path, host: str, port: int, demo: bool) -> None:
     settings = _settings(data_dir=data_dir, host=host, port=port)
     if demo:
         _run(_load_demo(settings))
-    err.print(f"Ripple listening on http://{host}:{port} (data in {data_dir})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    err.print(f"Ripple opening its graph (data in {data_dir}) …", soft_wrap=True)
+
+    def ready(seconds: float) -> None:
+        message = f"Ripple listening on http://{host}:{port} (graph opened in {seconds:.1f} s)"
+        err.print(message, soft_wrap=True)
+
+    app = create_app(settings, on_ready=ready)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @main.command()

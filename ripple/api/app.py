@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -28,13 +29,24 @@ Depth = Annotated[int, Query(ge=1, le=queries.MAX_DEPTH)]
 Limit = Annotated[int, Query(ge=1, le=1_000_000)]
 
 
-def create_app(settings: Settings | None = None, *, in_memory: bool = False) -> FastAPI:
-    """An app over the embedded store in `settings.data_dir`, or purely in memory (tests)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    in_memory: bool = False,
+    on_ready: Callable[[float], None] | None = None,
+) -> FastAPI:
+    """An app over the embedded store in `settings.data_dir`, or purely in memory (tests).
+
+    `on_ready(seconds)` is called once the graph is open and caught up with the log, with the
+    seconds that took (a large embedded graph takes seconds to load from its snapshot)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started = time.perf_counter()
         runtime = await open_runtime(settings, in_memory=in_memory)
+        if on_ready is not None:
+            on_ready(time.perf_counter() - started)
         committer = GroupCommitter(runtime.ingestor)
         committer.start()
         app.state.runtime = runtime

@@ -13,6 +13,7 @@ from ripple.config import Settings
 from ripple.errors import StoreUnavailable
 from ripple.graph.embedded import EmbeddedStore
 from ripple.runtime import open_runtime
+from tests.integration.server import RippleServer
 from tests.unit.builders import column_lineage, dataset, field_ref, run_event
 
 
@@ -75,3 +76,17 @@ async def test_a_damaged_snapshot_is_removed_and_the_graph_rebuilt_from_the_log(
         assert await runtime.store.dump() == expected  # caught up from the log alone
     finally:
         await runtime.close()
+
+
+async def test_serve_says_when_the_graph_is_open(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    await _ingest(data_dir)  # a snapshot to open
+    server = RippleServer(data_dir)
+    server.start()
+    try:
+        log = server.log_path.read_text()
+        opening = log.index(f"Ripple opening its graph (data in {data_dir})")
+        ready = log.index(f"Ripple listening on {server.url} (graph opened in ")
+        assert opening < ready
+    finally:
+        server.stop()
