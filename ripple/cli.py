@@ -13,7 +13,15 @@ import click
 import orjson
 import pydantic
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ripple.config import Settings
@@ -80,7 +88,8 @@ def ingest(data_dir: Path, paths: tuple[str, ...], batch: int) -> None:
         files = expand(list(paths))
     except MalformedInput as exc:
         raise click.ClickException(str(exc)) from None
-    accepted, rejected = _run(_ingest_files(settings, files, batch))
+    sizes = [None if name == "-" else Path(name).stat().st_size for name in files]
+    accepted, rejected = _run(_ingest_files(settings, files, sizes, batch))
     err.print(f"[green]{accepted} accepted[/], [red]{len(rejected)} rejected[/]")
     for where, reason in rejected[:50]:
         err.print(f"  {where}: {reason}", soft_wrap=True)
@@ -286,29 +295,39 @@ async def _query(data_dir: Path, ask: Callable[[Runtime], Awaitable[T]]) -> T:
 
 
 async def _ingest_files(
-    settings: Settings, files: list[str], batch: int
+    settings: Settings, files: list[str], sizes: list[int | None], batch: int
 ) -> tuple[int, list[tuple[str, str]]]:
+    """Ingest the files (`sizes` in bytes, None for stdin) in batches, with a progress bar."""
     runtime = await open_runtime(settings)
     accepted = 0
     rejected: list[tuple[str, str]] = []
+    total = None if None in sizes else sum(size or 0 for size in sizes)
     try:
-        with _progress() as bar:
-            task = bar.add_task("ingesting", total=None)
+        with _bytes_progress() as bar:
+            task = bar.add_task("ingesting", total=total, events=0)
+            position = 0  # bytes read up to the end of the batch being committed
 
             def batches() -> Iterator[Batch]:
+                nonlocal position
                 wheres: list[str] = []
                 bodies: list[bytes] = []
-                for name in files:
+                finished = 0  # bytes of the files read to their end
+                for name, size in zip(files, sizes, strict=True):
                     bar.update(task, description=f"ingesting {Path(name).name}")
+                    read = 0  # of this file (re-encoded array elements count roughly)
                     for item in read_raw(name):
                         if isinstance(item, RawEvent):
                             wheres.append(item.where)
                             bodies.append(item.body)
+                            read += len(item.body) + 1
                         else:
                             rejected.append((item.where, str(item.doc)))
                         if len(bodies) >= batch:
+                            position = finished + min(read, size or read)
                             yield wheres, bodies
                             wheres, bodies = [], []
+                    finished += size or read
+                    position = finished
                 if bodies:
                     yield wheres, bodies
 
@@ -319,7 +338,7 @@ async def _ingest_files(
                         accepted += 1
                     else:
                         rejected.append((where, str(outcome.error)))
-                bar.advance(task, len(outcomes))
+                bar.update(task, completed=position, events=accepted + len(rejected))
 
             await ingest_batches(runtime.ingestor, batches(), done)
     finally:
@@ -376,6 +395,19 @@ def _settings(**values: Any) -> Settings:
             f"RIPPLE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         raise click.ClickException(f"Bad setting — {problems}") from None
+
+
+def _bytes_progress() -> Progress:
+    """Progress through input files by bytes (with the time left), counting events as it goes."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[events]:,} events"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
 
 
 def _progress() -> Progress:

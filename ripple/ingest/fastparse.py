@@ -252,7 +252,7 @@ def parse_event_json(body: bytes, memo: FacetMemo | None = None) -> Event:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise MalformedInput(f"Body is not valid JSON: {exc}") from None
+        raise MalformedInput(f"not valid JSON: {exc}") from None
     return parse_event(doc, memo)
 
 

@@ -54,8 +54,9 @@ def prepare_raw(body: bytes, memo: FacetMemo | None = None) -> Prepared:
         delta = project(parse_event_json(body, memo))
     except InvalidEvent as exc:
         return Prepared(None, None, exc)
-    except MalformedInput as exc:
-        return Prepared(None, None, InvalidEvent("$", None, str(exc)))
+    except MalformedInput as exc:  # the text itself is the offending value
+        text = body[:200].decode("utf-8", "replace").strip()
+        return Prepared(None, None, InvalidEvent("$", text, str(exc)))
     return Prepared(body, delta)
 
 

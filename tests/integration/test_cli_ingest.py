@@ -1,0 +1,95 @@
+"""`ripple ingest` as a user runs it: files, directories and stdin in, a summary out that names
+each rejected event's file:line and reason, exit status 1 when anything was rejected — and every
+good event in the graph whatever its neighbours were."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from ripple.config import Settings
+from ripple.runtime import open_runtime
+from tests.unit.builders import run_event
+
+RIPPLE = str(Path(sys.executable).parent / "ripple")
+
+
+def _ripple(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RIPPLE, *args],
+        input=stdin.decode() if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _jobs(data_dir: Path) -> set[str]:
+    async def read() -> set[str]:
+        runtime = await open_runtime(Settings(data_dir=data_dir), read_only=True)
+        try:
+            dump = await runtime.store.dump()
+        finally:
+            await runtime.close()
+        return {node_id for node_id in dump["nodes"] if node_id.startswith("job:")}
+
+    return asyncio.run(read())
+
+
+def test_files_and_directories_with_bad_events_among_good_ones(tmp_path: Path) -> None:
+    events = tmp_path / "events"
+    (events / "more").mkdir(parents=True)
+    nameless = run_event("nameless", ["a"], ["b"])
+    del nameless["job"]["name"]
+    (events / "day1.ndjson").write_bytes(
+        b"\n".join(
+            [
+                orjson.dumps(run_event("load", ["raw"], ["staged"])),
+                b"{not json",
+                b"",
+                orjson.dumps(nameless),
+                orjson.dumps(run_event("build", ["staged"], ["mart"])),
+            ]
+        )
+    )
+    (events / "more" / "day2.json").write_bytes(
+        orjson.dumps([run_event("report", ["mart"], ["report"])], option=orjson.OPT_INDENT_2)
+    )
+    (events / "notes.txt").write_text("not an event file: skipped")
+    data = tmp_path / "data"
+
+    done = _ripple("ingest", "--data-dir", str(data), str(events))
+
+    assert done.returncode == 1, done.stderr
+    assert "3 accepted, 2 rejected" in done.stderr
+    assert f"{events / 'day1.ndjson'}:2: $: not valid JSON" in done.stderr
+    assert "(got '{not json')" in done.stderr
+    assert f"{events / 'day1.ndjson'}:5:" not in done.stderr  # line 3 is blank; 5 is good
+    assert f"{events / 'day1.ndjson'}:4: $.job.name" in done.stderr
+    assert _jobs(data) == {"job:jobs:load", "job:jobs:build", "job:jobs:report"}
+
+
+def test_stdin_and_a_clean_run(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    body = b"\n".join(
+        orjson.dumps(run_event(f"job_{i}", [f"t{i}"], [f"t{i + 1}"])) for i in range(3)
+    )
+
+    done = _ripple("ingest", "--data-dir", str(data), "-", stdin=body)
+
+    assert done.returncode == 0, done.stderr
+    assert "3 accepted, 0 rejected" in done.stderr
+    assert _jobs(data) == {f"job:jobs:job_{i}" for i in range(3)}
+
+
+def test_a_missing_path_is_an_error_that_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.ndjson"
+
+    done = _ripple("ingest", "--data-dir", str(tmp_path / "data"), str(missing))
+
+    assert done.returncode != 0
+    assert f"{missing}: no such file or directory" in done.stderr
