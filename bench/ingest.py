@@ -38,19 +38,18 @@ BATCH = 1_000
 TARGET = 5_000  # events/s
 
 
-def read_batches(path: Path, size: int = BATCH) -> list[list[object]]:
+def read_batches(path: Path, size: int = BATCH) -> Iterator[list[object]]:
+    """The file's events decoded with orjson, `size` at a time, as they are read."""
     batch: list[object] = []
-    batches: list[list[object]] = []
     with path.open("rb") as fh:
         for line in fh:
             if line.strip():
                 batch.append(orjson.loads(line))
             if len(batch) == size:
-                batches.append(batch)
+                yield batch
                 batch = []
     if batch:
-        batches.append(batch)
-    return batches
+        yield batch
 
 
 async def _ripple_ingest(
@@ -75,16 +74,8 @@ async def _ripple_ingest(
         rejected += sum(not o.accepted for o in outcomes)
 
     if decoded:
-        batch: list[object] = []
-        with path.open("rb") as fh:
-            for line in fh:
-                if line.strip():
-                    batch.append(orjson.loads(line))
-                if len(batch) == BATCH:
-                    count(await ingestor.ingest(batch))
-                    batch = []
-            if batch:
-                count(await ingestor.ingest(batch))
+        for batch in read_batches(path):
+            count(await ingestor.ingest(batch))
     else:
 
         def batches() -> Iterator[Batch]:
