@@ -55,11 +55,12 @@ def create_app(
         app.state.executors = {}  # plan id -> the executor task running it in this server
         app.state.airflow_sync = PeriodicSync(runtime.ingestor, settings)
         app.state.airflow_sync.start()
-        # A log in PostgreSQL may be shared by several servers: keep the graph up with theirs.
+        # Other processes may append to this log: servers sharing a PostgreSQL log, or
+        # `ripple ingest` loading files into this server's data directory. Keep up with them.
         follower = (
-            asyncio.create_task(runtime.ingestor.follow(), name="ripple-follow-log")
-            if settings.database_url is not None and not in_memory
-            else None
+            None
+            if in_memory
+            else asyncio.create_task(runtime.ingestor.follow(), name="ripple-follow-log")
         )
         try:
             yield

@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import orjson
 
 from ripple.config import Settings
 from ripple.runtime import open_runtime
-from tests.unit.builders import run_event
+from tests.integration.server import RippleServer
+from tests.unit.builders import DS_NS, run_event
 
 RIPPLE = str(Path(sys.executable).parent / "ripple")
 
@@ -93,3 +96,44 @@ def test_a_missing_path_is_an_error_that_names_it(tmp_path: Path) -> None:
 
     assert done.returncode != 0
     assert f"{missing}: no such file or directory" in done.stderr
+
+
+def test_a_running_server_answers_for_what_ripple_ingest_adds_to_its_data_dir(
+    tmp_path: Path,
+) -> None:
+    """Loading history with `ripple ingest` while `ripple serve` runs on the same data directory:
+    the server takes the events up from the shared log (within its one-second follow interval),
+    and what it accepts afterwards lands after them."""
+    data = tmp_path / "data"
+    server = RippleServer(data)
+    server.start()
+    try:
+        history = tmp_path / "history.ndjson"
+        history.write_bytes(
+            b"\n".join(
+                orjson.dumps(run_event(name, [src], [dst]))
+                for name, src, dst in (("load", "raw", "staged"), ("build", "staged", "mart"))
+            )
+        )
+        done = _ripple("ingest", "--data-dir", str(data), str(history))
+        assert done.returncode == 0, done.stderr
+
+        root = f"dataset:{DS_NS}:raw"
+        deadline = time.monotonic() + 15
+        answer = httpx.get(f"{server.url}/api/v1/impact", params={"nodeId": root})
+        while answer.status_code == 404 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            answer = httpx.get(f"{server.url}/api/v1/impact", params={"nodeId": root})
+        assert answer.status_code == 200, answer.text
+        impacted = {node["id"] for node in answer.json()["nodes"]}
+        assert {"job:jobs:load", "job:jobs:build", f"dataset:{DS_NS}:mart"} <= impacted
+
+        posted = httpx.post(
+            f"{server.url}/api/v1/lineage", json=run_event("report", ["mart"], ["report"])
+        )
+        assert posted.status_code == 201, posted.text
+        order = httpx.get(f"{server.url}/api/v1/order", params={"nodeId": root}).json()
+        assert order["layers"] == [["job:jobs:load"], ["job:jobs:build"], ["job:jobs:report"]]
+    finally:
+        server.stop()
+    assert _jobs(data) == {"job:jobs:load", "job:jobs:build", "job:jobs:report"}
