@@ -69,7 +69,11 @@ class EmbeddedStore:
         if self._snapshot is None:
             return
         self._snapshot.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._snapshot.with_suffix(".tmp")
+        _remove_abandoned(self._snapshot)
+        # Named for this process: a server and `ripple ingest` on one data directory may save at
+        # the same moment, and must not write into one file. Whichever renames last wins; both
+        # snapshots are whole, and start-up catches up from the log past the one it finds.
+        tmp = _temporary(self._snapshot, os.getpid())
         with tmp.open("wb") as fh:
             marshal.dump(_image(self.graph), fh)
             fh.flush()
@@ -158,3 +162,26 @@ def _restore(graph: MemoryGraph, image: dict[str, Any]) -> None:
     graph.inc = image["inc"]
     graph.edges = image["edges"]
     graph.columns = image["columns"]
+
+
+def _temporary(snapshot: Path, pid: int) -> Path:
+    return snapshot.with_name(f"{snapshot.name}.{pid}.tmp")
+
+
+def _remove_abandoned(snapshot: Path) -> None:
+    """Delete temporary snapshots left by processes that died while saving (each can be
+    hundreds of megabytes); those of live processes are still being written."""
+    for path in snapshot.parent.glob(f"{snapshot.name}.*.tmp"):
+        pid = path.name[len(snapshot.name) + 1 : -len(".tmp")]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

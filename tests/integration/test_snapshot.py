@@ -4,14 +4,19 @@ time (it is removed, and the graph is rebuilt from the event log)."""
 from __future__ import annotations
 
 import marshal
+import multiprocessing
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pytest
 
 from ripple.config import Settings
 from ripple.errors import StoreUnavailable
+from ripple.graph.delta import GraphDelta
 from ripple.graph.embedded import EmbeddedStore
+from ripple.ingest.pipeline import prepare
 from ripple.runtime import open_runtime
 from tests.integration.server import RippleServer
 from tests.unit.builders import column_lineage, dataset, field_ref, run_event
@@ -90,3 +95,64 @@ async def test_serve_says_when_the_graph_is_open(tmp_path: Path) -> None:
         assert opening < ready
     finally:
         server.stop()
+
+
+def _save_repeatedly(snapshot: str, chains: int, times: int) -> None:
+    """In a child process: a graph of `chains` event chains, saved to `snapshot` again and again."""
+    store = EmbeddedStore(Path(snapshot))
+    for deltas in (_deltas(chain) for chain in range(chains)):
+        store.graph.through += len(deltas)
+        for delta in deltas:
+            store.graph.apply(delta)
+    for _ in range(times):
+        store.save()
+
+
+def _deltas(chain: int) -> list[GraphDelta]:
+    deltas = []
+    for event in _events():
+        doc = orjson.loads(orjson.dumps(event).replace(b'"t', f'"c{chain}t'.encode()))
+        prepared = prepare(doc)
+        assert prepared.delta is not None
+        deltas.append(prepared.delta)
+    return deltas
+
+
+def test_two_processes_saving_at_once_leave_a_whole_snapshot(tmp_path: Path) -> None:
+    """A server and `ripple ingest` on one data directory may save at the same moment."""
+    snapshot = tmp_path / "graph.snapshot"
+    context = multiprocessing.get_context("spawn")
+    savers = [
+        context.Process(target=_save_repeatedly, args=(str(snapshot), chains, 40))
+        for chains in (300, 301)
+    ]
+    for saver in savers:
+        saver.start()
+    for saver in savers:
+        saver.join(timeout=120)
+        assert saver.exitcode == 0
+
+    image = marshal.loads(snapshot.read_bytes())  # a torn file does not decode
+    assert image["through"] in (300 * len(_events()), 301 * len(_events()))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_save_removes_temporary_files_that_dead_processes_left(tmp_path: Path) -> None:
+    snapshot = tmp_path / "graph.snapshot"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        abandoned = tmp_path / f"graph.snapshot.{dead.pid}.tmp"
+        in_progress = tmp_path / f"graph.snapshot.{live.pid}.tmp"
+        abandoned.write_bytes(b"half a snapshot")
+        in_progress.write_bytes(b"being written")
+
+        EmbeddedStore(snapshot).save()
+
+        assert not abandoned.exists()
+        assert in_progress.exists()
+        assert snapshot.exists()
+    finally:
+        live.kill()
+        live.wait()
