@@ -9,7 +9,6 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import orjson
 import pytest
 
 from ripple.config import Settings
@@ -22,15 +21,17 @@ from tests.integration.server import RippleServer
 from tests.unit.builders import column_lineage, dataset, field_ref, run_event
 
 
-def _events() -> list[dict[str, object]]:
+def _events(prefix: str = "") -> list[dict[str, object]]:
     """A chain t0 → t1 → … → t5, each table's `id` derived from the previous one's."""
     return [
         run_event(
-            f"job_{i}",
-            [dataset(f"t{i}", ["id"])],
+            f"{prefix}job_{i}",
+            [dataset(f"{prefix}t{i}", ["id"])],
             [
                 dataset(
-                    f"t{i + 1}", ["id"], lineage=column_lineage({"id": [field_ref(f"t{i}", "id")]})
+                    f"{prefix}t{i + 1}",
+                    ["id"],
+                    lineage=column_lineage({"id": [field_ref(f"{prefix}t{i}", "id")]}),
                 )
             ],
         )
@@ -110,9 +111,8 @@ def _save_repeatedly(snapshot: str, chains: int, times: int) -> None:
 
 def _deltas(chain: int) -> list[GraphDelta]:
     deltas = []
-    for event in _events():
-        doc = orjson.loads(orjson.dumps(event).replace(b'"t', f'"c{chain}t'.encode()))
-        prepared = prepare(doc)
+    for event in _events(prefix=f"c{chain}_"):
+        prepared = prepare(event)
         assert prepared.delta is not None
         deltas.append(prepared.delta)
     return deltas
