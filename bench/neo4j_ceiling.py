@@ -1,7 +1,7 @@
 """Neo4j's own write ceiling on this machine, for the shape of graph Ripple ingests.
 
 The ingest target of figure d is stated in events per second, and each generated event adds about
-20 nodes and 54 relationships (a job, a run, datasets, their columns, HAS_COLUMN and column
+21 nodes and 56 relationships (a run, new datasets, their columns, HAS_COLUMN and column
 lineage). Whatever a store does, it must at least create those. This measures the cheapest way
 to do only that: the nodes and relationships the first events add, each created exactly once,
 with no properties but a key, no MERGE, no stamps or facets, and no work on the client beyond
