@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ripple.config import Settings
+from ripple.errors import ConfigError
 from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import GraphStore
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
@@ -44,6 +45,8 @@ async def open_runtime(
         store: GraphStore = EmbeddedStore()
     else:
         settings = settings or Settings()
+        if read_only:
+            _require_data(settings)
         log = _log(settings)
         store = _store(settings, read_only=read_only)
     await log.open()
@@ -65,6 +68,17 @@ async def open_runtime(
         await log.close()
         raise
     return Runtime(log, store, ingestor, remediation)
+
+
+def _require_data(settings: Settings) -> None:
+    """A query on a directory without an event log would find no node at all (and leave an empty
+    log behind): a mistyped data directory, most likely. Say so instead."""
+    if settings.database_url is None and not settings.event_log_path.exists():
+        raise ConfigError(
+            f"No Ripple data in {settings.data_dir} (no event log there) — pass the data "
+            "directory your events went to with --data-dir or RIPPLE_DATA_DIR, or load events "
+            "first (`ripple ingest`, or post them to `ripple serve`)"
+        )
 
 
 def _log(settings: Settings) -> EventLog:
