@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -65,6 +66,8 @@ def serve(data_dir: Path, host: str, port: int, demo: bool) -> None:
     from ripple.api.app import create_app
 
     settings = _settings(data_dir=data_dir, host=host, port=port)
+    # The address first: a port already taken fails at once, not after the graph has loaded.
+    sock = _bind(host, port)
     if demo:
         _run(_load_demo(settings))
     err.print(f"Ripple opening its graph (data in {data_dir}) …", soft_wrap=True)
@@ -74,7 +77,25 @@ def serve(data_dir: Path, host: str, port: int, demo: bool) -> None:
         err.print(message, soft_wrap=True)
 
     app = create_app(settings, on_ready=ready)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The server's listening address, bound as uvicorn binds it."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port}: {exc.strerror} — another server (another "
+            "`ripple serve`, or Marquez) may hold the port; stop it, or choose another with "
+            "--port / RIPPLE_PORT"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @main.command()
