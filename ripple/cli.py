@@ -30,7 +30,7 @@ from ripple.errors import MalformedInput, RippleError
 from ripple.graph import queries
 from ripple.graph.store import Closure, WalkOptions
 from ripple.ingest.bulk import Batch, ingest_batches
-from ripple.ingest.files import RawEvent, expand, read_raw
+from ripple.ingest.files import RawEvent, expand, input_size, read_raw
 from ripple.ingest.pipeline import Outcome
 from ripple.runtime import Runtime, open_runtime
 
@@ -109,7 +109,7 @@ def ingest(data_dir: Path, paths: tuple[str, ...], batch: int) -> None:
         files = expand(list(paths))
     except MalformedInput as exc:
         raise click.ClickException(str(exc)) from None
-    sizes = [None if name == "-" else Path(name).stat().st_size for name in files]
+    sizes = [input_size(name) for name in files]
     accepted, rejected = _run(_ingest_files(settings, files, sizes, batch))
     err.print(f"[green]{accepted} accepted[/], [red]{len(rejected)} rejected[/]")
     for where, reason in rejected[:50]:

@@ -1,13 +1,20 @@
 """Read events from files: `.json` (one object or an array), `.ndjson`/`.jsonl`, or `-` for stdin.
 
-Every event comes with its location (`file:line`) so a rejection can say where it was.
+Any of them may be gzip-compressed (recognised by its first bytes, whatever its name); in a
+directory, `.gz` copies of those names are picked up too. Every event comes with its location
+(`file:line`) so a rejection can say where it was, and a file that cannot be read whole (not
+UTF-8, a truncated gzip stream) is reported at the line where reading stopped.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import sys
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,8 @@ import orjson
 from ripple.errors import MalformedInput
 
 SUFFIXES = (".json", ".ndjson", ".jsonl")
+_GZIP = b"\x1f\x8b"  # the first bytes of every gzip stream
+_UNREADABLE = (OSError, EOFError, zlib.error)  # a damaged or truncated gzip stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +44,54 @@ def read_raw(name: str) -> Iterator[RawEvent | Located]:
     """Events as JSON bytes, for bulk ingest; an unreadable one comes as Located(where, error).
 
     NDJSON lines and single-object files pass through undecoded; array elements are re-encoded."""
-    if name == "-" or not name.endswith((".ndjson", ".jsonl")):
+    if name == "-" or not _plain(name).endswith((".ndjson", ".jsonl")):
         for located in read_events(name):
             if isinstance(located.doc, MalformedInput):
                 yield located
             else:
                 yield RawEvent(located.where, orjson.dumps(located.doc))
         return
-    with Path(name).open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                yield RawEvent(f"{name}:{number}", line)
+    number = 0
+    with _open(name) as fh:
+        try:
+            for number, line in enumerate(fh, start=1):
+                if line.strip():
+                    yield RawEvent(f"{name}:{number}", line)
+        except _UNREADABLE as exc:
+            yield Located(
+                f"{name}:{number + 1}",
+                MalformedInput(f"cannot read the file past this line: {exc}"),
+            )
+
+
+def input_size(name: str) -> int | None:
+    """Bytes `name` holds once decompressed (for progress), or None for stdin. A gzip stream
+    records its size modulo 4 GiB in its last four bytes."""
+    if name == "-":
+        return None
+    path = Path(name)
+    with path.open("rb") as fh:
+        if fh.read(2) != _GZIP:
+            return path.stat().st_size
+        fh.seek(-4, 2)
+        return int.from_bytes(fh.read(4), "little")
+
+
+@contextmanager
+def _open(name: str) -> Iterator[io.BufferedIOBase]:
+    """The file's bytes, decompressed if it is gzip."""
+    with Path(name).open("rb") as raw:
+        gzipped = raw.read(2) == _GZIP
+        raw.seek(0)
+        if not gzipped:
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+            yield unzipped
+
+
+def _plain(name: str) -> str:
+    return name[: -len(".gz")] if name.endswith(".gz") else name
 
 
 def expand(paths: list[str]) -> list[str]:
@@ -56,17 +102,31 @@ def expand(paths: list[str]) -> list[str]:
         if raw == "-" or path.is_file():
             found.append(raw)
         elif path.is_dir():
-            found.extend(str(p) for p in sorted(path.rglob("*")) if p.suffix in SUFFIXES)
+            found.extend(
+                str(p) for p in sorted(path.rglob("*")) if _plain(p.name).endswith(SUFFIXES)
+            )
         else:
             raise MalformedInput(f"{raw}: no such file or directory")
     return found
 
 
 def read_events(name: str) -> Iterator[Located]:
-    text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
     label = "<stdin>" if name == "-" else name
+    data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    try:
+        if data.startswith(_GZIP):
+            data = gzip.decompress(data)
+        text = data.decode("utf-8")
+    except _UNREADABLE as exc:
+        yield Located(f"{label}:1", MalformedInput(f"not a readable gzip stream: {exc}"))
+        return
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        reason = f"not UTF-8 text: byte {data[exc.start]:#04x} at offset {exc.start}"
+        yield Located(f"{label}:{line}", MalformedInput(reason))
+        return
     stripped = text.lstrip()
-    if name.endswith((".ndjson", ".jsonl")) or (stripped and stripped[0] not in "[{"):
+    if _plain(name).endswith((".ndjson", ".jsonl")) or (stripped and stripped[0] not in "[{"):
         yield from _lines(text, label)
     elif stripped.startswith("["):
         yield from _array(text, label)

@@ -5,6 +5,7 @@ good event in the graph whatever its neighbours were."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import subprocess
 import sys
 import time
@@ -22,12 +23,9 @@ RIPPLE = str(Path(sys.executable).parent / "ripple")
 
 
 def _ripple(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [RIPPLE, *args],
-        input=stdin.decode() if stdin is not None else None,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = subprocess.run([RIPPLE, *args], input=stdin, capture_output=True, timeout=120)
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
     )
 
 
@@ -87,6 +85,26 @@ def test_stdin_and_a_clean_run(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "3 accepted, 0 rejected" in done.stderr
     assert _jobs(data) == {f"job:jobs:job_{i}" for i in range(3)}
+
+
+def test_gzipped_files_and_stdin(tmp_path: Path) -> None:
+    """Exports often come gzipped: read as they are, from a file or from stdin; a stream that is
+    neither gzip nor UTF-8 is a rejection naming where, not a traceback."""
+    data = tmp_path / "data"
+    day = tmp_path / "day.ndjson.gz"
+    day.write_bytes(gzip.compress(orjson.dumps(run_event("load", ["raw"], ["staged"])) + b"\n"))
+    piped = gzip.compress(orjson.dumps(run_event("build", ["staged"], ["mart"])))
+
+    from_file = _ripple("ingest", "--data-dir", str(data), str(day))
+    from_stdin = _ripple("ingest", "--data-dir", str(data), "-", stdin=piped)
+    garbled = _ripple("ingest", "--data-dir", str(data), "-", stdin=b"\xff\xfe not text")
+
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert _jobs(data) == {"job:jobs:load", "job:jobs:build"}
+    assert garbled.returncode == 1
+    assert "<stdin>:1: not UTF-8 text: byte 0xff at offset 0" in garbled.stderr
+    assert "Traceback" not in garbled.stderr
 
 
 def test_a_missing_path_is_an_error_that_names_it(tmp_path: Path) -> None:

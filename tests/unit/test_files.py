@@ -1,10 +1,11 @@
+import gzip
 import json
 from pathlib import Path
 
 import pytest
 
 from ripple.errors import MalformedInput
-from ripple.ingest.files import Located, expand, read_events
+from ripple.ingest.files import Located, RawEvent, expand, input_size, read_events, read_raw
 
 EVENT = {"eventTime": "2026-03-01T10:00:00Z", "job": {"namespace": "jobs", "name": "a"}}
 OTHER = {"eventTime": "2026-03-01T11:00:00Z", "job": {"namespace": "jobs", "name": "b"}}
@@ -86,12 +87,14 @@ def test_ndjson_saved_as_json_is_read_line_by_line(tmp_path: Path) -> None:
 
 def test_expand_finds_event_files_under_a_directory_sorted(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
-    for name in ("b/2.ndjson", "a.json", "b/1.jsonl", "notes.txt", "b/readme.md"):
+    names = ("b/2.ndjson", "a.json", "b/1.jsonl", "notes.txt", "b/readme.md", "c.ndjson.gz", "d.gz")
+    for name in names:
         (tmp_path / name).write_text("{}")
     assert expand([str(tmp_path)]) == [
         str(tmp_path / "a.json"),
         str(tmp_path / "b" / "1.jsonl"),
         str(tmp_path / "b" / "2.ndjson"),
+        str(tmp_path / "c.ndjson.gz"),
     ]
 
 
@@ -104,3 +107,38 @@ def test_expand_keeps_named_files_and_stdin(tmp_path: Path) -> None:
 def test_expand_rejects_a_missing_path(tmp_path: Path) -> None:
     with pytest.raises(MalformedInput, match="no such file"):
         expand([str(tmp_path / "missing.json")])
+
+
+def test_gzip_is_read_whatever_the_file_is_called(tmp_path: Path) -> None:
+    lines = (json.dumps(EVENT) + "\n" + json.dumps(OTHER) + "\n").encode()
+    ndjson = tmp_path / "day.ndjson.gz"
+    ndjson.write_bytes(gzip.compress(lines))
+    misnamed = tmp_path / "day.json"  # NDJSON, gzipped, under a plain name
+    misnamed.write_bytes(gzip.compress(lines))
+    for path in (ndjson, misnamed):
+        assert [json.loads(item.body) for item in read_raw(str(path))] == [EVENT, OTHER]
+        assert [item.where for item in read_raw(str(path))] == [f"{path}:1", f"{path}:2"]
+    assert input_size(str(ndjson)) == len(lines)  # progress counts what is read
+    assert input_size(str(tmp_path / "day.json")) == len(lines)
+
+
+def test_a_truncated_gzip_stream_is_malformed_where_reading_stopped(tmp_path: Path) -> None:
+    lines = b"".join(json.dumps({**EVENT, "n": i}).encode() + b"\n" for i in range(2_000))
+    packed = gzip.compress(lines)
+    path = tmp_path / "cut.ndjson.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    items = list(read_raw(str(path)))
+    events, (last,) = items[:-1], items[-1:]
+    assert events and all(isinstance(item, RawEvent) for item in events)
+    assert isinstance(last, Located) and isinstance(last.doc, MalformedInput)
+    assert last.where == f"{path}:{len(events) + 1}"
+    assert "cannot read the file past this line" in str(last.doc)
+
+
+def test_text_that_is_not_utf8_is_malformed_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{\n  "name": "caf\xe9"\n}')
+    (found,) = read(path)
+    assert found.where == f"{path}:2"
+    assert isinstance(found.doc, MalformedInput)
+    assert str(found.doc) == "not UTF-8 text: byte 0xe9 at offset 16"
