@@ -8,6 +8,7 @@ UTF-8, a truncated gzip stream) is reported at the line where reading stopped.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -55,6 +56,8 @@ def read_raw(name: str) -> Iterator[RawEvent | Located]:
     with _open(name) as fh:
         try:
             for number, line in enumerate(fh, start=1):
+                if number == 1:
+                    line = line.removeprefix(codecs.BOM_UTF8)  # as saved on Windows
                 if line.strip():
                     yield RawEvent(f"{name}:{number}", line)
         except _UNREADABLE as exc:
@@ -70,9 +73,10 @@ def input_size(name: str) -> int | None:
     if name == "-":
         return None
     path = Path(name)
+    size = path.stat().st_size
     with path.open("rb") as fh:
-        if fh.read(2) != _GZIP:
-            return path.stat().st_size
+        if size < 18 or fh.read(2) != _GZIP:  # 18 bytes: the smallest gzip stream
+            return size
         fh.seek(-4, 2)
         return int.from_bytes(fh.read(4), "little")
 
@@ -116,15 +120,17 @@ def read_events(name: str) -> Iterator[Located]:
     try:
         if data.startswith(_GZIP):
             data = gzip.decompress(data)
-        text = data.decode("utf-8")
     except _UNREADABLE as exc:
         yield Located(f"{label}:1", MalformedInput(f"not a readable gzip stream: {exc}"))
         return
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         reason = f"not UTF-8 text: byte {data[exc.start]:#04x} at offset {exc.start}"
         yield Located(f"{label}:{line}", MalformedInput(reason))
         return
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as saved on Windows
     stripped = text.lstrip()
     if _plain(name).endswith((".ndjson", ".jsonl")) or (stripped and stripped[0] not in "[{"):
         yield from _lines(text, label)

@@ -142,3 +142,18 @@ def test_text_that_is_not_utf8_is_malformed_at_its_line(tmp_path: Path) -> None:
     assert found.where == f"{path}:2"
     assert isinstance(found.doc, MalformedInput)
     assert str(found.doc) == "not UTF-8 text: byte 0xe9 at offset 16"
+
+
+def test_a_byte_order_mark_is_dropped(tmp_path: Path) -> None:
+    bom = b"\xef\xbb\xbf"
+    one = tmp_path / "one.json"
+    one.write_bytes(bom + json.dumps(EVENT).encode())
+    lines = tmp_path / "lines.ndjson"
+    lines.write_bytes(bom + json.dumps(EVENT).encode() + b"\n" + json.dumps(OTHER).encode())
+    assert read(one) == [Located(f"{one}:1", EVENT)]
+    bodies = [item.body for item in read_raw(str(lines)) if isinstance(item, RawEvent)]
+    assert [json.loads(body) for body in bodies] == [EVENT, OTHER]
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(bom + b'{\n  "name": "caf\xe9"\n}')
+    (found,) = read(latin1)
+    assert str(found.doc) == "not UTF-8 text: byte 0xe9 at offset 19"  # offsets count the mark
