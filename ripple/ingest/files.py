@@ -53,18 +53,15 @@ def read_raw(name: str) -> Iterator[RawEvent | Located]:
                 yield RawEvent(located.where, orjson.dumps(located.doc))
         return
     number = 0
-    with _open(name) as fh:
-        try:
+    try:
+        with _open(name) as fh:
             for number, line in enumerate(fh, start=1):
-                if number == 1:
-                    line = line.removeprefix(codecs.BOM_UTF8)  # as saved on Windows
                 if line.strip():
                     yield RawEvent(f"{name}:{number}", line)
-        except _UNREADABLE as exc:
-            yield Located(
-                f"{name}:{number + 1}",
-                MalformedInput(f"cannot read the file past this line: {exc}"),
-            )
+    except _UNREADABLE as exc:
+        yield Located(
+            f"{name}:{number + 1}", MalformedInput(f"cannot read the file past this line: {exc}")
+        )
 
 
 def input_size(name: str) -> int | None:
@@ -83,15 +80,22 @@ def input_size(name: str) -> int | None:
 
 @contextmanager
 def _open(name: str) -> Iterator[io.BufferedIOBase]:
-    """The file's bytes, decompressed if it is gzip."""
+    """The file's bytes, decompressed if it is gzip, after any byte-order mark."""
     with Path(name).open("rb") as raw:
         gzipped = raw.read(2) == _GZIP
         raw.seek(0)
         if not gzipped:
-            yield raw
+            yield _after_bom(raw)
             return
         with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-            yield unzipped
+            yield _after_bom(unzipped)
+
+
+def _after_bom(stream: io.BufferedIOBase) -> io.BufferedIOBase:
+    """The stream past a UTF-8 byte-order mark (as saved on Windows), if it starts with one."""
+    if stream.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+        stream.seek(0)
+    return stream
 
 
 def _plain(name: str) -> str:
