@@ -82,7 +82,8 @@ def serve(data_dir: Path, host: str, port: int, demo: bool) -> None:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """The server's listening address, bound as uvicorn binds it."""
+    """The server's listening address, bound as uvicorn binds it (its Config.bind_socket would
+    exit on a taken port without saying what to do)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
