@@ -34,6 +34,7 @@ from ripple.graph.delta import ColumnFacts, GraphDelta
 from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 from ripple.graph.walk import closure
 from ripple.model import EdgeKind, NodeKind
+from ripple.native import NATIVE
 
 # A record: [first_seen, last_stamp, last_run, props | None, stamps | None]
 Record = list[Any]
@@ -101,6 +102,9 @@ class MemoryGraph:
                 _touch(found, time, stamp, run)
                 if edge.props:
                     _merge(found, edge.props, stamp, ())
+        if NATIVE is not None:  # the same loop in C (ripple/_native.c)
+            NATIVE.apply_columns(self, delta.columns, time, stamp, run)
+            return
         for facts in delta.columns:
             self._apply_columns(facts, time, stamp, run)
 

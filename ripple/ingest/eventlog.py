@@ -8,6 +8,7 @@ the process and of the machine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -62,6 +63,15 @@ CREATE TABLE IF NOT EXISTS events (
 """
 _META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _NAME_LOG = "INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', lower(hex(randomblob(16))))"
+
+
+_ROWS = 1_000  # rows per INSERT: 2,000 parameters, far below SQLite's limit of 32,766
+
+
+@functools.cache
+def _insert(rows: int) -> str:
+    values = ",".join(["(?, ?)"] * rows)  # placeholders only: the rows travel as parameters
+    return f"INSERT INTO events (received_at, body) VALUES {values}"  # noqa: S608
 
 
 class SqliteEventLog:
@@ -141,21 +151,25 @@ class SqliteEventLog:
         now = datetime.now(UTC).isoformat()
         try:
             db.execute("BEGIN IMMEDIATE")
-            first = db.execute(
-                "INSERT INTO events (received_at, body) VALUES (?, ?) RETURNING seq",
-                (now, bodies[0]),
-            ).fetchone()[0]
-            if len(bodies) > 1:
-                db.executemany(
-                    "INSERT INTO events (received_at, body) VALUES (?, ?)",
-                    [(now, body) for body in bodies[1:]],
-                )
+            # Up to _ROWS rows a statement: SQLite then writes them all in one call, with the GIL
+            # released throughout (executemany takes it back between rows), so a caller can
+            # parse its next batch on the other core meanwhile (ripple/ingest/bulk.py).
+            for at in range(0, len(bodies), _ROWS):
+                chunk = bodies[at : at + _ROWS]
+                params: list[str | bytes] = []
+                for body in chunk:
+                    params.append(now)
+                    params.append(body)
+                db.execute(_insert(len(chunk)), params)
+            last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise StoreUnavailable(f"Cannot append to the event log: {exc}") from exc
-        return list(range(first, first + len(bodies)))
+        # One writer holds the database (BEGIN IMMEDIATE), and AUTOINCREMENT numbers the rows
+        # of a transaction consecutively: they end at the last one inserted.
+        return list(range(last - len(bodies) + 1, last + 1))
 
     async def read(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         rows = self._conn().execute(

@@ -36,6 +36,7 @@ from ripple.ingest.event import (
 from ripple.ingest.fields import parse_timestamp
 from ripple.ingest.records import PREFIX as RECORD_PREFIX
 from ripple.model import DatasetKey, JobKey
+from ripple.native import NATIVE
 
 Name = Annotated[str, Meta(min_length=1)]
 Facets = dict[str, Raw] | None
@@ -383,6 +384,15 @@ def _lineage(raw: Raw, memo: FacetMemo | None) -> Lineage:
     found = memo.get(key) if memo is not None else None
     if isinstance(found, Lineage):
         return found
+    # The same reading in C (ripple/_native.c), which answers None to decline what it does not read.
+    found_native = NATIVE.lineage(raw) if NATIVE is not None else None
+    lineage = _lineage_entries(raw) if found_native is None else lineage_value(*found_native)
+    if memo is not None:
+        memo.put(key, lineage)
+    return lineage
+
+
+def _lineage_entries(raw: Raw) -> Lineage:
     facet = _LINEAGE.decode(raw)
     entries: list[LineageEntry] = []
     for out_field, spec in facet.fields.items():
@@ -392,10 +402,7 @@ def _lineage(raw: Raw, memo: FacetMemo | None) -> Lineage:
             _entries(item, out_field, "DIRECT", entries)
     for item in facet.dataset or ():
         _entries(item, None, "INDIRECT", entries)
-    lineage = lineage_value(tuple(entries), tuple(facet.fields))
-    if memo is not None:
-        memo.put(key, lineage)
-    return lineage
+    return lineage_value(tuple(entries), tuple(facet.fields))
 
 
 def _entries(item: _InputField, dst: str | None, default: str, out: list[LineageEntry]) -> None:

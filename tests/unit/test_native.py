@@ -1,0 +1,256 @@
+"""The C loops (ripple/_native.c) must answer exactly as their Python twins, or decline."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.generator import events_for
+from ripple.demo import demo_events
+from ripple.graph import memory
+from ripple.graph.delta import GraphDelta
+from ripple.graph.memory import MemoryGraph
+from ripple.ingest import fastparse
+from ripple.ingest.columns import lineage_value
+from ripple.ingest.event import parse_event
+from ripple.ingest.projection import project
+from ripple.native import NATIVE
+from tests.conftest import food_delivery_events
+
+
+def test_the_install_built_the_c_loops() -> None:
+    # Ripple runs without them, only slower; an install on this project's machines must build them.
+    assert NATIVE is not None, "ripple._native is missing: reinstall with a C compiler present"
+
+
+def native() -> Any:
+    assert NATIVE is not None
+    return NATIVE
+
+
+# -- lineage ----------------------------------------------------------------------------------
+
+
+def python_lineage(raw: bytes) -> Any:
+    """The Python reading, or why it declines or rejects."""
+    try:
+        return fastparse._lineage_entries(msgspec.Raw(raw))
+    except (fastparse._Unusual, msgspec.DecodeError) as exc:
+        return type(exc).__name__
+
+
+def check_lineage(raw: bytes) -> bool:
+    """Equal answers, or a decline; returns whether C answered."""
+    found = native().lineage(raw)
+    expected = python_lineage(raw)
+    if found is None:
+        return False
+    assert not isinstance(expected, str), f"C read what Python refuses ({expected}): {raw!r}"
+    value = lineage_value(*found)
+    assert value == expected
+    assert all(type(e) is type(w) for e, w in zip(value.entries, expected.entries, strict=True))
+    return True
+
+
+def lineage_facets(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        d["facets"]["columnLineage"]
+        for e in events
+        for d in e.get("outputs") or []
+        if "columnLineage" in (d.get("facets") or {})
+    ]
+
+
+def test_generated_lineage_is_read_in_c() -> None:
+    _, events = events_for(200, seed=3)
+    facets = lineage_facets(events)
+    assert facets
+    assert all(check_lineage(orjson.dumps(f)) for f in facets)  # none declined: the fast path
+
+
+def test_fixture_and_demo_lineage_agree(fixtures_dir: Path) -> None:
+    docs: list[dict[str, Any]] = [*demo_events(), *food_delivery_events(fixtures_dir)]
+    for path in sorted(fixtures_dir.rglob("*.json")):
+        try:
+            loaded = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            continue
+        docs.extend(
+            d for d in (loaded if isinstance(loaded, list) else [loaded]) if isinstance(d, dict)
+        )
+    facets = lineage_facets(docs)
+    assert len(facets) > 10
+    for facet in facets:
+        check_lineage(orjson.dumps(facet))
+        check_lineage(json.dumps(facet, indent=2).encode())  # whitespace anywhere
+
+
+def test_declines_what_it_does_not_read() -> None:
+    field = {"namespace": "n", "name": "t", "field": "a"}
+    cases = [
+        {"fields": {"x": {"inputFields": [field], "transformationType": "IDENTITY"}}},  # legacy
+        {"fields": {"x": {"inputFields": [{**field, "name": "t\\u00e9"}]}}},  # escapes
+        {"fields": {"x": {"inputFields": [{**field, "field": ""}]}}},  # empty name
+        {"fields": {"x": {"inputFields": [{**field, "transformations": [{"type": "OTHER"}]}]}}},
+        {"fields": {"x": {"inputFields": [{**field, "transformations": [{"subtype": "A"}]}]}}},
+        {"fields": {"x": {"inputFields": [{"namespace": "n", "name": "t"}]}}},  # no field
+        {"fields": {"x": {}}},  # no inputFields
+        {"fields": None},
+        {"dataset": []},  # no fields
+        {
+            "fields": {
+                "x": {
+                    "inputFields": [
+                        {**field, "transformations": [{"type": "DIRECT", "masking": 1}]}
+                    ]
+                }
+            }
+        },
+    ]
+    for case in cases:
+        assert native().lineage(orjson.dumps(case)) is None, case
+    doubled = b'{"fields": {"x": {"inputFields": []}, "x": {"inputFields": []}}}'
+    assert native().lineage(doubled) is None
+    assert native().lineage(b'{"fields": {"\xff": {"inputFields": []}}}') is None  # not UTF-8
+
+
+def test_dataset_inputs_follow_field_inputs_wherever_they_appear() -> None:
+    field = {"namespace": "n", "name": "t", "field": "a"}
+    raw = orjson.dumps({"dataset": [field], "fields": {"x": {"inputFields": [field]}}})
+    assert check_lineage(raw)
+    entries, fields = native().lineage(raw)
+    assert [e.type for e in entries] == ["DIRECT", "INDIRECT"] and fields == ("x",)
+
+
+names = st.sampled_from(["a", "b", "id", "é", "x y", "ns:with/colon", ""])
+kinds = st.sampled_from(["DIRECT", "INDIRECT", "direct", "Indirect", "OTHER", "", 3, None])
+optional = st.one_of(
+    st.none(), st.sampled_from(["", "AGG", "FILTER", "desc ü", 'q"uote']), st.integers(0, 9)
+)
+transformation = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": kinds,
+        "subtype": optional,
+        "description": optional,
+        "masking": st.one_of(st.booleans(), st.none(), st.integers(0, 1)),
+        "_extra": st.one_of(
+            st.none(), st.integers(-9, 9), st.lists(st.floats(allow_nan=False), max_size=2)
+        ),
+    },
+)
+input_field = st.fixed_dictionaries(
+    {},
+    optional={
+        "namespace": names,
+        "name": names,
+        "field": names,
+        "transformations": st.one_of(st.none(), st.lists(transformation, max_size=3)),
+        "_meta": st.dictionaries(st.text(max_size=3), st.integers(-(2**40), 2**40), max_size=2),
+    },
+)
+field_lineage = st.fixed_dictionaries(
+    {},
+    optional={
+        "inputFields": st.lists(input_field, max_size=4),
+        "transformationType": st.one_of(st.none(), st.just("IDENTITY")),
+        "transformationDescription": st.none(),
+    },
+)
+facet = st.fixed_dictionaries(
+    {},
+    optional={
+        "_producer": st.just("urn:test"),
+        "fields": st.one_of(st.none(), st.dictionaries(names, field_lineage, max_size=4)),
+        "dataset": st.one_of(st.none(), st.lists(input_field, max_size=3)),
+    },
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(facet, st.booleans())
+def test_any_facet_agrees_or_declines(doc: dict[str, Any], pretty: bool) -> None:
+    raw = json.dumps(doc, indent=1, ensure_ascii=False).encode() if pretty else orjson.dumps(doc)
+    check_lineage(raw)
+
+
+# -- apply_columns ----------------------------------------------------------------------------
+
+
+def deltas(events: list[dict[str, Any]]) -> list[GraphDelta]:
+    return [project(parse_event(e)) for e in events]
+
+
+def graph_state(graph: MemoryGraph) -> dict[str, Any]:
+    return {
+        "index": graph.index,
+        "ids": graph.ids,
+        "kinds": bytes(graph.kinds),
+        "records": graph.records,
+        "out": graph.out,
+        "inc": graph.inc,
+        "edges": graph.edges,
+        "columns": graph.columns,
+    }
+
+
+def build(items: list[GraphDelta], use_c: bool, monkeypatch: pytest.MonkeyPatch) -> MemoryGraph:
+    with monkeypatch.context() as patch:
+        patch.setattr(memory, "NATIVE", NATIVE if use_c else None)
+        graph = MemoryGraph()
+        for delta in items:
+            graph.apply(delta)
+        return graph
+
+
+def test_apply_columns_builds_the_same_graph(
+    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    native()
+    _, generated = events_for(300, seed=5)
+    items = deltas([*generated, *demo_events(), *food_delivery_events(fixtures_dir)])
+    shuffled = random.Random(7).sample(items, len(items))
+    twice = items + shuffled  # every content again, in another order: the re-assertion path
+    expected = build(twice, use_c=False, monkeypatch=monkeypatch)
+    found = build(twice, use_c=True, monkeypatch=monkeypatch)
+    assert graph_state(found) == graph_state(expected)
+    assert found.dump() == expected.dump()
+
+
+def test_apply_columns_fails_like_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    native()
+    item = deltas(events_for(3, seed=1)[1])[-1]
+    for facts in item.columns:
+        facts.lineage = tuple(e._replace(src_dataset="dataset:nowhere:x") for e in facts.lineage)
+    errors = []
+    for use_c in (False, True):
+        graph = MemoryGraph()
+        graph.apply(GraphDelta(item.stamp, item.run, nodes=item.nodes, edges=item.edges))
+        with pytest.raises(KeyError) as caught:
+            _apply_columns(graph, item, use_c)
+        errors.append(caught.value.args)
+    assert errors[0] == errors[1] == ("dataset:nowhere:x",)
+    with pytest.raises(TypeError, match=r"graph\.index"):
+        native().apply_columns(_Fake(), [], "t", "t|0", None)
+
+
+class _Fake:
+    def __init__(self) -> None:
+        self.index: list[int] = []
+
+
+def _apply_columns(graph: MemoryGraph, item: GraphDelta, use_c: bool) -> None:
+    time = item.time
+    if use_c:
+        native().apply_columns(graph, item.columns, time, item.stamp, item.run)
+    else:
+        for facts in item.columns:
+            graph._apply_columns(facts, time, item.stamp, item.run)
