@@ -3,13 +3,14 @@
    Both do exactly what a Python function beside them does, and the tests check that they agree
    (tests/unit/test_native.py):
 
-   - apply_columns(graph, facts, time, stamp, run) is MemoryGraph._apply_columns for every
-     ColumnFacts of one delta (ripple/graph/memory.py);
+   - apply(graph, delta) is MemoryGraph.apply (ripple/graph/memory.py): a delta's nodes, edges
+     and column facts merged into the in-memory graph;
    - lineage(raw) is fastparse._lineage_entries: a columnLineage facet's JSON (already checked to
      be valid JSON by msgspec) to its LineageEntry tuples and output fields, or None to decline
      anything unusual, which the Python parser then reads and, if need be, rejects.
 
-   Python keeps every decision that is not in these loops; without this module (no C compiler
+   Python keeps every decision that is not in these loops (a tie between two values of one
+   stamp, an id of no known kind: the loops call back); without this module (no C compiler
    when installing), Ripple runs the Python versions and is only slower. */
 
 #define PY_SSIZE_T_CLEAN
@@ -23,7 +24,7 @@ static PyObject *S_DATASET, *S_SCHEMA, *S_LINEAGE, *S_LINEAGE_DIGEST;
 static PyObject *S_DIRECT, *S_INDIRECT, *S_S, *S_L, *S_EMPTY;
 static PyObject *S_INDEX, *S_IDS, *S_KINDS, *S_RECORDS, *S_OUT, *S_INC, *S_EDGES, *S_COLUMNS;
 
-/* -- apply_columns ---------------------------------------------------------------------------- */
+/* -- column facts (MemoryGraph._apply_columns) ------------------------------------------------------------------------- */
 
 typedef struct {
     PyObject *index, *ids, *kinds, *records, *out, *inc, *edges, *columns; /* borrowed */
@@ -316,7 +317,7 @@ static int apply_facts(Graph *g, PyObject *facts, PyObject *time, PyObject *stam
     if (!PyUnicode_Check(ds_id) || !PyTuple_Check(entries) ||
         (schema != Py_None && !(PyTuple_Check(schema) && PyTuple_GET_SIZE(schema) == 2 &&
                                 PyTuple_Check(PyTuple_GET_ITEM(schema, 0))))) {
-        PyErr_SetString(PyExc_TypeError, "apply_columns: malformed ColumnFacts");
+        PyErr_SetString(PyExc_TypeError, "apply: malformed ColumnFacts");
         goto done;
     }
     Py_ssize_t ds = lookup(g, ds_id);
@@ -373,46 +374,370 @@ static int graph_part(PyObject *graph, PyObject *name, PyObject **slot, PyTypeOb
     }
     Py_DECREF(value); /* the graph keeps it alive for the call */
     if (Py_TYPE(value) != type) {
-        PyErr_Format(PyExc_TypeError, "apply_columns: graph.%U is not a %s", name, type->tp_name);
+        PyErr_Format(PyExc_TypeError, "apply: graph.%U is not a %s", name, type->tp_name);
         return -1;
     }
     *slot = value;
     return 0;
 }
 
-static PyObject *apply_columns(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "apply_columns(graph, facts, time, stamp, run)");
-        return NULL;
-    }
-    if (DATASET_CODE < 0) {
-        PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup() was not called");
-        return NULL;
-    }
-    PyObject *graph = args[0], *facts = args[1], *time = args[2], *stamp = args[3], *run = args[4];
-    Graph g;
-    if (graph_part(graph, S_INDEX, &g.index, &PyDict_Type) < 0 ||
-        graph_part(graph, S_IDS, &g.ids, &PyList_Type) < 0 ||
-        graph_part(graph, S_KINDS, &g.kinds, &PyByteArray_Type) < 0 ||
-        graph_part(graph, S_RECORDS, &g.records, &PyList_Type) < 0 ||
-        graph_part(graph, S_OUT, &g.out, &PyList_Type) < 0 ||
-        graph_part(graph, S_INC, &g.inc, &PyList_Type) < 0 ||
-        graph_part(graph, S_EDGES, &g.edges, &PyDict_Type) < 0 ||
-        graph_part(graph, S_COLUMNS, &g.columns, &PyDict_Type) < 0) {
-        return NULL;
-    }
-    if (!PyUnicode_Check(time) || !PyUnicode_Check(stamp) ||
-        !(run == Py_None || PyUnicode_Check(run)) || !PyList_Check(facts)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "apply_columns: time and stamp are str, run str or None, facts a list");
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(facts); i++) {
-        if (apply_facts(&g, PyList_GET_ITEM(facts, i), time, stamp, run) < 0) {
+static int graph_parts(PyObject *graph, Graph *g) {
+    return graph_part(graph, S_INDEX, &g->index, &PyDict_Type) < 0 ||
+                   graph_part(graph, S_IDS, &g->ids, &PyList_Type) < 0 ||
+                   graph_part(graph, S_KINDS, &g->kinds, &PyByteArray_Type) < 0 ||
+                   graph_part(graph, S_RECORDS, &g->records, &PyList_Type) < 0 ||
+                   graph_part(graph, S_OUT, &g->out, &PyList_Type) < 0 ||
+                   graph_part(graph, S_INC, &g->inc, &PyList_Type) < 0 ||
+                   graph_part(graph, S_EDGES, &g->edges, &PyDict_Type) < 0 ||
+                   graph_part(graph, S_COLUMNS, &g->columns, &PyDict_Type) < 0
+               ? -1
+               : 0;
+}
+
+/* -- apply: MemoryGraph.apply for a whole delta -------------------------------------------------- */
+
+static PyObject *NODE_KINDS = NULL;   /* tuple: the NodeKind member of each node code */
+static PyObject *EDGE_CODES = NULL;   /* tuple: (EdgeKind member, variant) of each edge code */
+static PyObject *PREFIX_CODES = NULL; /* dict: "dataset" -> its node code, ... */
+static PyObject *WINS = NULL;         /* memory._wins: the tie-break of two values of one stamp */
+static PyObject *KIND_OF = NULL;      /* memory._kind_of: raises for an id of no known kind */
+static PyObject *S_ID, *S_KIND, *S_PROPS, *S_SRC, *S_DST, *S_VARIANT, *S_STAMP, *S_RUN, *S_NODES,
+    *S_EDGES_ATTR, *S_COLUMNS_ATTR;
+
+static PyObject *new_record(PyObject *time, PyObject *stamp, PyObject *run, PyObject *props,
+                            int none_if_empty) {
+    /* [time, stamp, run, dict(props), dict.fromkeys(props, stamp)] (None, None if asked and
+       props is empty) */
+    PyObject *values, *stamps;
+    if (none_if_empty && PyDict_GET_SIZE(props) == 0) {
+        values = Py_None;
+        stamps = Py_None;
+        Py_INCREF(values);
+        Py_INCREF(stamps);
+    } else {
+        values = PyDict_Copy(props);
+        stamps = PyDict_New();
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (values && stamps && PyDict_Next(props, &pos, &key, &value)) {
+            if (PyDict_SetItem(stamps, key, stamp) < 0) {
+                Py_CLEAR(stamps);
+            }
+        }
+        if (!values || !stamps) {
+            Py_XDECREF(values);
+            Py_XDECREF(stamps);
             return NULL;
         }
     }
-    Py_RETURN_NONE;
+    PyObject *record = PyList_New(5);
+    if (record == NULL) {
+        Py_DECREF(values);
+        Py_DECREF(stamps);
+        return NULL;
+    }
+    Py_INCREF(time);
+    Py_INCREF(stamp);
+    Py_INCREF(run);
+    PyList_SET_ITEM(record, 0, time);
+    PyList_SET_ITEM(record, 1, stamp);
+    PyList_SET_ITEM(record, 2, run);
+    PyList_SET_ITEM(record, 3, values);
+    PyList_SET_ITEM(record, 4, stamps);
+    return record;
+}
+
+/* memory._merge: each property keeps the value with the latest stamp (ties: _wins). */
+static int merge(PyObject *record, PyObject *props, PyObject *stamp) {
+    PyObject *values = PyList_GET_ITEM(record, 3), *stamps = PyList_GET_ITEM(record, 4);
+    if (values == Py_None) {
+        values = PyDict_New();
+        stamps = PyDict_New();
+        if (!values || !stamps) {
+            Py_XDECREF(values);
+            Py_XDECREF(stamps);
+            return -1;
+        }
+        PyList_SetItem(record, 3, values); /* steals */
+        PyList_SetItem(record, 4, stamps);
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(props, &pos, &key, &value)) {
+        PyObject *seen = PyDict_GetItemWithError(stamps, key);
+        int take;
+        if (seen == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            take = 1;
+        } else {
+            take = PyObject_RichCompareBool(stamp, seen, Py_GT);
+            if (take == 0) {
+                int same = PyObject_RichCompareBool(stamp, seen, Py_EQ);
+                if (same < 0) {
+                    return -1;
+                }
+                if (same) {
+                    PyObject *old = PyDict_GetItemWithError(values, key);
+                    if (old == NULL && PyErr_Occurred()) {
+                        return -1;
+                    }
+                    PyObject *wins =
+                        PyObject_CallFunctionObjArgs(WINS, value, old ? old : Py_None, NULL);
+                    if (wins == NULL) {
+                        return -1;
+                    }
+                    take = PyObject_IsTrue(wins);
+                    Py_DECREF(wins);
+                }
+            }
+        }
+        if (take < 0) {
+            return -1;
+        }
+        if (take && (PyDict_SetItem(values, key, value) < 0 || PyDict_SetItem(stamps, key, stamp) < 0)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static long node_code(PyObject *kind) {
+    /* the code of a NodeKind member (members are singletons: compared by identity) */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(NODE_KINDS); i++) {
+        if (PyTuple_GET_ITEM(NODE_KINDS, i) == kind) {
+            return (long)i;
+        }
+    }
+    PyErr_Format(PyExc_KeyError, "not a node kind: %R", kind);
+    return -1;
+}
+
+static long prefix_code(PyObject *node_id) {
+    /* the node code its id's prefix names ("dataset:..." -> dataset), as memory._kind_of */
+    Py_ssize_t colon = PyUnicode_FindChar(node_id, ':', 0, PyUnicode_GET_LENGTH(node_id), 1);
+    PyObject *prefix = NULL, *code = NULL;
+    if (colon >= 0) {
+        prefix = PyUnicode_Substring(node_id, 0, colon);
+        code = prefix ? PyDict_GetItemWithError(PREFIX_CODES, prefix) : NULL;
+        Py_XDECREF(prefix);
+        if (code != NULL) {
+            return PyLong_AsLong(code);
+        }
+    }
+    if (colon != -2 && !PyErr_Occurred()) { /* not a kind: let Python raise what it raises */
+        PyObject *kind = PyObject_CallOneArg(KIND_OF, node_id);
+        if (kind != NULL) {
+            long found = node_code(kind);
+            Py_DECREF(kind);
+            return found;
+        }
+    }
+    return -1;
+}
+
+static long edge_code(PyObject *kind, PyObject *variant) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(EDGE_CODES); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(EDGE_CODES, i);
+        if (PyTuple_GET_ITEM(pair, 0) == kind) {
+            int same = PyUnicode_Compare(PyTuple_GET_ITEM(pair, 1), variant);
+            if (same == 0) {
+                return (long)i;
+            }
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+        }
+    }
+    PyObject *key = PyTuple_Pack(2, kind, variant);
+    if (key != NULL) {
+        PyErr_SetObject(PyExc_KeyError, key);
+        Py_DECREF(key);
+    }
+    return -1;
+}
+
+static PyObject *get_dict(PyObject *obj, PyObject *name) {
+    /* a new reference to obj.name, which must be a dict */
+    PyObject *value = PyObject_GetAttr(obj, name);
+    if (value != NULL && !PyDict_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "apply: .%U is not a dict", name);
+        Py_CLEAR(value);
+    }
+    return value;
+}
+
+static int apply_node(Graph *g, PyObject *node, PyObject *time, PyObject *stamp, PyObject *run) {
+    PyObject *id = PyObject_GetAttr(node, S_ID), *kind = PyObject_GetAttr(node, S_KIND),
+             *props = get_dict(node, S_PROPS);
+    int rc = -1;
+    if (!id || !kind || !props) {
+        goto done;
+    }
+    if (!PyUnicode_Check(id)) {
+        PyErr_SetString(PyExc_TypeError, "apply: a node id is not a str");
+        goto done;
+    }
+    Py_ssize_t idx = lookup(g, id);
+    if (idx == -1) {
+        long code = node_code(kind);
+        if (code >= 0) {
+            idx = new_node(g, id, code, new_record(time, stamp, run, props, 0));
+        }
+        rc = idx < 0 ? -1 : 0;
+        goto done;
+    }
+    if (idx < 0) {
+        goto done;
+    }
+    PyObject *record = PyList_GET_ITEM(g->records, idx);
+    if (record == Py_None) { /* a column first known from column facts */
+        PyObject *empty = PyDict_New();
+        record = empty ? new_record(time, stamp, run, empty, 0) : NULL;
+        Py_XDECREF(empty);
+        if (record == NULL) {
+            goto done;
+        }
+        PyList_SetItem(g->records, idx, record); /* steals; the list keeps it alive */
+    }
+    if (!PyList_Check(record) || PyList_GET_SIZE(record) != 5) {
+        PyErr_SetString(PyExc_TypeError, "apply: a node record is not a list of 5");
+        goto done;
+    }
+    if (touch(record, time, stamp, run) < 0 ||
+        (PyDict_GET_SIZE(props) > 0 && merge(record, props, stamp) < 0)) {
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(id);
+    Py_XDECREF(kind);
+    Py_XDECREF(props);
+    return rc;
+}
+
+static Py_ssize_t endpoint(Graph *g, PyObject *node_id, PyObject *time, PyObject *stamp,
+                           PyObject *run) {
+    /* an edge's end: its index, the node made (with an empty record) if it is new */
+    if (!PyUnicode_Check(node_id)) {
+        PyErr_SetString(PyExc_TypeError, "apply: an edge end is not a str");
+        return -1;
+    }
+    Py_ssize_t idx = lookup(g, node_id);
+    if (idx != -1) {
+        return idx < 0 ? -1 : idx;
+    }
+    long code = prefix_code(node_id);
+    if (code < 0) {
+        return -1;
+    }
+    PyObject *empty = PyDict_New();
+    PyObject *record = empty ? new_record(time, stamp, run, empty, 0) : NULL;
+    Py_XDECREF(empty);
+    return new_node(g, node_id, code, record);
+}
+
+static int apply_edge(Graph *g, PyObject *edge, PyObject *time, PyObject *stamp, PyObject *run) {
+    PyObject *src_id = PyObject_GetAttr(edge, S_SRC), *dst_id = PyObject_GetAttr(edge, S_DST),
+             *kind = PyObject_GetAttr(edge, S_KIND), *variant = PyObject_GetAttr(edge, S_VARIANT),
+             *props = get_dict(edge, S_PROPS), *key = NULL;
+    int rc = -1;
+    if (!src_id || !dst_id || !kind || !variant || !props) {
+        goto done;
+    }
+    Py_ssize_t src = endpoint(g, src_id, time, stamp, run);
+    Py_ssize_t dst = src < 0 ? -1 : endpoint(g, dst_id, time, stamp, run);
+    long code = dst < 0 ? -1 : edge_code(kind, variant);
+    if (code < 0 || !(key = edge_key(src, dst, code))) {
+        goto done;
+    }
+    PyObject *found = PyDict_GetItemWithError(g->edges, key);
+    if (found == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    if (found == NULL || found == Py_None) { /* new (or derived, which Python also overwrites) */
+        PyObject *record = new_record(time, stamp, run, props, 1);
+        int set = record ? PyDict_SetItem(g->edges, key, record) : -1;
+        Py_XDECREF(record);
+        if (set < 0 || append_adjacency(g->out, src, dst, code) < 0 ||
+            append_adjacency(g->inc, dst, src, code) < 0) {
+            goto done;
+        }
+    } else if (!PyList_Check(found) || PyList_GET_SIZE(found) != 5) {
+        PyErr_SetString(PyExc_TypeError, "apply: an edge record is not a list of 5");
+        goto done;
+    } else if (touch(found, time, stamp, run) < 0 ||
+               (PyDict_GET_SIZE(props) > 0 && merge(found, props, stamp) < 0)) {
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(src_id);
+    Py_XDECREF(dst_id);
+    Py_XDECREF(kind);
+    Py_XDECREF(variant);
+    Py_XDECREF(props);
+    Py_XDECREF(key);
+    return rc;
+}
+
+static PyObject *apply(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "apply(graph, delta)");
+        return NULL;
+    }
+    if (NODE_KINDS == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup() was not called");
+        return NULL;
+    }
+    Graph g;
+    if (graph_parts(args[0], &g) < 0) {
+        return NULL;
+    }
+    PyObject *delta = args[1], *result = NULL, *time = NULL;
+    PyObject *stamp = PyObject_GetAttr(delta, S_STAMP), *run = PyObject_GetAttr(delta, S_RUN),
+             *nodes = PyObject_GetAttr(delta, S_NODES), *edges = PyObject_GetAttr(delta, S_EDGES_ATTR),
+             *columns = PyObject_GetAttr(delta, S_COLUMNS_ATTR);
+    if (!stamp || !run || !nodes || !edges || !columns) {
+        goto done;
+    }
+    if (!PyUnicode_Check(stamp) || !(run == Py_None || PyUnicode_Check(run)) ||
+        !PyList_Check(nodes) || !PyList_Check(edges) || !PyList_Check(columns)) {
+        PyErr_SetString(PyExc_TypeError, "apply: a malformed GraphDelta");
+        goto done;
+    }
+    /* the stamp is "<time>|<rank>" */
+    Py_ssize_t bar = PyUnicode_FindChar(stamp, '|', 0, PyUnicode_GET_LENGTH(stamp), 1);
+    if (bar == -2 || !(time = bar < 0 ? (Py_INCREF(stamp), stamp) : PyUnicode_Substring(stamp, 0, bar))) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(nodes); i++) {
+        if (apply_node(&g, PyList_GET_ITEM(nodes, i), time, stamp, run) < 0) {
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(edges); i++) {
+        if (apply_edge(&g, PyList_GET_ITEM(edges, i), time, stamp, run) < 0) {
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(columns); i++) {
+        if (apply_facts(&g, PyList_GET_ITEM(columns, i), time, stamp, run) < 0) {
+            goto done;
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    Py_XDECREF(stamp);
+    Py_XDECREF(run);
+    Py_XDECREF(nodes);
+    Py_XDECREF(edges);
+    Py_XDECREF(columns);
+    Py_XDECREF(time);
+    return result;
 }
 
 /* -- lineage: a columnLineage facet's JSON to LineageEntry tuples ------------------------------ */
@@ -776,6 +1101,7 @@ static int field_lineage(Cursor *c, Target *t) {
 }
 
 static PyObject *lineage(PyObject *module, PyObject *raw) {
+    (void)module;
     if (LINEAGE_ENTRY == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup() was not called");
         return NULL;
@@ -869,28 +1195,56 @@ static PyObject *lineage(PyObject *module, PyObject *raw) {
 
 /* -- module ----------------------------------------------------------------------------------- */
 
-static PyObject *setup(PyObject *module, PyObject *args) {
-    PyObject *entry_type;
-    if (!PyArg_ParseTuple(args, "lllllO!", &DATASET_CODE, &COLUMN_CODE, &HAS_COLUMN, &DIRECT,
-                          &INDIRECT, &PyType_Type, &entry_type)) {
-        DATASET_CODE = -1;
+static PyObject *setup(PyObject *module, PyObject *args, PyObject *kwargs) {
+    (void)module;
+    static char *names[] = {"dataset", "column", "has_column", "direct", "indirect",
+                            "lineage_entry", "node_kinds", "edge_codes", "prefix_codes",
+                            "wins", "kind_of", NULL};
+    PyObject *entry_type, *node_kinds, *edge_codes, *prefix_codes, *wins, *kind_of;
+    long dataset, column, has_column, direct, indirect;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$lllllO!O!O!O!OO", names, &dataset, &column,
+                                     &has_column, &direct, &indirect, &PyType_Type, &entry_type,
+                                     &PyTuple_Type, &node_kinds, &PyTuple_Type, &edge_codes,
+                                     &PyDict_Type, &prefix_codes, &wins, &kind_of)) {
         return NULL;
     }
     if (!PyType_IsSubtype((PyTypeObject *)entry_type, &PyTuple_Type)) {
-        DATASET_CODE = -1;
-        PyErr_SetString(PyExc_TypeError, "setup: the lineage entry type must be a tuple type");
+        PyErr_SetString(PyExc_TypeError, "setup: lineage_entry must be a tuple type");
         return NULL;
     }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(edge_codes); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(edge_codes, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "setup: edge_codes holds (kind, variant) pairs");
+            return NULL;
+        }
+    }
+    DATASET_CODE = dataset;
+    COLUMN_CODE = column;
+    HAS_COLUMN = has_column;
+    DIRECT = direct;
+    INDIRECT = indirect;
     Py_INCREF(entry_type);
     Py_XSETREF(LINEAGE_ENTRY, (PyTypeObject *)entry_type);
+    Py_INCREF(node_kinds);
+    Py_XSETREF(NODE_KINDS, node_kinds);
+    Py_INCREF(edge_codes);
+    Py_XSETREF(EDGE_CODES, edge_codes);
+    Py_INCREF(prefix_codes);
+    Py_XSETREF(PREFIX_CODES, prefix_codes);
+    Py_INCREF(wins);
+    Py_XSETREF(WINS, wins);
+    Py_INCREF(kind_of);
+    Py_XSETREF(KIND_OF, kind_of);
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
-    {"setup", setup, METH_VARARGS,
-     "setup(dataset, column, has_column, direct, indirect, LineageEntry): the graph's codes"},
-    {"apply_columns", (PyCFunction)(void (*)(void))apply_columns, METH_FASTCALL,
-     "apply_columns(graph, facts, time, stamp, run): MemoryGraph._apply_columns for each facts"},
+    {"setup", (PyCFunction)(void (*)(void))setup, METH_VARARGS | METH_KEYWORDS,
+     "setup(**codes): the graph's codes and the Python helpers the loops call (see native.py)"},
+    {"apply", (PyCFunction)(void (*)(void))apply, METH_FASTCALL,
+     "apply(graph, delta): MemoryGraph.apply in C"},
     {"lineage", lineage, METH_O,
      "lineage(raw) -> (entries, fields) of a columnLineage facet's JSON, or None to decline"},
     {NULL, NULL, 0, NULL},
@@ -922,6 +1276,17 @@ PyMODINIT_FUNC PyInit__native(void) {
     STR(S_INC, "inc");
     STR(S_EDGES, "edges");
     STR(S_COLUMNS, "columns");
+    STR(S_ID, "id");
+    STR(S_KIND, "kind");
+    STR(S_PROPS, "props");
+    STR(S_SRC, "src");
+    STR(S_DST, "dst");
+    STR(S_VARIANT, "variant");
+    STR(S_STAMP, "stamp");
+    STR(S_RUN, "run");
+    STR(S_NODES, "nodes");
+    S_EDGES_ATTR = S_EDGES;
+    S_COLUMNS_ATTR = S_COLUMNS;
 #undef STR
     return PyModule_Create(&module_def);
 }

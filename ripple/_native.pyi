@@ -1,11 +1,21 @@
+from collections.abc import Callable
 from typing import Any
 
-from ripple.graph.delta import ColumnFacts, LineageEntry
+from ripple.graph.delta import GraphDelta, LineageEntry
 
 def setup(
-    dataset: int, column: int, has_column: int, direct: int, indirect: int, entry: type[Any], /
+    *,
+    dataset: int,
+    column: int,
+    has_column: int,
+    direct: int,
+    indirect: int,
+    lineage_entry: type[Any],
+    node_kinds: tuple[Any, ...],
+    edge_codes: tuple[tuple[Any, str], ...],
+    prefix_codes: dict[str, int],
+    wins: Callable[[Any, Any], bool],
+    kind_of: Callable[[str], Any],
 ) -> None: ...
-def apply_columns(
-    graph: Any, facts: list[ColumnFacts], time: str, stamp: str, run: str | None, /
-) -> None: ...
+def apply(graph: Any, delta: GraphDelta, /) -> None: ...
 def lineage(raw: Any, /) -> tuple[tuple[LineageEntry, ...], tuple[str, ...]] | None: ...

@@ -34,7 +34,7 @@ from ripple.graph.delta import ColumnFacts, GraphDelta
 from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 from ripple.graph.walk import closure
 from ripple.model import EdgeKind, NodeKind
-from ripple.native import NATIVE
+from ripple.native import load
 
 # A record: [first_seen, last_stamp, last_run, props | None, stamps | None]
 Record = list[Any]
@@ -57,7 +57,11 @@ class MemoryGraph:
     # -- writes -------------------------------------------------------------------------------
 
     def apply(self, delta: GraphDelta) -> None:
-        """Merge one delta (the hot path of ingest: kept flat on purpose)."""
+        """Merge one delta (the hot path of ingest: kept flat on purpose, and run in C when
+        ripple/_native.c was built; tests/unit/test_native.py checks that both agree)."""
+        if NATIVE is not None:
+            NATIVE.apply(self, delta)
+            return
         stamp, run = delta.stamp, delta.run
         time = stamp.split("|", 1)[0]
         index, records = self.index, self.records
@@ -102,9 +106,6 @@ class MemoryGraph:
                 _touch(found, time, stamp, run)
                 if edge.props:
                     _merge(found, edge.props, stamp, ())
-        if NATIVE is not None:  # the same loop in C (ripple/_native.c)
-            NATIVE.apply_columns(self, delta.columns, time, stamp, run)
-            return
         for facts in delta.columns:
             self._apply_columns(facts, time, stamp, run)
 
@@ -468,3 +469,6 @@ def _wins(new: Any, old: Any) -> bool:
     return orjson.dumps(new, option=orjson.OPT_SORT_KEYS) > orjson.dumps(
         old, option=orjson.OPT_SORT_KEYS
     )
+
+
+NATIVE = load(_wins, _kind_of)  # after the helpers it calls back

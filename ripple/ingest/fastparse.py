@@ -36,7 +36,7 @@ from ripple.ingest.event import (
 from ripple.ingest.fields import parse_timestamp
 from ripple.ingest.records import PREFIX as RECORD_PREFIX
 from ripple.model import DatasetKey, JobKey
-from ripple.native import NATIVE
+from ripple.graph.memory import NATIVE
 
 Name = Annotated[str, Meta(min_length=1)]
 Facets = dict[str, Raw] | None

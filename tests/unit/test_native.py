@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from bench.generator import events_for
 from ripple.demo import demo_events
 from ripple.graph import memory
-from ripple.graph.delta import GraphDelta
-from ripple.graph.memory import MemoryGraph
+from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
+from ripple.graph.memory import NATIVE, MemoryGraph
 from ripple.ingest import fastparse
 from ripple.ingest.columns import lineage_value
 from ripple.ingest.event import parse_event
 from ripple.ingest.projection import project
-from ripple.native import NATIVE
+from ripple.model import EdgeKind, NodeKind
 from tests.conftest import food_delivery_events
 
 
@@ -182,7 +182,7 @@ def test_any_facet_agrees_or_declines(doc: dict[str, Any], pretty: bool) -> None
     check_lineage(raw)
 
 
-# -- apply_columns ----------------------------------------------------------------------------
+# -- apply ----------------------------------------------------------------------------
 
 
 def deltas(events: list[dict[str, Any]]) -> list[GraphDelta]:
@@ -211,9 +211,7 @@ def build(items: list[GraphDelta], use_c: bool, monkeypatch: pytest.MonkeyPatch)
         return graph
 
 
-def test_apply_columns_builds_the_same_graph(
-    fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_apply_builds_the_same_graph(fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     native()
     _, generated = events_for(300, seed=5)
     items = deltas([*generated, *demo_events(), *food_delivery_events(fixtures_dir)])
@@ -225,32 +223,38 @@ def test_apply_columns_builds_the_same_graph(
     assert found.dump() == expected.dump()
 
 
-def test_apply_columns_fails_like_python(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apply_fails_like_python(monkeypatch: pytest.MonkeyPatch) -> None:
     native()
     item = deltas(events_for(3, seed=1)[1])[-1]
     for facts in item.columns:
         facts.lineage = tuple(e._replace(src_dataset="dataset:nowhere:x") for e in facts.lineage)
+    odd_edge = GraphDelta(item.stamp, item.run, edges=[EdgeUpsert("thing:1", EdgeKind.READ, "x")])
     errors = []
     for use_c in (False, True):
-        graph = MemoryGraph()
-        graph.apply(GraphDelta(item.stamp, item.run, nodes=item.nodes, edges=item.edges))
-        with pytest.raises(KeyError) as caught:
-            _apply_columns(graph, item, use_c)
-        errors.append(caught.value.args)
-    assert errors[0] == errors[1] == ("dataset:nowhere:x",)
+        for bad in (item, odd_edge):
+            with pytest.raises((KeyError, ValueError)) as caught:
+                build([bad], use_c, monkeypatch)
+            errors.append((use_c, type(caught.value), caught.value.args))
+    assert [e[1:] for e in errors[:2]] == [e[1:] for e in errors[2:]]
+    assert errors[0][2] == ("dataset:nowhere:x",)
     with pytest.raises(TypeError, match=r"graph\.index"):
-        native().apply_columns(_Fake(), [], "t", "t|0", None)
+        native().apply(_Fake(), item)
+
+
+def test_ties_are_broken_by_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    node = "job:ns:j"
+    graphs = []
+    for use_c in (False, True):
+        items = [
+            GraphDelta(
+                "2024-01-01T00:00:00|1", None, nodes=[NodeUpsert(node, NodeKind.JOB, {"v": v})]
+            )
+            for v in ("b", "a", "c", 1)
+        ]
+        graphs.append(build(items, use_c, monkeypatch))
+    assert graph_state(graphs[0]) == graph_state(graphs[1])
 
 
 class _Fake:
     def __init__(self) -> None:
         self.index: list[int] = []
-
-
-def _apply_columns(graph: MemoryGraph, item: GraphDelta, use_c: bool) -> None:
-    time = item.time
-    if use_c:
-        native().apply_columns(graph, item.columns, time, item.stamp, item.run)
-    else:
-        for facts in item.columns:
-            graph._apply_columns(facts, time, item.stamp, item.run)
