@@ -1,10 +1,12 @@
-/* ripple._native: the two hottest loops of file ingest, in C.
+/* ripple._native: the hottest loops of file ingest, in C.
 
-   Both do exactly what a Python function beside them does, and the tests check that they agree
+   Each does exactly what a Python function beside it does, and the tests check that they agree
    (tests/unit/test_native.py):
 
    - apply(graph, delta) is MemoryGraph.apply (ripple/graph/memory.py): a delta's nodes, edges
      and column facts merged into the in-memory graph;
+   - schema(raw) is fastparse._schema_fields: a schema facet's JSON to its fields, nested ones
+     flattened to "parent.child", or None to decline;
    - lineage(raw) is fastparse._lineage_entries: a columnLineage facet's JSON (already checked to
      be valid JSON by msgspec) to its LineageEntry tuples and output fields, or None to decline
      anything unusual, which the Python parser then reads and, if need be, rejects.
@@ -189,8 +191,13 @@ static int apply_schema(Graph *g, Py_ssize_t ds, PyObject *versions, PyObject *p
         rc = v == NULL ? -1 : PyDict_SetItem(versions, key, v);
         Py_XDECREF(v);
         for (Py_ssize_t i = 0; rc == 0 && i < PyTuple_GET_SIZE(fields); i++) {
-            PyObject *column_id =
-                PyUnicode_Concat(prefix, PyTuple_GET_ITEM(PyTuple_GET_ITEM(fields, i), 0));
+            PyObject *field = PyTuple_GET_ITEM(fields, i);
+            if (!PyTuple_Check(field) || PyTuple_GET_SIZE(field) != 3) {
+                PyErr_SetString(PyExc_TypeError, "apply: a schema field is not a 3-tuple");
+                rc = -1;
+                break;
+            }
+            PyObject *column_id = PyUnicode_Concat(prefix, PyTuple_GET_ITEM(field, 0));
             if (column_id == NULL) {
                 rc = -1;
                 break;
@@ -221,18 +228,29 @@ static int apply_lineage(Graph *g, Py_ssize_t ds, PyObject *versions, PyObject *
     Py_ssize_t n = PyTuple_GET_SIZE(entries);
     PyObject *payload = PyTuple_New(n), *dst_id = NULL;
     int rc = payload == NULL ? -1 : 0;
+    /* Entries come grouped by output column and cite a few datasets, mostly as the same str
+       objects: the last ones looked up are remembered by identity, which spares most lookups in
+       the graph's large index (each a likely cache miss). */
+    PyObject *last_ds_id = NULL, *last_dst_field = NULL;
+    Py_ssize_t last_ds = -1, last_dst = -1;
     for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
         PyObject *entry = PyTuple_GET_ITEM(entries, i);
+        rc = -1;
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 7) {
+            PyErr_SetString(PyExc_TypeError, "apply: a lineage entry is not a 7-tuple");
+            break;
+        }
         PyObject *src_ds_id = PyTuple_GET_ITEM(entry, 0), *src_id = PyTuple_GET_ITEM(entry, 1),
                  *dst_field = PyTuple_GET_ITEM(entry, 2), *kind = PyTuple_GET_ITEM(entry, 3);
-        rc = -1;
-        Py_ssize_t src_ds = lookup(g, src_ds_id);
+        Py_ssize_t src_ds = src_ds_id == last_ds_id ? last_ds : lookup(g, src_ds_id);
         if (src_ds == -1) {
             PyErr_SetObject(PyExc_KeyError, src_ds_id);
         }
         if (src_ds < 0) {
             break;
         }
+        last_ds_id = src_ds_id;
+        last_ds = src_ds;
         Py_ssize_t src = lookup(g, src_id);
         if (src == -1) { /* projection keeps only datasets the event names */
             src = new_column(g, src_ds, src_id);
@@ -240,19 +258,24 @@ static int apply_lineage(Graph *g, Py_ssize_t ds, PyObject *versions, PyObject *
         if (src < 0) {
             break;
         }
-        dst_id = PyUnicode_Concat(prefix, dst_field == Py_None ? S_EMPTY : dst_field);
-        if (dst_id == NULL) {
-            break;
+        Py_ssize_t dst = last_dst;
+        if (dst_field != last_dst_field || dst < 0) {
+            dst_id = PyUnicode_Concat(prefix, dst_field == Py_None ? S_EMPTY : dst_field);
+            if (dst_id == NULL) {
+                break;
+            }
+            dst = lookup(g, dst_id);
+            if (dst == -1) {
+                dst = new_column(g, ds, dst_id);
+            }
+            Py_CLEAR(dst_id);
+            if (dst < 0) {
+                break;
+            }
+            last_dst_field = dst_field;
+            last_dst = dst;
         }
-        Py_ssize_t dst = lookup(g, dst_id);
-        if (dst == -1) {
-            dst = new_column(g, ds, dst_id);
-        }
-        Py_CLEAR(dst_id);
-        if (dst < 0) {
-            break;
-        }
-        int direct = PyUnicode_Compare(kind, S_DIRECT) == 0;
+        int direct = kind == S_DIRECT || PyUnicode_Compare(kind, S_DIRECT) == 0;
         if (direct == 0 && PyErr_Occurred()) {
             break;
         }
@@ -1193,6 +1216,139 @@ static PyObject *lineage(PyObject *module, PyObject *raw) {
     return result;
 }
 
+/* -- schema: a schema facet's JSON to its flattened (name, type, description) fields ----------- */
+
+static PyObject *interned_text(const Span *s) {
+    PyObject *value = text(s);
+    if (value != NULL) {
+        PyUnicode_InternInPlace(&value);
+    }
+    return value;
+}
+
+/* The fields of one level, appended to `out` as (prefix + name, type, description); nested
+   fields follow their parent as "parent.child". 1 = read, 0 = decline, -1 = error. */
+static int schema_fields(Cursor *c, PyObject *prefix, PyObject *out, int depth) {
+    if (depth > 32) {
+        return 0;
+    }
+    if (literal(c, "null")) {
+        return 1;
+    }
+    if (!eat(c, '[')) {
+        return 0;
+    }
+    if (eat(c, ']')) {
+        return 1;
+    }
+    do {
+        Span name = {NULL, 0, 0};
+        PyObject *type = NULL, *description = NULL;
+        const char *nested = NULL;
+        int ok = eat(c, '{') && !peek(c, '}');
+        while (ok) {
+            Span key;
+            ok = string(c, &key) && eat(c, ':');
+            if (!ok) {
+                break;
+            }
+            if (is(&key, "name")) {
+                ok = name.start == NULL && string(c, &name) && name.len > 0 && !name.escaped;
+            } else if (is(&key, "type")) {
+                ok = type == NULL && optional_text(c, &type);
+            } else if (is(&key, "description")) {
+                ok = description == NULL && optional_text(c, &description);
+            } else if (is(&key, "fields")) {
+                ok = nested == NULL;
+                if (ok) {
+                    ws(c);
+                    nested = c->p;
+                    ok = skip(c, 0);
+                }
+            } else {
+                ok = skip(c, 0);
+            }
+            if (!ok || !eat(c, ',')) {
+                break;
+            }
+        }
+        ok = ok && eat(c, '}') && name.start != NULL;
+        PyObject *full = NULL, *item = NULL;
+        int rc = PyErr_Occurred() ? -1 : ok;
+        if (rc == 1) {
+            PyObject *bare = interned_text(&name);
+            if (bare != NULL && prefix != NULL) {
+                full = PyUnicode_Concat(prefix, bare);
+                Py_DECREF(bare);
+                if (full != NULL) {
+                    PyUnicode_InternInPlace(&full);
+                }
+            } else {
+                full = bare;
+            }
+            if (type != NULL && type != Py_None) {
+                PyUnicode_InternInPlace(&type);
+            }
+            item = full ? PyTuple_Pack(3, full, type ? type : Py_None,
+                                       description ? description : Py_None)
+                        : NULL;
+            rc = item == NULL                     ? (PyErr_Occurred() ? -1 : 0)
+                 : PyList_Append(out, item) < 0 ? -1
+                                                  : 1;
+        }
+        if (rc == 1 && nested != NULL) {
+            PyObject *child_prefix = PyUnicode_FromFormat("%U.", full);
+            Cursor inner = {nested, c->end};
+            rc = child_prefix == NULL ? -1 : schema_fields(&inner, child_prefix, out, depth + 1);
+            Py_XDECREF(child_prefix);
+        }
+        Py_XDECREF(type);
+        Py_XDECREF(description);
+        Py_XDECREF(full);
+        Py_XDECREF(item);
+        if (rc != 1) {
+            return rc;
+        }
+    } while (eat(c, ','));
+    return eat(c, ']');
+}
+
+static PyObject *schema(PyObject *module, PyObject *raw) {
+    (void)module;
+    Py_buffer view;
+    if (PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Cursor c = {view.buf, (const char *)view.buf + view.len};
+    PyObject *out = PyList_New(0), *result = NULL;
+    int rc = out == NULL ? -1 : (eat(&c, '{') ? 1 : 0), seen = 0;
+    if (rc == 1 && !eat(&c, '}')) {
+        do {
+            Span key;
+            if (!(string(&c, &key) && eat(&c, ':'))) {
+                rc = 0;
+            } else if (is(&key, "fields")) {
+                rc = seen ? 0 : schema_fields(&c, NULL, out, 0);
+                seen = 1;
+            } else {
+                rc = skip(&c, 0);
+            }
+        } while (rc == 1 && eat(&c, ','));
+        if (rc == 1 && !eat(&c, '}')) {
+            rc = 0;
+        }
+    }
+    if (rc == 1) {
+        result = PyList_AsTuple(out);
+    } else if (rc == 0 && !PyErr_Occurred()) {
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+    Py_XDECREF(out);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 /* -- module ----------------------------------------------------------------------------------- */
 
 static PyObject *setup(PyObject *module, PyObject *args, PyObject *kwargs) {
@@ -1245,6 +1401,8 @@ static PyMethodDef methods[] = {
      "setup(**codes): the graph's codes and the Python helpers the loops call (see native.py)"},
     {"apply", (PyCFunction)(void (*)(void))apply, METH_FASTCALL,
      "apply(graph, delta): MemoryGraph.apply in C"},
+    {"schema", schema, METH_O,
+     "schema(raw) -> the (name, type, description) fields of a schema facet's JSON, or None"},
     {"lineage", lineage, METH_O,
      "lineage(raw) -> (entries, fields) of a columnLineage facet's JSON, or None to decline"},
     {NULL, NULL, 0, NULL},

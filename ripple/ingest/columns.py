@@ -21,6 +21,8 @@ class Lineage(NamedTuple):
     entries: tuple[LineageEntry, ...]
     fields: tuple[str, ...]  # output columns the facet names
     digest: str
+    sources: frozenset[str]  # the datasets its entries cite
+    dataset_wide: bool  # whether some entry is a dataset-level input (dst_field None)
 
 
 class FacetMemo:
@@ -80,7 +82,13 @@ def schema_value(fields: SchemaFields) -> Schema:
 
 def lineage_value(entries: tuple[LineageEntry, ...], fields: tuple[str, ...]) -> Lineage:
     """A lineage with its content digest (the same however the facet was parsed)."""
-    return Lineage(entries, fields, _digest(orjson.dumps([list(map(tuple, entries)), fields])))
+    return Lineage(
+        entries,
+        fields,
+        _digest(orjson.dumps([list(map(tuple, entries)), fields])),
+        frozenset([e[0] for e in entries]),
+        any(e[2] is None for e in entries),
+    )
 
 
 def _flatten(items: list[dict[str, Any]], prefix: str) -> list[tuple[str, str | None, str | None]]:

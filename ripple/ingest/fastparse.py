@@ -18,7 +18,8 @@ import orjson
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from ripple.errors import InvalidEvent, MalformedInput
-from ripple.graph.delta import LineageEntry, Schema
+from ripple.graph.delta import LineageEntry, Schema, SchemaFields
+from ripple.graph.memory import NATIVE
 from ripple.ingest.columns import (
     FacetMemo,
     Lineage,
@@ -36,7 +37,6 @@ from ripple.ingest.event import (
 from ripple.ingest.fields import parse_timestamp
 from ripple.ingest.records import PREFIX as RECORD_PREFIX
 from ripple.model import DatasetKey, JobKey
-from ripple.graph.memory import NATIVE
 
 Name = Annotated[str, Meta(min_length=1)]
 Facets = dict[str, Raw] | None
@@ -361,12 +361,18 @@ def _schema(raw: Raw, memo: FacetMemo | None) -> Schema:
     found = memo.get(key) if memo is not None else None
     if isinstance(found, Schema):
         return found
-    flat: list[tuple[str, str | None, str | None]] = []
-    _flatten(_SCHEMA.decode(raw).fields or [], "", flat)
-    schema = schema_value(tuple(flat))
+    # The same reading in C (ripple/_native.c), which answers None to decline what it does not read.
+    fields = NATIVE.schema(raw) if NATIVE is not None else None
+    schema = schema_value(_schema_fields(raw) if fields is None else fields)
     if memo is not None:
         memo.put(key, schema)
     return schema
+
+
+def _schema_fields(raw: Raw) -> SchemaFields:
+    flat: list[tuple[str, str | None, str | None]] = []
+    _flatten(_SCHEMA.decode(raw).fields or [], "", flat)
+    return tuple(flat)
 
 
 def _flatten(

@@ -177,17 +177,25 @@ def _resolve(
 
     The common case — everything resolved, no dataset-level inputs — returns the parsed value."""
     entries = lineage.entries
-    unresolved = sorted({e.src_column for e in entries if e.src_dataset not in known})
-    expand = any(e.dst_field is None for e in entries)
-    if not unresolved and not expand:
+    complete = lineage.sources.issubset(known)
+    if complete and not lineage.dataset_wide:
         return entries, lineage.digest, []
+    unresolved = [] if complete else sorted({e[1] for e in entries if e[0] not in known})
     targets = sorted({*(f[0] for f in (schema.fields if schema else ())), *lineage.fields})
     resolved: list[LineageEntry] = []
+    new = tuple.__new__  # LineageEntry(...) without the named tuple's Python-level constructor
     for entry in entries:
-        if entry.src_dataset not in known:
+        src_dataset, src_column, dst_field, kind, subtype, description, masking = entry
+        if src_dataset not in known:
             continue
-        if entry.dst_field is None:
-            resolved.extend(entry._replace(dst_field=target) for target in targets)
+        if dst_field is None:
+            resolved.extend(
+                new(
+                    LineageEntry,
+                    (src_dataset, src_column, target, kind, subtype, description, masking),
+                )
+                for target in targets
+            )
         else:
             resolved.append(entry)
     basis = "|".join([lineage.digest, schema.digest if schema else "", *unresolved])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,10 @@ def test_generated_lineage_is_read_in_c() -> None:
     assert all(check_lineage(orjson.dumps(f)) for f in facets)  # none declined: the fast path
 
 
-def test_fixture_and_demo_lineage_agree(fixtures_dir: Path) -> None:
-    docs: list[dict[str, Any]] = [*demo_events(), *food_delivery_events(fixtures_dir)]
-    for path in sorted(fixtures_dir.rglob("*.json")):
+def corpus(fixtures: Path) -> list[dict[str, Any]]:
+    """Every JSON document of the shared corpus, and the Marquez seed."""
+    docs: list[dict[str, Any]] = food_delivery_events(fixtures)
+    for path in sorted(fixtures.rglob("*.json")):
         try:
             loaded = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError):
@@ -86,7 +88,11 @@ def test_fixture_and_demo_lineage_agree(fixtures_dir: Path) -> None:
         docs.extend(
             d for d in (loaded if isinstance(loaded, list) else [loaded]) if isinstance(d, dict)
         )
-    facets = lineage_facets(docs)
+    return docs
+
+
+def test_fixture_and_demo_lineage_agree(fixtures_dir: Path) -> None:
+    facets = lineage_facets([*demo_events(), *corpus(fixtures_dir)])
     assert len(facets) > 10
     for facet in facets:
         check_lineage(orjson.dumps(facet))
@@ -180,6 +186,83 @@ facet = st.fixed_dictionaries(
 def test_any_facet_agrees_or_declines(doc: dict[str, Any], pretty: bool) -> None:
     raw = json.dumps(doc, indent=1, ensure_ascii=False).encode() if pretty else orjson.dumps(doc)
     check_lineage(raw)
+
+
+# -- schema -----------------------------------------------------------------------------------
+
+
+def check_schema(raw: bytes) -> bool:
+    """Equal fields (equal and interned names), or a decline; returns whether C answered."""
+    found = native().schema(raw)
+    try:
+        expected: Any = fastparse._schema_fields(msgspec.Raw(raw))
+    except msgspec.DecodeError as exc:
+        expected = type(exc).__name__
+    if found is None:
+        return False
+    assert not isinstance(expected, str), f"C read what Python refuses: {raw!r}"
+    assert found == expected
+    assert all(sys.intern(name) is name for name, _, _ in found)
+    return True
+
+
+def schema_facets(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        d["facets"]["schema"]
+        for e in events
+        for d in [*(e.get("inputs") or []), *(e.get("outputs") or [])]
+        if "schema" in (d.get("facets") or {})
+    ]
+
+
+def test_generated_and_fixture_schemas_agree(fixtures_dir: Path) -> None:
+    _, events = events_for(100, seed=4)
+    assert all(check_schema(orjson.dumps(f)) for f in schema_facets(events))
+    facets = schema_facets([*demo_events(), *corpus(fixtures_dir)])
+    assert len(facets) > 10
+    for facet in facets:
+        check_schema(orjson.dumps(facet))
+        check_schema(json.dumps(facet, indent=2).encode())
+
+
+def test_schema_declines_what_it_does_not_read() -> None:
+    for case in [
+        {"fields": [{"type": "INT"}]},  # no name
+        {"fields": [{"name": ""}]},
+        {"fields": [{"name": "a", "type": 3}]},
+        {"fields": [{"name": "a\nb"}]},  # an escape
+        {"fields": {"name": "a"}},
+        {"fields": [{"name": "a", "fields": [{"name": 1}]}]},
+    ]:
+        assert native().schema(orjson.dumps(case)) is None, case
+
+
+schema_field: st.SearchStrategy[dict[str, Any]] = st.deferred(
+    lambda: st.fixed_dictionaries(
+        {},
+        optional={
+            "name": names,
+            "type": st.one_of(
+                st.none(), st.sampled_from(["INT", "", "DECIMAL(18,2)"]), st.integers(0, 3)
+            ),
+            "description": optional,
+            "fields": st.one_of(st.none(), st.lists(schema_field, max_size=3)),
+            "_x": st.one_of(st.none(), st.booleans()),
+        },
+    )
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.fixed_dictionaries(
+        {}, optional={"fields": st.one_of(st.none(), st.lists(schema_field, max_size=4))}
+    ),
+    st.booleans(),
+)
+def test_any_schema_agrees_or_declines(doc: dict[str, Any], pretty: bool) -> None:
+    raw = json.dumps(doc, indent=1, ensure_ascii=False).encode() if pretty else orjson.dumps(doc)
+    check_schema(raw)
 
 
 # -- apply ----------------------------------------------------------------------------
