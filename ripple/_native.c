@@ -18,6 +18,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#include <structmember.h>
 
 /* Set once by setup(): the codes and types the loops need (see ripple/graph/codes.py). */
 static long DATASET_CODE = -1, COLUMN_CODE, HAS_COLUMN, DIRECT, INDIRECT;
@@ -1349,6 +1350,747 @@ static PyObject *schema(PyObject *module, PyObject *raw) {
     return result;
 }
 
+/* -- project: a decoded event's common shape straight to its GraphDelta ----------------------- */
+
+/* The delta's classes are dataclasses with __slots__: an instance is allocated and its slots
+   filled directly (what their generated __init__ would do, without running Python). */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t offsets[5];
+    int count;
+} Shape;
+
+static Shape DELTA, NODE_UPSERT, EDGE_UPSERT, COLUMN_FACTS;
+static PyObject *P_GENERIC = NULL, *P_SCHEMA = NULL, *P_LINEAGE = NULL, *P_RESOLVE = NULL;
+static PyObject *P_JOB_KIND, *P_RUN_KIND, *P_DATASET_KIND;          /* NodeKind members */
+static PyObject *P_READ_BY, *P_WRITES, *P_RUN_OF, *P_READ, *P_PRODUCED; /* EdgeKind members */
+static PyObject *EVENT_TYPES[6];                                     /* START ... OTHER */
+static const char *EVENT_TYPE_NAMES[6] = {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"};
+static const int EVENT_RANKS[6] = {1, 2, 3, 3, 3, 0};
+static PyObject *K_NAMESPACE, *K_NAME, *K_TYPE, *K_RUN_ID, *K_JOB, *K_STATE, *K_UPDATED_AT,
+    *K_STARTED_AT, *K_ENDED_AT, *K_NOMINAL_START, *K_NOMINAL_END, *K_LAST_RUN,
+    *K_LAST_RUN_STATE, *K_UNRESOLVED, *F_COLUMN_LINEAGE, *F_JOB_TYPE, *F_NOMINAL_TIME,
+    *F_PROCESSING_TYPE, *F_INTEGRATION, *F_NOMINAL_START_TIME, *F_NOMINAL_END_TIME,
+    *F_OUTPUT_STATISTICS, *K_ROW_COUNT, *K_SIZE, *K_FILE_COUNT;
+static PyObject *A_EVENT_TIME, *A_EVENT_TYPE, *A_RUN, *A_JOB, *A_INPUTS, *A_OUTPUTS, *A_DATASET,
+    *A_RUN_ID, *A_FACETS, *A_INPUT_FACETS, *A_OUTPUT_FACETS;
+static PyObject *UNSET_VALUE = NULL; /* msgspec.UNSET */
+static PyObject *S_FACET_DOT, *S_INPUT_DOT, *S_OUTPUT_DOT;
+
+/* Facets whose shape the Python parser checks (fastparse._FACETS): this path declines them, but
+   for the two it checks itself. */
+static const char *TYPED_RUN[] = {"parent", "errorMessage", NULL};
+static const char *TYPED_JOB[] = {"ownership", "sourceCodeLocation", "sql", NULL};
+static const char *TYPED_DATASET[] = {"ownership", "version", "symlinks", "dataQualityAssertions",
+                                      NULL};
+static const char *TYPED_INPUT[] = {"dataQualityMetrics", NULL};
+static const char *TYPED_OUTPUT[] = {NULL}; /* outputStatistics: checked here */
+
+static int shape(Shape *s, PyObject *type, const char *const *fields) {
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "setup_projection: a delta class is not a type");
+        return -1;
+    }
+    s->type = (PyTypeObject *)type;
+    s->count = 0;
+    for (; fields[s->count] != NULL; s->count++) {
+        PyObject *descr = PyDict_GetItemString(s->type->tp_dict, fields[s->count]);
+        if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type ||
+            ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "setup_projection: %s.%s is not a slot",
+                         s->type->tp_name, fields[s->count]);
+            return -1;
+        }
+        s->offsets[s->count] = ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+    Py_INCREF(type);
+    return 0;
+}
+
+static PyObject *make(Shape *s, PyObject **values) {
+    /* a new instance with its slots set to `values` (new references taken) */
+    PyObject *obj = s->type->tp_alloc(s->type, 0);
+    if (obj == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < s->count; i++) {
+        Py_INCREF(values[i]);
+        *(PyObject **)((char *)obj + s->offsets[i]) = values[i];
+    }
+    return obj;
+}
+
+/* -- time and ids in their common forms; anything else declines ---------------------------- */
+
+static int digits(const char *p, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return 0;
+        }
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.fraction](Z|z|+00:00|-00:00)?" (a zone-less time is UTC, as in
+   fields.parse_timestamp) to "YYYY-MM-DDTHH:MM:SS.ffffff+00:00", or with `short` the form
+   datetime.isoformat() gives (no fraction when it is zero). 1 = read, 0 = decline. */
+static int utc_time(PyObject *text, int micro_always, PyObject **out) {
+    Py_ssize_t n;
+    const char *p = PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
+    if (p == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int year, month, day, hour, minute, second, micro = 0;
+    if (n < 19 || p[4] != '-' || p[7] != '-' || p[10] != 'T' || p[13] != ':' || p[16] != ':' ||
+        !digits(p, 4, &year) || !digits(p + 5, 2, &month) || !digits(p + 8, 2, &day) ||
+        !digits(p + 11, 2, &hour) || !digits(p + 14, 2, &minute) ||
+        !digits(p + 17, 2, &second)) {
+        return 0;
+    }
+    Py_ssize_t at = 19;
+    if (at < n && p[at] == '.') {
+        Py_ssize_t start = ++at;
+        while (at < n && p[at] >= '0' && p[at] <= '9') {
+            if (at - start < 6) {
+                micro = micro * 10 + (p[at] - '0');
+            }
+            at++;
+        }
+        Py_ssize_t count = at - start;
+        if (count == 0) {
+            return 0;
+        }
+        for (Py_ssize_t i = count; i < 6; i++) {
+            micro *= 10;
+        }
+    }
+    const char *zone = p + at;
+    Py_ssize_t rest = n - at;
+    if (!(rest == 0 || (rest == 1 && (*zone == 'Z' || *zone == 'z')) ||
+          (rest == 6 && (memcmp(zone, "+00:00", 6) == 0 || memcmp(zone, "-00:00", 6) == 0)))) {
+        return 0;
+    }
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (year < 1 || month < 1 || month > 12 || day < 1 ||
+        day > days[month - 1] + (month == 2 && leap) || hour > 23 || minute > 59 || second > 59) {
+        return 0;
+    }
+    char buf[40];
+    int len = (micro_always || micro)
+                  ? snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", year,
+                             month, day, hour, minute, second, micro)
+                  : snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", year, month,
+                             day, hour, minute, second);
+    *out = PyUnicode_FromStringAndSize(buf, len);
+    return *out == NULL ? -1 : 1;
+}
+
+/* A run id in its canonical 8-4-4-4-12 form (any case) to str(uuid.UUID(...)). */
+static int run_uuid(PyObject *text, PyObject **out) {
+    Py_ssize_t n;
+    const char *p = PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
+    if (p == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (n != 36) {
+        return 0;
+    }
+    char buf[36];
+    for (int i = 0; i < 36; i++) {
+        char ch = p[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-') {
+                return 0;
+            }
+        } else if (ch >= 'A' && ch <= 'F') {
+            ch = (char)(ch + 32);
+        } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            return 0;
+        }
+        buf[i] = ch;
+    }
+    *out = PyUnicode_FromStringAndSize(buf, 36);
+    return *out == NULL ? -1 : 1;
+}
+
+static int in_list(PyObject *name, const char *const *names) {
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(name, &n);
+    if (p == NULL) {
+        PyErr_Clear();
+        return 1; /* cannot tell: decline */
+    }
+    for (; *names != NULL; names++) {
+        if ((size_t)n == strlen(*names) && memcmp(p, *names, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int starts_object(PyObject *raw) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    int yes = view.len > 0 && ((const char *)view.buf)[0] == '{';
+    PyBuffer_Release(&view);
+    return yes;
+}
+
+/* Each facet of `facets` (a dict of msgspec.Raw, or None) decoded into `props` as prefix+name,
+   but schema and columnLineage (returned through `schema`/`lineage`, borrowed, when asked) and
+   the typed facets this path does not check (decline). `typed`, if given, gets jobType or
+   nominalTime decoded (borrowed from props). 1 = done, 0 = decline, -1 = error. */
+static int facet_props(PyObject *facets, PyObject *props, PyObject *prefix, const char *const *decline,
+                       PyObject **schema, PyObject **lineage, PyObject *typed_name,
+                       PyObject **typed) {
+    if (facets == Py_None) {
+        return 1;
+    }
+    if (!PyDict_Check(facets)) {
+        return 0;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *name, *raw;
+    while (PyDict_Next(facets, &pos, &name, &raw)) {
+        if (!PyUnicode_Check(name) || in_list(name, decline)) {
+            return 0;
+        }
+        int object = starts_object(raw);
+        if (object <= 0) {
+            return object;
+        }
+        if (schema != NULL && PyUnicode_Compare(name, S_SCHEMA) == 0) {
+            *schema = raw;
+            continue;
+        }
+        if (lineage != NULL && PyUnicode_Compare(name, F_COLUMN_LINEAGE) == 0) {
+            *lineage = raw;
+            continue;
+        }
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        PyObject *value = PyObject_CallOneArg(P_GENERIC, raw);
+        if (value == NULL) {
+            return -1;
+        }
+        /* projection keeps every facet as a property, but these two names */
+        int kept = schema != NULL || (PyUnicode_Compare(name, S_SCHEMA) != 0 &&
+                                      PyUnicode_Compare(name, F_COLUMN_LINEAGE) != 0);
+        PyObject *key = kept ? PyUnicode_Concat(prefix, name) : NULL;
+        int rc = kept && (key == NULL || PyDict_SetItem(props, key, value) < 0) ? -1 : 0;
+        Py_XDECREF(key);
+        if (rc == 0 && typed_name != NULL && PyUnicode_Compare(name, typed_name) == 0) {
+            *typed = value; /* props holds it */
+        }
+        Py_DECREF(value);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 1;
+}
+
+static int optional_str(PyObject *dict, PyObject *key, PyObject **out) {
+    /* dict[key] if it is a str or None (absent: None); 0 declines any other value */
+    PyObject *value = PyDict_GetItemWithError(dict, key);
+    if (value == NULL) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        value = Py_None;
+    }
+    if (value != Py_None && !PyUnicode_Check(value)) {
+        return 0;
+    }
+    *out = value;
+    return 1;
+}
+
+static int counts_only(PyObject *statistics) {
+    /* outputStatistics as fastparse checks it: rowCount, size, fileCount integers or null */
+    PyObject *keys[] = {K_ROW_COUNT, K_SIZE, K_FILE_COUNT};
+    for (int i = 0; i < 3; i++) {
+        PyObject *value = PyDict_GetItemWithError(statistics, keys[i]);
+        if (value == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        if (value != NULL && value != Py_None) {
+            int overflow = 0;
+            if (!PyLong_CheckExact(value)) {
+                return 0;
+            }
+            (void)PyLong_AsLongLongAndOverflow(value, &overflow);
+            if (overflow) {
+                return 0; /* beyond 64 bits: the Python parser decides */
+            }
+        }
+    }
+    return 1;
+}
+
+typedef struct {
+    PyObject *nodes, *edges, *columns; /* the delta's lists */
+    PyObject *seen;                    /* dataset ids already in it: a repeat declines */
+} Built;
+
+static PyObject *node_upsert(Built *b, PyObject *id, PyObject *kind, PyObject *props) {
+    /* appends the NodeUpsert; returns it borrowed (the list holds it) */
+    PyObject *values[3] = {id, kind, props};
+    PyObject *node = make(&NODE_UPSERT, values);
+    int rc = node == NULL ? -1 : PyList_Append(b->nodes, node);
+    Py_XDECREF(node);
+    return rc < 0 ? NULL : node;
+}
+
+static int edge_upsert(Built *b, PyObject *src, PyObject *kind, PyObject *dst) {
+    PyObject *props = PyDict_New();
+    if (props == NULL) {
+        return -1;
+    }
+    PyObject *values[5] = {src, kind, dst, props, S_EMPTY};
+    PyObject *edge = make(&EDGE_UPSERT, values);
+    Py_DECREF(props);
+    int rc = edge == NULL ? -1 : PyList_Append(b->edges, edge);
+    Py_XDECREF(edge);
+    return rc;
+}
+
+static PyObject *set_item(PyObject *dict, PyObject *key, PyObject *value) {
+    /* dict[key] = value; returns dict or NULL */
+    return PyDict_SetItem(dict, key, value) < 0 ? NULL : dict;
+}
+
+/* One input or output: its node, its column facts; returns the dataset id (new reference),
+   NULL with no exception to decline. */
+static PyObject *dataset_part(Built *b, PyObject *raw, PyObject *role_facets, PyObject *role_prefix,
+                              const char *const *role_typed, PyObject *memo, PyObject *known,
+                              PyObject **props_out) {
+    PyObject *ns = PyObject_GetAttr(raw, K_NAMESPACE), *name = PyObject_GetAttr(raw, K_NAME),
+             *facets = PyObject_GetAttr(raw, A_FACETS), *io = PyObject_GetAttr(raw, role_facets);
+    PyObject *id = NULL, *props = NULL, *schema = NULL, *lineage = NULL, *result = NULL;
+    PyObject *schema_raw = NULL, *lineage_raw = NULL;
+    if (!ns || !name || !facets || !io) {
+        goto done;
+    }
+    if (!(id = PyUnicode_FromFormat("dataset:%U:%U", ns, name))) {
+        goto done;
+    }
+    int again = PySet_Contains(b->seen, id);
+    if (again != 0 || PySet_Add(b->seen, id) < 0) {
+        goto done; /* named twice in one event (or an error): Python merges it */
+    }
+    if (!(props = PyDict_New()) || !set_item(props, K_NAMESPACE, ns) ||
+        !set_item(props, K_NAME, name)) {
+        goto done;
+    }
+    int rc = facet_props(facets, props, S_FACET_DOT, TYPED_DATASET, &schema_raw, &lineage_raw,
+                         NULL, NULL);
+    PyObject *statistics = NULL;
+    if (rc == 1) {
+        rc = facet_props(io, props, role_prefix, role_typed, NULL, NULL,
+                         role_typed == TYPED_OUTPUT ? F_OUTPUT_STATISTICS : NULL, &statistics);
+    }
+    if (rc == 1 && statistics != NULL) {
+        rc = counts_only(statistics);
+    }
+    if (rc != 1 || !node_upsert(b, id, P_DATASET_KIND, props)) {
+        goto done;
+    }
+    if (schema_raw != NULL && !(schema = PyObject_CallFunctionObjArgs(P_SCHEMA, schema_raw, memo, NULL))) {
+        goto done;
+    }
+    if (lineage_raw != NULL && !(lineage = PyObject_CallFunctionObjArgs(P_LINEAGE, lineage_raw, memo, NULL))) {
+        goto done;
+    }
+    if (schema != NULL || lineage != NULL) {
+        PyObject *entries = PyTuple_New(0), *digest = Py_None, *resolved = NULL;
+        Py_INCREF(digest);
+        if (entries != NULL && lineage != NULL) {
+            resolved = PyObject_CallFunctionObjArgs(P_RESOLVE, lineage, schema ? schema : Py_None,
+                                                    known, NULL);
+            if (resolved != NULL && PyTuple_Check(resolved) && PyTuple_GET_SIZE(resolved) == 3) {
+                PyObject *unresolved = PyTuple_GET_ITEM(resolved, 2);
+                if (PyObject_IsTrue(unresolved)) { /* kept visible, as projection does */
+                    if (PyDict_SetItem(props, K_UNRESOLVED, unresolved) < 0) {
+                        Py_CLEAR(resolved);
+                    }
+                }
+                if (resolved != NULL) {
+                    Py_SETREF(entries, Py_NewRef(PyTuple_GET_ITEM(resolved, 0)));
+                    Py_SETREF(digest, Py_NewRef(PyTuple_GET_ITEM(resolved, 1)));
+                }
+            } else if (resolved != NULL) {
+                PyErr_SetString(PyExc_TypeError, "project: _resolve gave no 3-tuple");
+                Py_CLEAR(resolved);
+            }
+        }
+        PyObject *values[4] = {id, schema ? schema : Py_None, entries, digest};
+        PyObject *facts = entries != NULL && (lineage == NULL || resolved != NULL)
+                              ? make(&COLUMN_FACTS, values)
+                              : NULL;
+        int added = facts == NULL ? -1 : PyList_Append(b->columns, facts);
+        Py_XDECREF(facts);
+        Py_XDECREF(entries);
+        Py_XDECREF(digest);
+        Py_XDECREF(resolved);
+        if (added < 0) {
+            goto done;
+        }
+    }
+    *props_out = props; /* borrowed: the node holds it */
+    result = Py_NewRef(id);
+done:
+    Py_XDECREF(ns);
+    Py_XDECREF(name);
+    Py_XDECREF(facets);
+    Py_XDECREF(io);
+    Py_XDECREF(id);
+    Py_XDECREF(props);
+    Py_XDECREF(schema);
+    Py_XDECREF(lineage);
+    return result;
+}
+
+static int event_type_index(PyObject *value) {
+    /* the index of eventType (any case) among EVENT_TYPES; -1 for none (null or ""); -2 declines */
+    if (value == Py_None) {
+        return -1;
+    }
+    Py_ssize_t n;
+    const char *p = PyUnicode_Check(value) ? PyUnicode_AsUTF8AndSize(value, &n) : NULL;
+    if (p == NULL) {
+        PyErr_Clear();
+        return -2;
+    }
+    if (n == 0) {
+        return -1;
+    }
+    for (int i = 0; i < 6; i++) {
+        const char *want = EVENT_TYPE_NAMES[i];
+        if ((size_t)n != strlen(want)) {
+            continue;
+        }
+        Py_ssize_t k = 0;
+        while (k < n && (p[k] == want[k] || p[k] - 32 == want[k])) {
+            k++;
+        }
+        if (k == n) {
+            return i;
+        }
+    }
+    return -2;
+}
+
+/* project(event, memo): the GraphDelta of a decoded fastparse._Event in its common shape (a run
+   event naming each dataset once, no parent, error, ownership or other checked facet besides
+   jobType and nominalTime, times in UTC, a canonical run id); None declines. */
+static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "project(event, memo)");
+        return NULL;
+    }
+    if (P_GENERIC == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup_projection() was not called");
+        return NULL;
+    }
+    PyObject *raw = args[0], *memo = args[1], *result = NULL;
+    PyObject *event_time = NULL, *event_type_raw = NULL, *run = NULL, *job = NULL, *inputs = NULL,
+             *outputs = NULL, *dataset = NULL, *time = NULL, *stamp = NULL, *run_uuid_text = NULL,
+             *run_node = NULL, *job_id = NULL, *job_ns = NULL, *job_name = NULL,
+             *job_facets = NULL, *run_id_text = NULL, *run_facets = NULL, *job_props = NULL,
+             *run_props = NULL, *known = NULL, *nominal_start = NULL, *nominal_end = NULL,
+             *input_ids = NULL, *output_ids = NULL, *output_props = NULL;
+    Built b = {PyList_New(0), PyList_New(0), PyList_New(0), PySet_New(NULL)};
+    if (!b.nodes || !b.edges || !b.columns || !b.seen) {
+        goto done;
+    }
+#define GET(var, obj, name)                                                                    \
+    if (!(var = PyObject_GetAttr(obj, name))) {                                                \
+        goto done;                                                                             \
+    }
+    GET(event_time, raw, A_EVENT_TIME);
+    GET(event_type_raw, raw, A_EVENT_TYPE);
+    GET(run, raw, A_RUN);
+    GET(job, raw, A_JOB);
+    GET(inputs, raw, A_INPUTS);
+    GET(outputs, raw, A_OUTPUTS);
+    GET(dataset, raw, A_DATASET);
+    /* a run event, its job and run given: anything else takes the Python path */
+    if (dataset != UNSET_VALUE || run == Py_None || run == UNSET_VALUE || job == Py_None ||
+        job == UNSET_VALUE || !(inputs == Py_None || PyList_Check(inputs)) ||
+        !(outputs == Py_None || PyList_Check(outputs))) {
+        goto decline;
+    }
+    int type_at = event_type_index(event_type_raw);
+    if (type_at == -2) {
+        goto decline;
+    }
+    PyObject *event_type = type_at >= 0 ? EVENT_TYPES[type_at] : Py_None;
+    int rc = utc_time(event_time, 1, &time);
+    if (rc <= 0) {
+        goto end;
+    }
+    if (!(stamp = PyUnicode_FromFormat("%U|%d", time, type_at >= 0 ? EVENT_RANKS[type_at] : 0))) {
+        goto done;
+    }
+    GET(run_id_text, run, A_RUN_ID);
+    if ((rc = run_uuid(run_id_text, &run_uuid_text)) <= 0) {
+        goto end;
+    }
+    if (!(run_node = PyUnicode_FromFormat("run:%U", run_uuid_text))) {
+        goto done;
+    }
+    GET(job_ns, job, K_NAMESPACE);
+    GET(job_name, job, K_NAME);
+    GET(job_facets, job, A_FACETS);
+    GET(run_facets, run, A_FACETS);
+    if (!(job_id = PyUnicode_FromFormat("job:%U:%U", job_ns, job_name))) {
+        goto done;
+    }
+    /* the datasets the event names: column lineage may cite only these (as Marquez) */
+    if (!(known = PySet_New(NULL))) {
+        goto done;
+    }
+    for (int side = 0; side < 2; side++) {
+        PyObject *list = side == 0 ? inputs : outputs;
+        for (Py_ssize_t i = 0; list != Py_None && i < PyList_GET_SIZE(list); i++) {
+            PyObject *item = PyList_GET_ITEM(list, i), *ns = NULL, *name = NULL, *id = NULL;
+            ns = PyObject_GetAttr(item, K_NAMESPACE);
+            name = ns ? PyObject_GetAttr(item, K_NAME) : NULL;
+            id = name ? PyUnicode_FromFormat("dataset:%U:%U", ns, name) : NULL;
+            int added = id == NULL ? -1 : PySet_Add(known, id);
+            Py_XDECREF(ns);
+            Py_XDECREF(name);
+            Py_XDECREF(id);
+            if (added < 0) {
+                goto done;
+            }
+        }
+    }
+    /* the job */
+    if (!(job_props = PyDict_New()) || !set_item(job_props, K_NAMESPACE, job_ns) ||
+        !set_item(job_props, K_NAME, job_name)) {
+        goto done;
+    }
+    PyObject *job_type = NULL;
+    {
+        /* "type" goes in before the facets, as projection puts it */
+        PyObject *scratch = PyDict_New();
+        if (scratch == NULL) {
+            goto done;
+        }
+        rc = facet_props(job_facets, scratch, S_FACET_DOT, TYPED_JOB, NULL, NULL, F_JOB_TYPE,
+                         &job_type);
+        if (rc == 1 && job_type != NULL && PyDict_Check(job_type) && PyDict_GET_SIZE(job_type) > 0) {
+            PyObject *kind, *processing, *integration;
+            rc = optional_str(job_type, F_JOB_TYPE, &kind);
+            if (rc == 1) {
+                rc = optional_str(job_type, F_PROCESSING_TYPE, &processing);
+            }
+            if (rc == 1) {
+                rc = optional_str(job_type, F_INTEGRATION, &integration);
+            }
+            if (rc == 1) {
+                PyObject *chosen = (kind != Py_None && PyUnicode_GET_LENGTH(kind) > 0) ? kind : processing;
+                if (chosen != Py_None && PyDict_SetItem(job_props, K_TYPE, chosen) < 0) {
+                    rc = -1;
+                }
+            }
+        } else if (rc == 1 && job_type != NULL && !PyDict_Check(job_type)) {
+            rc = 0;
+        }
+        if (rc == 1 && PyDict_Update(job_props, scratch) < 0) {
+            rc = -1;
+        }
+        Py_DECREF(scratch);
+        if (rc <= 0) {
+            goto end;
+        }
+    }
+    if (!node_upsert(&b, job_id, P_JOB_KIND, job_props)) {
+        goto done;
+    }
+    /* the run */
+    if (!(run_props = PyDict_New()) || !set_item(run_props, K_RUN_ID, run_uuid_text) ||
+        !set_item(run_props, K_JOB, job_id)) {
+        goto done;
+    }
+    if (event_type != Py_None) {
+        if (!set_item(run_props, K_STATE, event_type) || !set_item(run_props, K_UPDATED_AT, time)) {
+            goto done;
+        }
+        if (type_at == 0 && !set_item(run_props, K_STARTED_AT, time)) {
+            goto done;
+        }
+        if (type_at >= 2 && type_at <= 4 && !set_item(run_props, K_ENDED_AT, time)) {
+            goto done;
+        }
+    }
+    {
+        PyObject *nominal = NULL, *scratch = PyDict_New();
+        if (scratch == NULL) {
+            goto done;
+        }
+        rc = facet_props(run_facets, scratch, S_FACET_DOT, TYPED_RUN, NULL, NULL, F_NOMINAL_TIME,
+                         &nominal);
+        if (rc == 1 && nominal != NULL) {
+            PyObject *start = PyDict_Check(nominal) ? PyDict_GetItemWithError(nominal, F_NOMINAL_START_TIME) : NULL;
+            PyObject *end_text = NULL;
+            rc = PyErr_Occurred() ? -1 : 0;
+            if (start != NULL && PyUnicode_Check(start) && PyUnicode_GET_LENGTH(start) > 0) {
+                rc = optional_str(nominal, F_NOMINAL_END_TIME, &end_text);
+                if (rc == 1) {
+                    rc = utc_time(start, 0, &nominal_start);
+                }
+                if (rc == 1 && end_text != Py_None && PyUnicode_GET_LENGTH(end_text) > 0) {
+                    rc = utc_time(end_text, 0, &nominal_end);
+                }
+                if (rc == 1 && (!set_item(run_props, K_NOMINAL_START, nominal_start) ||
+                                (nominal_end && !set_item(run_props, K_NOMINAL_END, nominal_end)))) {
+                    rc = -1;
+                }
+            }
+        }
+        if (rc == 1 && PyDict_Update(run_props, scratch) < 0) {
+            rc = -1;
+        }
+        Py_DECREF(scratch);
+        if (rc <= 0) {
+            goto end;
+        }
+    }
+    if (!node_upsert(&b, run_node, P_RUN_KIND, run_props) ||
+        edge_upsert(&b, run_node, P_RUN_OF, job_id) < 0) {
+        goto done;
+    }
+    if (event_type != Py_None && (!set_item(job_props, K_LAST_RUN, run_node) ||
+                                  !set_item(job_props, K_LAST_RUN_STATE, event_type))) {
+        goto done; /* the job node's props: its last run */
+    }
+    /* inputs, then outputs */
+    for (int side = 0; side < 2; side++) {
+        PyObject *list = side == 0 ? inputs : outputs;
+        for (Py_ssize_t i = 0; list != Py_None && i < PyList_GET_SIZE(list); i++) {
+            PyObject *props = NULL;
+            PyObject *id = dataset_part(&b, PyList_GET_ITEM(list, i),
+                                        side == 0 ? A_INPUT_FACETS : A_OUTPUT_FACETS,
+                                        side == 0 ? S_INPUT_DOT : S_OUTPUT_DOT,
+                                        side == 0 ? TYPED_INPUT : TYPED_OUTPUT, memo, known, &props);
+            if (id == NULL) {
+                goto end;
+            }
+            int ok = side == 0 ? edge_upsert(&b, id, P_READ_BY, job_id) == 0 &&
+                                     edge_upsert(&b, run_node, P_READ, id) == 0
+                               : edge_upsert(&b, job_id, P_WRITES, id) == 0 &&
+                                     edge_upsert(&b, run_node, P_PRODUCED, id) == 0;
+            if (ok && side == 1 && event_type != Py_None) {
+                ok = set_item(props, K_LAST_RUN, run_node) &&
+                     set_item(props, K_LAST_RUN_STATE, event_type);
+            }
+            Py_DECREF(id);
+            if (!ok) {
+                goto done;
+            }
+        }
+    }
+    {
+        PyObject *values[5] = {stamp, run_node, b.nodes, b.edges, b.columns};
+        result = make(&DELTA, values);
+    }
+    goto done;
+end:
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+decline:
+    result = Py_NewRef(Py_None);
+done:
+#undef GET
+    Py_XDECREF(b.nodes);
+    Py_XDECREF(b.edges);
+    Py_XDECREF(b.columns);
+    Py_XDECREF(b.seen);
+    Py_XDECREF(event_time);
+    Py_XDECREF(event_type_raw);
+    Py_XDECREF(run);
+    Py_XDECREF(job);
+    Py_XDECREF(inputs);
+    Py_XDECREF(outputs);
+    Py_XDECREF(dataset);
+    Py_XDECREF(time);
+    Py_XDECREF(stamp);
+    Py_XDECREF(run_uuid_text);
+    Py_XDECREF(run_node);
+    Py_XDECREF(job_id);
+    Py_XDECREF(job_ns);
+    Py_XDECREF(job_name);
+    Py_XDECREF(job_facets);
+    Py_XDECREF(run_id_text);
+    Py_XDECREF(run_facets);
+    Py_XDECREF(job_props);
+    Py_XDECREF(run_props);
+    Py_XDECREF(known);
+    Py_XDECREF(nominal_start);
+    Py_XDECREF(nominal_end);
+    Py_XDECREF(input_ids);
+    Py_XDECREF(output_ids);
+    Py_XDECREF(output_props);
+    return result;
+}
+
+static PyObject *setup_projection(PyObject *module, PyObject *args, PyObject *kwargs) {
+    (void)module;
+    static char *names[] = {"generic", "schema", "lineage", "resolve", "unset", "delta", "node",
+                            "edge", "facts", "node_kinds", "edge_kinds", NULL};
+    PyObject *generic, *schema_fn, *lineage_fn, *resolve, *unset, *delta, *node, *edge, *facts,
+        *node_kinds, *edge_kinds;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOO!O!", names, &generic, &schema_fn,
+                                     &lineage_fn, &resolve, &unset, &delta, &node, &edge, &facts,
+                                     &PyTuple_Type, &node_kinds, &PyTuple_Type, &edge_kinds)) {
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(node_kinds) != 3 || PyTuple_GET_SIZE(edge_kinds) != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_projection: node_kinds is (job, run, dataset), edge_kinds "
+                        "(READ_BY, WRITES, RUN_OF, READ, PRODUCED)");
+        return NULL;
+    }
+    static const char *delta_fields[] = {"stamp", "run", "nodes", "edges", "columns", NULL};
+    static const char *node_fields[] = {"id", "kind", "props", NULL};
+    static const char *edge_fields[] = {"src", "kind", "dst", "props", "variant", NULL};
+    static const char *facts_fields[] = {"dataset", "schema", "lineage", "lineage_digest", NULL};
+    if (shape(&DELTA, delta, delta_fields) < 0 || shape(&NODE_UPSERT, node, node_fields) < 0 ||
+        shape(&EDGE_UPSERT, edge, edge_fields) < 0 ||
+        shape(&COLUMN_FACTS, facts, facts_fields) < 0) {
+        return NULL;
+    }
+    PyObject **slots[] = {&P_GENERIC, &P_SCHEMA, &P_LINEAGE, &P_RESOLVE, &UNSET_VALUE};
+    PyObject *given[] = {generic, schema_fn, lineage_fn, resolve, unset};
+    for (int i = 0; i < 5; i++) {
+        Py_INCREF(given[i]);
+        Py_XSETREF(*slots[i], given[i]);
+    }
+    PyObject **kinds[] = {&P_JOB_KIND, &P_RUN_KIND, &P_DATASET_KIND};
+    for (int i = 0; i < 3; i++) {
+        *kinds[i] = Py_NewRef(PyTuple_GET_ITEM(node_kinds, i));
+    }
+    PyObject **edges[] = {&P_READ_BY, &P_WRITES, &P_RUN_OF, &P_READ, &P_PRODUCED};
+    for (int i = 0; i < 5; i++) {
+        *edges[i] = Py_NewRef(PyTuple_GET_ITEM(edge_kinds, i));
+    }
+    Py_RETURN_NONE;
+}
+
 /* -- module ----------------------------------------------------------------------------------- */
 
 static PyObject *setup(PyObject *module, PyObject *args, PyObject *kwargs) {
@@ -1401,6 +2143,11 @@ static PyMethodDef methods[] = {
      "setup(**codes): the graph's codes and the Python helpers the loops call (see native.py)"},
     {"apply", (PyCFunction)(void (*)(void))apply, METH_FASTCALL,
      "apply(graph, delta): MemoryGraph.apply in C"},
+    {"setup_projection", (PyCFunction)(void (*)(void))setup_projection,
+     METH_VARARGS | METH_KEYWORDS,
+     "setup_projection(**helpers): the delta classes and the parser's helpers project() calls"},
+    {"project", (PyCFunction)(void (*)(void))project, METH_FASTCALL,
+     "project(event, memo) -> the GraphDelta of a decoded event's common shape, or None"},
     {"schema", schema, METH_O,
      "schema(raw) -> the (name, type, description) fields of a schema facet's JSON, or None"},
     {"lineage", lineage, METH_O,
@@ -1443,6 +2190,48 @@ PyMODINIT_FUNC PyInit__native(void) {
     STR(S_STAMP, "stamp");
     STR(S_RUN, "run");
     STR(S_NODES, "nodes");
+    STR(K_NAMESPACE, "namespace");
+    STR(K_NAME, "name");
+    STR(K_TYPE, "type");
+    STR(K_RUN_ID, "run_id");
+    STR(K_JOB, "job");
+    STR(K_STATE, "state");
+    STR(K_UPDATED_AT, "updated_at");
+    STR(K_STARTED_AT, "started_at");
+    STR(K_ENDED_AT, "ended_at");
+    STR(K_NOMINAL_START, "nominal_start");
+    STR(K_NOMINAL_END, "nominal_end");
+    STR(K_LAST_RUN, "last_run");
+    STR(K_LAST_RUN_STATE, "last_run_state");
+    STR(K_UNRESOLVED, "unresolved_column_inputs");
+    STR(F_COLUMN_LINEAGE, "columnLineage");
+    STR(F_JOB_TYPE, "jobType");
+    STR(F_NOMINAL_TIME, "nominalTime");
+    STR(F_PROCESSING_TYPE, "processingType");
+    STR(F_INTEGRATION, "integration");
+    STR(F_NOMINAL_START_TIME, "nominalStartTime");
+    STR(F_NOMINAL_END_TIME, "nominalEndTime");
+    STR(F_OUTPUT_STATISTICS, "outputStatistics");
+    STR(K_ROW_COUNT, "rowCount");
+    STR(K_SIZE, "size");
+    STR(K_FILE_COUNT, "fileCount");
+    STR(A_EVENT_TIME, "eventTime");
+    STR(A_EVENT_TYPE, "eventType");
+    STR(A_RUN, "run");
+    STR(A_JOB, "job");
+    STR(A_INPUTS, "inputs");
+    STR(A_OUTPUTS, "outputs");
+    STR(A_DATASET, "dataset");
+    STR(A_RUN_ID, "runId");
+    STR(A_FACETS, "facets");
+    STR(A_INPUT_FACETS, "inputFacets");
+    STR(A_OUTPUT_FACETS, "outputFacets");
+    STR(S_FACET_DOT, "facet.");
+    STR(S_INPUT_DOT, "input.");
+    STR(S_OUTPUT_DOT, "output.");
+    for (int i = 0; i < 6; i++) {
+        STR(EVENT_TYPES[i], EVENT_TYPE_NAMES[i]);
+    }
     S_EDGES_ATTR = S_EDGES;
     S_COLUMNS_ATTR = S_COLUMNS;
 #undef STR

@@ -20,3 +20,18 @@ def setup(
 def apply(graph: Any, delta: GraphDelta, /) -> None: ...
 def lineage(raw: Any, /) -> tuple[tuple[LineageEntry, ...], tuple[str, ...]] | None: ...
 def schema(raw: Any, /) -> tuple[tuple[str, str | None, str | None], ...] | None: ...
+def setup_projection(
+    *,
+    generic: Callable[[Any], Any],
+    schema: Callable[[Any, Any], Any],
+    lineage: Callable[[Any, Any], Any],
+    resolve: Callable[[Any, Any, set[str]], tuple[Any, Any, list[str]]],
+    unset: Any,
+    delta: type[Any],
+    node: type[Any],
+    edge: type[Any],
+    facts: type[Any],
+    node_kinds: tuple[Any, Any, Any],
+    edge_kinds: tuple[Any, Any, Any, Any, Any],
+) -> None: ...
+def project(event: Any, memo: Any, /) -> GraphDelta | None: ...

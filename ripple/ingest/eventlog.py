@@ -149,26 +149,30 @@ class SqliteEventLog:
     def _append(self, bodies: Sequence[bytes]) -> list[int]:
         db = self._conn()
         now = datetime.now(UTC).isoformat()
+        chunks = [bodies[at : at + _ROWS] for at in range(0, len(bodies), _ROWS)]
         try:
-            db.execute("BEGIN IMMEDIATE")
-            # Up to _ROWS rows a statement: SQLite then writes them all in one call, with the GIL
-            # released throughout (executemany takes it back between rows), so a caller can
-            # parse its next batch on the other core meanwhile (ripple/ingest/bulk.py).
-            for at in range(0, len(bodies), _ROWS):
-                chunk = bodies[at : at + _ROWS]
+            # Rows go in with one INSERT of up to _ROWS rows, which SQLite writes in one call
+            # with the GIL released throughout (executemany takes it back between rows), so a
+            # caller parses its next batch on the other core meanwhile (ripple/ingest/bulk.py).
+            # A batch of one chunk is one statement and so its own transaction: the thread takes
+            # the GIL back once, not once per BEGIN, INSERT and COMMIT.
+            if len(chunks) > 1:
+                db.execute("BEGIN IMMEDIATE")
+            for chunk in chunks:
                 params: list[str | bytes] = []
                 for body in chunk:
                     params.append(now)
                     params.append(body)
-                db.execute(_insert(len(chunk)), params)
-            last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-            db.execute("COMMIT")
+                last = db.execute(_insert(len(chunk)), params).lastrowid
+            if len(chunks) > 1:
+                db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise StoreUnavailable(f"Cannot append to the event log: {exc}") from exc
-        # One writer holds the database (BEGIN IMMEDIATE), and AUTOINCREMENT numbers the rows
-        # of a transaction consecutively: they end at the last one inserted.
+        # One statement (or one transaction) holds the database while it writes, and
+        # AUTOINCREMENT numbers its rows consecutively: they end at the last one inserted.
+        assert last is not None
         return list(range(last - len(bodies) + 1, last + 1))
 
     async def read(self, after: int, limit: int) -> list[tuple[int, bytes]]:

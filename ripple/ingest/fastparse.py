@@ -18,7 +18,15 @@ import orjson
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from ripple.errors import InvalidEvent, MalformedInput
-from ripple.graph.delta import LineageEntry, Schema, SchemaFields
+from ripple.graph.delta import (
+    ColumnFacts,
+    EdgeUpsert,
+    GraphDelta,
+    LineageEntry,
+    NodeUpsert,
+    Schema,
+    SchemaFields,
+)
 from ripple.graph.memory import NATIVE
 from ripple.ingest.columns import (
     FacetMemo,
@@ -36,7 +44,8 @@ from ripple.ingest.event import (
 )
 from ripple.ingest.fields import parse_timestamp
 from ripple.ingest.records import PREFIX as RECORD_PREFIX
-from ripple.model import DatasetKey, JobKey
+from ripple.ingest.projection import _resolve
+from ripple.model import DatasetKey, EdgeKind, JobKey, NodeKind
 
 Name = Annotated[str, Meta(min_length=1)]
 Facets = dict[str, Raw] | None
@@ -257,6 +266,19 @@ def parse_event_json(body: bytes, memo: FacetMemo | None = None) -> Event:
     return parse_event(doc, memo)
 
 
+def fast_delta(body: bytes, memo: FacetMemo | None = None) -> GraphDelta | None:
+    """The graph delta of one event's JSON in its common shape, straight from the decoded
+    structs in C (ripple/_native.c); None when C is not built or declines the event (anything
+    unusual, invalid, or merely rarer), and the caller takes `project(parse_event_json(...))`,
+    which gives the same delta (tests/unit/test_native.py) and names any problem."""
+    if NATIVE is None or body.startswith(RECORD_PREFIX):
+        return None
+    try:
+        return NATIVE.project(_EVENT.decode(body), memo)
+    except (msgspec.DecodeError, _Unusual):
+        return None
+
+
 def _fast(body: bytes, memo: FacetMemo | None) -> Event:
     raw = _EVENT.decode(body)
     event_time = parse_timestamp(raw.eventTime)
@@ -438,3 +460,25 @@ def _time(text: str) -> Any:
     if value is None:
         raise _Unusual
     return value
+
+
+if NATIVE is not None:
+    NATIVE.setup_projection(
+        generic=_GENERIC.decode,
+        schema=_schema,
+        lineage=_lineage,
+        resolve=_resolve,
+        unset=UNSET,
+        delta=GraphDelta,
+        node=NodeUpsert,
+        edge=EdgeUpsert,
+        facts=ColumnFacts,
+        node_kinds=(NodeKind.JOB, NodeKind.RUN, NodeKind.DATASET),
+        edge_kinds=(
+            EdgeKind.READ_BY,
+            EdgeKind.WRITES,
+            EdgeKind.RUN_OF,
+            EdgeKind.READ,
+            EdgeKind.PRODUCED,
+        ),
+    )

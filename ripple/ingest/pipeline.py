@@ -23,7 +23,7 @@ from ripple.heap import collector_paused
 from ripple.ingest import records
 from ripple.ingest.columns import FacetMemo
 from ripple.ingest.eventlog import EventLog, log_identity
-from ripple.ingest.fastparse import parse_event_json
+from ripple.ingest.fastparse import fast_delta, parse_event_json
 from ripple.ingest.projection import project
 
 
@@ -51,7 +51,7 @@ def prepare_raw(body: bytes, memo: FacetMemo | None = None) -> Prepared:
     JSON that does not decode is an InvalidEvent at `$` here; use `parse_event_json` directly
     where it must be told apart (a 400 rather than a 422)."""
     try:
-        delta = project(parse_event_json(body, memo))
+        delta = fast_delta(body, memo) or project(parse_event_json(body, memo))
     except InvalidEvent as exc:
         return Prepared(None, None, exc)
     except MalformedInput as exc:  # the text itself is the offending value

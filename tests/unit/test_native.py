@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import sys
@@ -16,15 +17,18 @@ from hypothesis import strategies as st
 
 from bench.generator import events_for
 from ripple.demo import demo_events
+from ripple.errors import RippleError
 from ripple.graph import memory
 from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
 from ripple.graph.memory import NATIVE, MemoryGraph
 from ripple.ingest import fastparse
 from ripple.ingest.columns import lineage_value
 from ripple.ingest.event import parse_event
+from ripple.ingest.fastparse import fast_delta, parse_event_json
 from ripple.ingest.projection import project
 from ripple.model import EdgeKind, NodeKind
 from tests.conftest import food_delivery_events
+from tests.unit.test_fastparse import paths
 
 
 def test_the_install_built_the_c_loops() -> None:
@@ -341,3 +345,106 @@ def test_ties_are_broken_by_python(monkeypatch: pytest.MonkeyPatch) -> None:
 class _Fake:
     def __init__(self) -> None:
         self.index: list[int] = []
+
+
+# -- project: a decoded event straight to its delta -------------------------------------------
+
+
+def python_delta(body: bytes) -> Any:
+    try:
+        return project(parse_event_json(body))
+    except RippleError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def check_delta(doc: Any) -> bool:
+    """The C delta equals the Python one, or C declines; returns whether C answered."""
+    body = json.dumps(doc).encode()  # (orjson refuses integers beyond 64 bits)
+    found = fast_delta(body)
+    if found is None:
+        return False
+    expected = python_delta(body)
+    assert not isinstance(expected, str), f"C projected what Python rejects ({expected})"
+    assert found == expected
+    assert found.nodes == expected.nodes and found.edges == expected.edges  # in the same order
+    assert [list(n.props) for n in found.nodes] == [list(n.props) for n in expected.nodes]
+    return True
+
+
+def test_generated_events_are_projected_in_c() -> None:
+    _, events = events_for(300, seed=9)
+    assert all(check_delta(e) for e in events)  # none declined: the bench's events take it
+
+
+def test_fixture_and_demo_events_agree(fixtures_dir: Path) -> None:
+    docs = [*demo_events(), *corpus(fixtures_dir)]
+    answered = sum(check_delta(doc) for doc in docs)
+    assert answered > 10  # the common shape is common in the corpus too
+
+
+GENERATED = events_for(4, seed=2)[1][-1]
+SHAPES = [
+    "2024-02-29T23:59:59Z",
+    "2023-02-29T00:00:00Z",
+    "2024-01-01T00:00:00.123456789Z",
+    "2024-01-01T00:00:00.5+00:00",
+    "2024-01-01T00:00:00-00:00",
+    "2024-01-01T00:00:00+02:00",
+    "2024-01-01T00:00:00",
+    "2024-01-01 00:00:00Z",
+    "2024-13-01T00:00:00Z",
+    "A2F5B7C4-93C0-4D0B-9A63-0F1C2B3D4E5F",
+    "{a2f5b7c4-93c0-4d0b-9a63-0f1c2b3d4e5f}",
+    "a2f5b7c493c04d0b9a630f1c2b3d4e5f",
+    "complete",
+    "Start",
+    "fail",
+    "",
+    None,
+    0,
+    True,
+    [],
+    {},
+    {"rowCount": 3},
+    {"rowCount": 3.5},
+    {"rowCount": 2**70},
+    {"jobType": "", "processingType": "BATCH"},
+    {"jobType": 3},
+    {"nominalStartTime": ""},
+    {"nominalStartTime": "2024-01-01T00:00:00Z", "nominalEndTime": ""},
+    "DELETE",
+]
+
+
+@settings(max_examples=500, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(paths(GENERATED)), st.sampled_from(SHAPES)),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_mutated_events_agree_or_decline(changes: list[tuple[tuple[Any, ...], Any]]) -> None:
+    doc = copy.deepcopy(GENERATED)
+    for path, value in changes:
+        target: Any = doc
+        try:
+            for step in path[:-1]:
+                target = target[step]
+            if value == "DELETE" and isinstance(target, dict):
+                target.pop(path[-1], None)
+            else:
+                target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    check_delta(doc)
+
+
+def test_named_twice_and_unusual_events_decline() -> None:
+    doc = copy.deepcopy(GENERATED)
+    doc["outputs"].append(doc["inputs"][0])  # a dataset read and written: Python merges it
+    assert fast_delta(orjson.dumps(doc)) is None
+    doc = copy.deepcopy(GENERATED)
+    doc["run"]["facets"]["parent"] = {"run": {"runId": doc["run"]["runId"]}, "job": doc["job"]}
+    assert fast_delta(orjson.dumps(doc)) is None
+    assert check_delta(GENERATED)
