@@ -43,8 +43,8 @@ from ripple.ingest.event import (
     parse_event,
 )
 from ripple.ingest.fields import parse_timestamp
-from ripple.ingest.records import PREFIX as RECORD_PREFIX
 from ripple.ingest.projection import _resolve
+from ripple.ingest.records import PREFIX as RECORD_PREFIX
 from ripple.model import DatasetKey, EdgeKind, JobKey, NodeKind
 
 Name = Annotated[str, Meta(min_length=1)]
@@ -274,9 +274,10 @@ def fast_delta(body: bytes, memo: FacetMemo | None = None) -> GraphDelta | None:
     if NATIVE is None or body.startswith(RECORD_PREFIX):
         return None
     try:
-        return NATIVE.project(_EVENT.decode(body), memo)
+        delta: GraphDelta | None = NATIVE.project(_EVENT.decode(body), memo)
     except (msgspec.DecodeError, _Unusual):
         return None
+    return delta
 
 
 def _fast(body: bytes, memo: FacetMemo | None) -> Event:
