@@ -24,8 +24,41 @@
 static long DATASET_CODE = -1, COLUMN_CODE, HAS_COLUMN, DIRECT, INDIRECT;
 static PyTypeObject *LINEAGE_ENTRY = NULL;
 static PyObject *S_DATASET, *S_SCHEMA, *S_LINEAGE, *S_LINEAGE_DIGEST;
-static PyObject *S_DIRECT, *S_INDIRECT, *S_S, *S_L, *S_EMPTY;
+static PyObject *S_DIRECT, *S_INDIRECT, *S_S, *S_L, *S_EMPTY, *S_COLON, *S_COLUMN_PREFIX,
+    *S_DATASET_PREFIX, *S_RUN_PREFIX, *S_JOB_PREFIX;
 static PyObject *S_INDEX, *S_IDS, *S_KINDS, *S_RECORDS, *S_OUT, *S_INC, *S_EDGES, *S_COLUMNS;
+
+/* The concatenation of `n` strs (a NULL part is skipped): one allocation, where
+   PyUnicode_FromFormat would parse its format every time. */
+static PyObject *join(PyObject **parts, int n) {
+    Py_ssize_t length = 0;
+    Py_UCS4 widest = 127;
+    for (int i = 0; i < n; i++) {
+        if (parts[i] == NULL) {
+            continue;
+        }
+        if (!PyUnicode_Check(parts[i])) {
+            PyErr_SetString(PyExc_TypeError, "join: not a str");
+            return NULL;
+        }
+        length += PyUnicode_GET_LENGTH(parts[i]);
+        Py_UCS4 max = PyUnicode_MAX_CHAR_VALUE(parts[i]);
+        widest = max > widest ? max : widest;
+    }
+    PyObject *out = PyUnicode_New(length, widest);
+    Py_ssize_t at = 0;
+    for (int i = 0; out != NULL && i < n; i++) {
+        if (parts[i] == NULL) {
+            continue;
+        }
+        if (PyUnicode_CopyCharacters(out, at, parts[i], 0, PyUnicode_GET_LENGTH(parts[i])) < 0) {
+            Py_CLEAR(out);
+            break;
+        }
+        at += PyUnicode_GET_LENGTH(parts[i]);
+    }
+    return out;
+}
 
 /* -- column facts (MemoryGraph._apply_columns) ------------------------------------------------------------------------- */
 
@@ -368,7 +401,7 @@ static int apply_facts(Graph *g, PyObject *facts, PyObject *time, PyObject *stam
     }
     /* a column id is its dataset's id ("dataset:<ns>:<name>") plus ":<field>" */
     if (!(tail = PyUnicode_Substring(ds_id, 8, PY_SSIZE_T_MAX)) ||
-        !(prefix = PyUnicode_FromFormat("datasetField:%U:", tail))) {
+        !(prefix = join((PyObject *[]){S_COLUMN_PREFIX, tail, S_COLON}, 3))) {
         goto done;
     }
     if (schema != Py_None &&
@@ -1681,7 +1714,7 @@ static PyObject *dataset_part(Built *b, PyObject *raw, PyObject *role_facets, Py
     if (!ns || !name || !facets || !io) {
         goto done;
     }
-    if (!(id = PyUnicode_FromFormat("dataset:%U:%U", ns, name))) {
+    if (!(id = join((PyObject *[]){S_DATASET_PREFIX, ns, S_COLON, name}, 4))) {
         goto done;
     }
     int again = PySet_Contains(b->seen, id);
@@ -1847,14 +1880,14 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
     if ((rc = run_uuid(run_id_text, &run_uuid_text)) <= 0) {
         goto end;
     }
-    if (!(run_node = PyUnicode_FromFormat("run:%U", run_uuid_text))) {
+    if (!(run_node = join((PyObject *[]){S_RUN_PREFIX, run_uuid_text}, 2))) {
         goto done;
     }
     GET(job_ns, job, K_NAMESPACE);
     GET(job_name, job, K_NAME);
     GET(job_facets, job, A_FACETS);
     GET(run_facets, run, A_FACETS);
-    if (!(job_id = PyUnicode_FromFormat("job:%U:%U", job_ns, job_name))) {
+    if (!(job_id = join((PyObject *[]){S_JOB_PREFIX, job_ns, S_COLON, job_name}, 4))) {
         goto done;
     }
     /* the datasets the event names: column lineage may cite only these (as Marquez) */
@@ -1867,7 +1900,7 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
             PyObject *item = PyList_GET_ITEM(list, i), *ns = NULL, *name = NULL, *id = NULL;
             ns = PyObject_GetAttr(item, K_NAMESPACE);
             name = ns ? PyObject_GetAttr(item, K_NAME) : NULL;
-            id = name ? PyUnicode_FromFormat("dataset:%U:%U", ns, name) : NULL;
+            id = name ? join((PyObject *[]){S_DATASET_PREFIX, ns, S_COLON, name}, 4) : NULL;
             int added = id == NULL ? -1 : PySet_Add(known, id);
             Py_XDECREF(ns);
             Py_XDECREF(name);
@@ -2173,6 +2206,11 @@ PyMODINIT_FUNC PyInit__native(void) {
     STR(S_S, "s");
     STR(S_L, "l");
     STR(S_EMPTY, "");
+    STR(S_COLON, ":");
+    STR(S_COLUMN_PREFIX, "datasetField:");
+    STR(S_DATASET_PREFIX, "dataset:");
+    STR(S_RUN_PREFIX, "run:");
+    STR(S_JOB_PREFIX, "job:");
     STR(S_INDEX, "index");
     STR(S_IDS, "ids");
     STR(S_KINDS, "kinds");

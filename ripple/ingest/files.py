@@ -56,7 +56,7 @@ def read_raw(name: str) -> Iterator[RawEvent | Located]:
     try:
         with _open(name) as fh:
             for number, line in enumerate(fh, start=1):
-                if line.strip():
+                if not line.isspace():  # (strip() would copy every line)
                     yield RawEvent(f"{name}:{number}", line)
     except _UNREADABLE as exc:
         yield Located(
