@@ -1,10 +1,11 @@
-"""Bulk ingest: batches of events (JSON bytes) prepared and committed one transaction at a time.
+"""Bulk ingest: batches of events (JSON bytes) prepared, logged and projected in order.
 
-Used by `ripple ingest`. Two batches are in flight: while one is appended to the event log (the
-SQLite log writes a batch with the GIL released), the next is parsed on the other core; then the
-first is projected into the graph. Batches are still logged and projected in order, and each is
-reported done only once it is durable and projected. (Preparing batches in worker processes was
-measured and rejected: handing deltas between processes costs more than it saves.)
+Used by `ripple ingest`. Three steps overlap on two cores: while the log appends batch k+1 (the
+SQLite log writes a batch with the GIL released), the main thread projects batch k into the graph
+and then parses batch k+2. Each batch is still logged before it is projected, batches are logged
+and projected in order, and each is reported done only once it is durable and projected.
+(Preparing batches in worker processes was measured and rejected: handing deltas between
+processes costs more than it saves.)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 
 from ripple.heap import collector_paused
-from ripple.ingest.pipeline import Ingestor, Outcome, prepare_raw
+from ripple.ingest.pipeline import Ingestor, Outcome, Prepared, prepare_raw
 
 Batch = tuple[list[str], list[bytes]]  # (where each event came from, its JSON)
 
@@ -23,27 +24,32 @@ async def ingest_batches(
     batches: Iterable[Batch],
     done: Callable[[Batch, list[Outcome]], None],
 ) -> None:
-    """Prepare and commit each batch; `done(batch, outcomes)` once it is durable and projected."""
-    pending: tuple[Batch, asyncio.Task[list[Outcome]]] | None = None
-    try:
-        for batch in batches:
-            # Paused across the commit too: resumed in between, the collector's first pass would
-            # scan every object of the prepared batch (about a tenth of the ingest time, measured).
-            with collector_paused():
-                prepared = [prepare_raw(body, ingestor.memo) for body in batch[1]]
-                finished = None
-                if pending is not None:
-                    finished = (pending[0], await pending[1])
-                pending = (batch, asyncio.ensure_future(ingestor.commit(prepared)))
-                await asyncio.sleep(0)  # the commit starts its append before the next parse
-            if finished is not None:
-                done(*finished)
-        if pending is not None:
-            batch, task = pending
-            pending = None
-            with collector_paused():
-                outcomes = await task
-            done(batch, outcomes)
-    finally:
-        if pending is not None:  # an error (or a stop) while a commit was in flight: let it end
-            await asyncio.gather(pending[1], return_exceptions=True)
+    """Prepare, log and project each batch; `done(batch, outcomes)` once it is durable and
+    projected. Holds the ingestor's commit lock throughout."""
+    # The batch whose append is under way: (batch, its prepared events, the append).
+    logging: tuple[Batch, list[Prepared], asyncio.Task[list[int]]] | None = None
+    async with ingestor.committing:
+        try:
+            for batch in batches:
+                # Paused across the commit too: resumed in between, the collector's first pass
+                # would scan every object of the prepared batch (a tenth of the time, measured).
+                with collector_paused():
+                    prepared = [prepare_raw(body, ingestor.memo) for body in batch[1]]
+                    if logging is not None:
+                        seqs = await logging[2]
+                    started = (batch, prepared, asyncio.ensure_future(ingestor.log_batch(prepared)))
+                    await asyncio.sleep(0)  # the append starts before the projection below
+                    if logging is not None:
+                        outcomes = await ingestor.project_batch(logging[1], seqs)
+                if logging is not None:
+                    done(logging[0], outcomes)
+                logging = started
+            if logging is not None:
+                batch, prepared, task = logging
+                logging = None
+                with collector_paused():
+                    outcomes = await ingestor.project_batch(prepared, await task)
+                done(batch, outcomes)
+        finally:
+            if logging is not None:  # an error (or a stop) while an append was under way
+                await asyncio.gather(logging[2], return_exceptions=True)

@@ -120,18 +120,33 @@ class Ingestor:
     async def commit(self, prepared: Sequence[Prepared]) -> list[Outcome]:
         """Append the valid prepared events to the log (one transaction), then project them."""
         async with self._committing:
+            seqs = await self.log_batch(prepared)
+            return await self.project_batch(prepared, seqs)
+
+    async def log_batch(self, prepared: Sequence[Prepared]) -> list[int]:
+        """The first half of `commit`: append the valid events; their sequence numbers. The
+        caller holds `committing` until it has projected them with `project_batch`."""
+        with collector_paused():
+            return await self.log.append([p.body for p in prepared if p.error is None])  # type: ignore[misc]
+
+    async def project_batch(self, prepared: Sequence[Prepared], seqs: list[int]) -> list[Outcome]:
+        """The second half of `commit`: project the events `log_batch` appended as `seqs`."""
+        if seqs:
             with collector_paused():
-                valid = [p for p in prepared if p.error is None]
-                seqs = await self.log.append([p.body for p in valid])  # type: ignore[misc]
-                if seqs:
-                    gap = await self._gap_before(seqs[0])
-                    deltas = [p.delta for p in valid]
-                    await self.store.apply([*gap, *deltas], seqs[-1])  # type: ignore[list-item]
-                    self._through = seqs[-1]
+                gap = await self._gap_before(seqs[0])
+                deltas = [p.delta for p in prepared if p.error is None]
+                await self.store.apply([*gap, *deltas], seqs[-1])  # type: ignore[list-item]
+                self._through = seqs[-1]
         numbered = iter(seqs)
         return [
             Outcome(error=p.error) if p.error else Outcome(seq=next(numbered)) for p in prepared
         ]
+
+    @property
+    def committing(self) -> asyncio.Lock:
+        """Held while a batch is between its append and its projection (one at a time, so the
+        graph's mark never passes an appended batch that is not applied yet)."""
+        return self._committing
 
     async def _gap_before(self, first: int) -> list[GraphDelta]:
         """The logged events between the graph's mark and `first` (this commit's first sequence
