@@ -19,6 +19,9 @@
 #include <Python.h>
 #include <string.h>
 #include <structmember.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Set once by setup(): the codes and types the loops need (see ripple/graph/codes.py). */
 static long DATASET_CODE = -1, COLUMN_CODE, HAS_COLUMN, DIRECT, INDIRECT;
@@ -831,25 +834,43 @@ static int peek(Cursor *c, char ch) {
     return c->p < c->end && *c->p == ch;
 }
 
+/* Where the string starting at p ends (its closing quote), and whether it holds an escape;
+   NULL if it does not end before `end`. Sixteen bytes at a time where SSE2 is there. */
+static const char *string_end(const char *p, const char *end, int *escaped) {
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+        __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+        int quotes = _mm_movemask_epi8(_mm_cmpeq_epi8(chunk, quote));
+        int slashes = _mm_movemask_epi8(_mm_cmpeq_epi8(chunk, backslash));
+        if (slashes != 0 && (quotes == 0 || __builtin_ctz(slashes) < __builtin_ctz(quotes))) {
+            break; /* an escape comes first: the byte loop below handles it */
+        }
+        if (quotes != 0) {
+            return p + __builtin_ctz(quotes);
+        }
+        p += 16;
+    }
+#endif
+    while (p < end && *p != '"') {
+        if (*p == '\\') {
+            *escaped = 1;
+            p++;
+        }
+        p++;
+    }
+    return p < end ? p : NULL;
+}
+
 static int string(Cursor *c, Span *s) {
     if (!eat(c, '"')) {
         return 0;
     }
     s->start = c->p;
-    const char *quote = memchr(c->p, '"', c->end - c->p);
+    s->escaped = 0;
+    const char *quote = string_end(c->p, c->end, &s->escaped);
     if (quote == NULL) {
         return 0;
-    }
-    s->escaped = memchr(c->p, '\\', quote - c->p) != NULL;
-    if (s->escaped) { /* the quote found may be escaped: walk it */
-        const char *p = c->p;
-        while (p < c->end && *p != '"') {
-            p += *p == '\\' ? 2 : 1;
-        }
-        if (p >= c->end) {
-            return 0;
-        }
-        quote = p;
     }
     s->len = quote - s->start;
     c->p = quote + 1;
@@ -900,9 +921,11 @@ static int skip(Cursor *c, int depth) {
     return c->p > start;
 }
 
-static int is(const Span *s, const char *key) {
-    return !s->escaped && (size_t)s->len == strlen(key) && memcmp(s->start, key, s->len) == 0;
+static int is_key(const Span *s, const char *key, size_t n) {
+    return !s->escaped && (size_t)s->len == n && memcmp(s->start, key, n) == 0;
 }
+
+#define is(span, key) is_key(span, key, sizeof(key) - 1) /* key: a string literal */
 
 static PyObject *text(const Span *s) {
     /* a str for an unescaped span; NULL without an exception declines (escapes, or text that
@@ -929,11 +952,46 @@ static int optional_text(Cursor *c, PyObject **out) {
 }
 
 typedef struct {
+    Span a, b;       /* the raw text it was made of */
+    PyObject *value; /* borrowed from Target.ids */
+} Remembered;
+
+enum { REMEMBERED = 8 };
+
+typedef struct {
     PyObject *dataset, *dst; /* the entry's first and third fields, borrowed */
     PyObject *column;        /* its second, owned while its entries are added */
-    PyObject *entries;                /* list being filled */
-    PyObject *ids;                    /* dict: id text -> one str, shared by the entries */
+    PyObject *entries;       /* list being filled */
+    PyObject *ids;           /* dict: text -> one str, shared by the entries */
+    /* A facet cites a few datasets and a few subtypes many times: the last ones made are
+       found again by their raw text, without making a str to look them up. */
+    Remembered datasets[REMEMBERED], texts[REMEMBERED];
+    int next_dataset, next_text;
 } Target;
+
+static int same_span(const Span *x, const Span *y) {
+    return x->len == y->len && memcmp(x->start, y->start, x->len) == 0;
+}
+
+static PyObject *remembered(Remembered *slots, const Span *a, const Span *b) {
+    for (int i = 0; i < REMEMBERED; i++) {
+        if (slots[i].value != NULL && same_span(&slots[i].a, a) &&
+            (b == NULL || same_span(&slots[i].b, b))) {
+            return slots[i].value;
+        }
+    }
+    return NULL;
+}
+
+static void remember(Remembered *slots, int *next, const Span *a, const Span *b, PyObject *value) {
+    Remembered *slot = &slots[*next];
+    *next = (*next + 1) % REMEMBERED;
+    slot->a = *a;
+    if (b != NULL) {
+        slot->b = *b;
+    }
+    slot->value = value;
+}
 
 static PyObject *shared(PyObject *ids, PyObject *fresh) {
     /* one str object for equal ids across a facet; steals `fresh`, returns borrowed */
@@ -960,6 +1018,29 @@ static int add_entry(Target *t, PyObject *kind, PyObject *subtype, PyObject *des
     int rc = PyList_Append(t->entries, entry);
     Py_DECREF(entry);
     return rc;
+}
+
+/* optional_text, with the str shared across the facet: a new reference. */
+static int shared_text(Cursor *c, Target *t, PyObject **out) {
+    if (literal(c, "null")) {
+        *out = Py_NewRef(Py_None);
+        return 1;
+    }
+    Span s;
+    if (!string(c, &s) || s.escaped) {
+        return 0;
+    }
+    PyObject *known = remembered(t->texts, &s, NULL);
+    if (known == NULL) {
+        PyObject *fresh = text(&s);
+        known = fresh ? shared(t->ids, fresh) : NULL;
+        if (known == NULL) {
+            return 0; /* declined (not UTF-8) or an error: the caller tells them apart */
+        }
+        remember(t->texts, &t->next_text, &s, NULL, known);
+    }
+    *out = Py_NewRef(known);
+    return 1;
 }
 
 /* DIRECT or INDIRECT, whatever the case, as `type.upper()` would match; NULL otherwise
@@ -991,9 +1072,9 @@ static int transformation(Cursor *c, Target *t) {
         if (is(&key, "type")) {
             ok = type.start == NULL && string(c, &type);
         } else if (is(&key, "subtype")) {
-            ok = subtype == NULL && optional_text(c, &subtype);
+            ok = subtype == NULL && shared_text(c, t, &subtype);
         } else if (is(&key, "description")) {
-            ok = description == NULL && optional_text(c, &description);
+            ok = description == NULL && shared_text(c, t, &description);
         } else if (is(&key, "masking")) {
             ok = masking == -1;
             if (ok) {
@@ -1052,11 +1133,44 @@ static PyObject *node_id(const char *prefix, const Span *a, const Span *b, const
     return id;
 }
 
+/* The dataset and column ids of an input field (t->dataset borrowed, t->column owned). */
+static int field_ids(Target *t, const Span *ns, const Span *name, const Span *field) {
+    t->dataset = remembered(t->datasets, ns, name);
+    if (t->dataset == NULL) {
+        PyObject *dataset = node_id("dataset:", ns, name, NULL);
+        t->dataset = dataset ? shared(t->ids, dataset) : NULL;
+        if (t->dataset != NULL) {
+            remember(t->datasets, &t->next_dataset, ns, name, t->dataset);
+        }
+    }
+    t->column = t->dataset ? node_id("datasetField:", ns, name, field) : NULL;
+    return t->column != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
+}
+
+/* An input field's transformations (a list, or null), one entry each; none: one entry of the
+   default kind. 1 = read, 0 = decline, -1 = error. */
+static int transformations(Cursor *c, Target *t, PyObject *default_kind) {
+    if (literal(c, "null")) {
+        return add_entry(t, default_kind, Py_None, Py_None, 0) < 0 ? -1 : 1;
+    }
+    if (!eat(c, '[')) {
+        return 0;
+    }
+    if (eat(c, ']')) {
+        return add_entry(t, default_kind, Py_None, Py_None, 0) < 0 ? -1 : 1;
+    }
+    int rc;
+    do {
+        rc = transformation(c, t);
+    } while (rc == 1 && eat(c, ','));
+    return rc == 1 && !eat(c, ']') ? 0 : rc;
+}
+
 /* One input field: {"namespace", "name", "field": Name, "transformations"?: [..] | null}. */
 static int input_field(Cursor *c, Target *t, PyObject *default_kind) {
     Span ns = {NULL, 0, 0}, name = {NULL, 0, 0}, field = {NULL, 0, 0};
-    const char *transformations = NULL; /* where its list starts; read once the ids are known */
-    int ok = eat(c, '{') && !peek(c, '}');
+    const char *later = NULL; /* transformations given before the ids: read once they are known */
+    int ok = eat(c, '{') && !peek(c, '}'), read = 0, rc = 1;
     while (ok) {
         Span key;
         ok = string(c, &key) && eat(c, ':');
@@ -1070,10 +1184,17 @@ static int input_field(Cursor *c, Target *t, PyObject *default_kind) {
         if (slot != NULL) { /* a Name: a non-empty string without escapes, given once */
             ok = slot->start == NULL && string(c, slot) && slot->len > 0 && !slot->escaped;
         } else if (is(&key, "transformations")) {
-            ok = transformations == NULL;
-            if (ok) {
+            ok = !read && later == NULL;
+            if (ok && ns.start && name.start && field.start) { /* the usual order: read it now */
+                rc = field_ids(t, &ns, &name, &field);
+                if (rc == 1) {
+                    rc = transformations(c, t, default_kind);
+                }
+                ok = rc == 1;
+                read = 1;
+            } else if (ok) {
                 ws(c);
-                transformations = c->p;
+                later = c->p;
                 ok = skip(c, 0);
             }
         } else {
@@ -1083,29 +1204,16 @@ static int input_field(Cursor *c, Target *t, PyObject *default_kind) {
             break;
         }
     }
-    if (!(ok && eat(c, '}') && ns.start && name.start && field.start)) {
-        return 0;
-    }
-    PyObject *dataset = node_id("dataset:", &ns, &name, NULL);
-    t->dataset = dataset ? shared(t->ids, dataset) : NULL;
-    t->column = t->dataset ? node_id("datasetField:", &ns, &name, &field) : NULL;
-    if (t->column == NULL) {
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    int rc;
-    Cursor list = {transformations, c->end};
-    if (transformations == NULL || literal(&list, "null")) {
-        rc = add_entry(t, default_kind, Py_None, Py_None, 0) < 0 ? -1 : 1;
-    } else if (!eat(&list, '[')) {
+    if (rc == 1 && !(ok && eat(c, '}') && ns.start && name.start && field.start)) {
         rc = 0;
-    } else if (eat(&list, ']')) { /* no transformations: the default kind */
-        rc = add_entry(t, default_kind, Py_None, Py_None, 0) < 0 ? -1 : 1;
-    } else {
-        do {
-            rc = transformation(&list, t);
-        } while (rc == 1 && eat(&list, ','));
-        if (rc == 1 && !eat(&list, ']')) {
-            rc = 0;
+    }
+    if (rc == 1 && !read) {
+        rc = field_ids(t, &ns, &name, &field);
+        if (rc == 1 && later == NULL) {
+            rc = add_entry(t, default_kind, Py_None, Py_None, 0) < 0 ? -1 : 1;
+        } else if (rc == 1) {
+            Cursor list = {later, c->end};
+            rc = transformations(&list, t, default_kind);
         }
     }
     Py_CLEAR(t->column);
@@ -1171,7 +1279,7 @@ static PyObject *lineage(PyObject *module, PyObject *raw) {
     /* per output field first, then the dataset-level inputs, wherever "dataset" appears */
     PyObject *direct = PyList_New(0), *indirect = PyList_New(0), *fields = PyList_New(0),
              *named = PySet_New(NULL);
-    Target t = {NULL, NULL, NULL, NULL, PyDict_New()};
+    Target t = {.ids = PyDict_New()};
     PyObject *result = NULL;
     int rc = direct && indirect && fields && named && t.ids ? 1 : -1, seen_fields = 0, seen_dataset = 0;
     if (rc == 1 && !(eat(&c, '{') && !peek(&c, '}'))) {

@@ -132,6 +132,12 @@ def test_declines_what_it_does_not_read() -> None:
     assert native().lineage(b'{"fields": {"\xff": {"inputFields": []}}}') is None  # not UTF-8
 
 
+def test_transformations_before_the_field_they_transform() -> None:
+    raw = b'{"fields": {"x": {"inputFields": [{"transformations": [{"type": "indirect"}], "field": "a", "namespace": "n", "name": "t"}]}}}'
+    assert check_lineage(raw)
+    assert native().lineage(raw)[0][0].src_column == "datasetField:n:t:a"
+
+
 def test_dataset_inputs_follow_field_inputs_wherever_they_appear() -> None:
     field = {"namespace": "n", "name": "t", "field": "a"}
     raw = orjson.dumps({"dataset": [field], "fields": {"x": {"inputFields": [field]}}})
