@@ -146,6 +146,10 @@ static int str_or_empty_gt(PyObject *a, PyObject *b) {
 
 /* memory._touch: keep the earliest time, and the latest stamp with its run. */
 static int touch(PyObject *record, PyObject *time, PyObject *stamp, PyObject *run) {
+    if (!PyList_Check(record) || PyList_GET_SIZE(record) < 3) {
+        PyErr_SetString(PyExc_TypeError, "apply: a record or version is not a list");
+        return -1;
+    }
     PyObject *first = PyList_GET_ITEM(record, 0);
     int earlier = first == Py_None ? 1 : PyObject_RichCompareBool(time, first, Py_LT);
     if (earlier < 0) {
@@ -1949,8 +1953,7 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
              *outputs = NULL, *dataset = NULL, *time = NULL, *stamp = NULL, *run_uuid_text = NULL,
              *run_node = NULL, *job_id = NULL, *job_ns = NULL, *job_name = NULL,
              *job_facets = NULL, *run_id_text = NULL, *run_facets = NULL, *job_props = NULL,
-             *run_props = NULL, *known = NULL, *nominal_start = NULL, *nominal_end = NULL,
-             *input_ids = NULL, *output_ids = NULL, *output_props = NULL;
+             *run_props = NULL, *known = NULL, *nominal_start = NULL, *nominal_end = NULL;
     Built b = {PyList_New(0), PyList_New(0), PyList_New(0), PySet_New(NULL)};
     if (!b.nodes || !b.edges || !b.columns || !b.seen) {
         goto done;
@@ -2183,9 +2186,6 @@ done:
     Py_XDECREF(known);
     Py_XDECREF(nominal_start);
     Py_XDECREF(nominal_end);
-    Py_XDECREF(input_ids);
-    Py_XDECREF(output_ids);
-    Py_XDECREF(output_props);
     return result;
 }
 
