@@ -1495,6 +1495,223 @@ static PyObject *schema(PyObject *module, PyObject *raw) {
     return result;
 }
 
+/* -- facet values: schema and lineage facets to Schema and Lineage, through the parser's memo --- */
+
+static PyObject *P_DIGEST = NULL;           /* columns._digest: bytes -> hex str */
+static PyTypeObject *SCHEMA_TYPE = NULL;    /* graph.delta.Schema (a named tuple) */
+static PyTypeObject *LINEAGE_TYPE = NULL;   /* ingest.columns.Lineage (a named tuple) */
+static PyObject *P_DECODE = NULL;           /* fastparse._EVENT.decode */
+static PyObject *P_DECLINES = NULL;         /* the exceptions that mean "take the Python path" */
+static PyObject *RECORD_PREFIX = NULL;      /* bytes a sync record starts with */
+static PyObject *A_SEEN, *A_CAPACITY;
+
+/* A growing byte buffer. */
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int put(Buf *b, const char *p, Py_ssize_t n) {
+    if (b->len + n > b->cap) {
+        Py_ssize_t cap = (b->len + n) * 2 + 256;
+        char *grown = PyMem_Realloc(b->data, cap);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* A value as orjson.dumps writes it, for the str, None and bool values the readers produce. Their
+   strings never need escaping (the readers decline escapes, and JSON text cannot hold a raw
+   control character); a string that would is refused (0), and Python computes the value. */
+static int put_json(Buf *b, PyObject *value) {
+    if (value == Py_None) {
+        return put(b, "null", 4) < 0 ? -1 : 1;
+    }
+    if (value == Py_True || value == Py_False) {
+        return put(b, value == Py_True ? "true" : "false", value == Py_True ? 4 : 5) < 0 ? -1 : 1;
+    }
+    if (!PyUnicode_Check(value)) {
+        return 0;
+    }
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(value, &n);
+    if (p == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\') {
+            return 0;
+        }
+    }
+    return put(b, "\"", 1) < 0 || put(b, p, n) < 0 || put(b, "\"", 1) < 0 ? -1 : 1;
+}
+
+/* A tuple of tuples of such values, as a JSON array of arrays. */
+static int put_rows(Buf *b, PyObject *rows) {
+    if (put(b, "[", 1) < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(rows); i++) {
+        PyObject *row = PyTuple_GET_ITEM(rows, i);
+        if ((i > 0 && put(b, ",", 1) < 0) || put(b, "[", 1) < 0) {
+            return -1;
+        }
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(row); k++) {
+            if (k > 0 && put(b, ",", 1) < 0) {
+                return -1;
+            }
+            int rc = put_json(b, PyTuple_GET_ITEM(row, k));
+            if (rc <= 0) {
+                return rc;
+            }
+        }
+        if (put(b, "]", 1) < 0) {
+            return -1;
+        }
+    }
+    return put(b, "]", 1) < 0 ? -1 : 1;
+}
+
+/* columns._digest of the buffer; NULL on error. */
+static PyObject *digest_of(Buf *b) {
+    PyObject *data = PyBytes_FromStringAndSize(b->data, b->len);
+    PyObject *digest = data ? PyObject_CallOneArg(P_DIGEST, data) : NULL;
+    Py_XDECREF(data);
+    return digest;
+}
+
+static PyObject *named_tuple(PyTypeObject *type, PyObject **items, int n) {
+    PyObject *value = PyType_GenericAlloc(type, n);
+    if (value == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(value, i, Py_NewRef(items[i]));
+    }
+    return value;
+}
+
+/* columns.schema_value(fields) */
+static PyObject *schema_value(PyObject *fields) {
+    Buf b = {NULL, 0, 0};
+    int rc = put_rows(&b, fields);
+    PyObject *value = NULL;
+    if (rc == 1) {
+        PyObject *digest = digest_of(&b);
+        if (digest != NULL) {
+            PyObject *items[2] = {fields, digest};
+            value = named_tuple(SCHEMA_TYPE, items, 2);
+            Py_DECREF(digest);
+        }
+    } else if (rc == 0) {
+        value = Py_NewRef(Py_None);
+    }
+    PyMem_Free(b.data);
+    return value;
+}
+
+/* columns.lineage_value(entries, fields) */
+static PyObject *lineage_value(PyObject *entries, PyObject *fields) {
+    Buf b = {NULL, 0, 0};
+    PyObject *value = NULL, *names = NULL, *digest = NULL, *sources = NULL;
+    int rc = put(&b, "[", 1) < 0 ? -1 : put_rows(&b, entries);
+    if (rc == 1) {
+        /* the fields, a flat array of str */
+        rc = put(&b, ",[", 2) < 0 ? -1 : 1;
+        for (Py_ssize_t i = 0; rc == 1 && i < PyTuple_GET_SIZE(fields); i++) {
+            rc = i > 0 && put(&b, ",", 1) < 0 ? -1 : put_json(&b, PyTuple_GET_ITEM(fields, i));
+        }
+        if (rc == 1) {
+            rc = put(&b, "]]", 2) < 0 ? -1 : 1;
+        }
+    }
+    int wide = 0;
+    if (rc == 1 && (digest = digest_of(&b)) != NULL && (sources = PyFrozenSet_New(NULL)) != NULL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(entries); i++) {
+            PyObject *entry = PyTuple_GET_ITEM(entries, i);
+            wide |= PyTuple_GET_ITEM(entry, 2) == Py_None;
+            if (PySet_Add(sources, PyTuple_GET_ITEM(entry, 0)) < 0) {
+                Py_CLEAR(sources);
+                break;
+            }
+        }
+        if (sources != NULL) {
+            PyObject *items[5] = {entries, fields, digest, sources, wide ? Py_True : Py_False};
+            value = named_tuple(LINEAGE_TYPE, items, 5);
+        }
+    } else if (rc == 0) {
+        value = Py_NewRef(Py_None);
+    }
+    Py_XDECREF(names);
+    Py_XDECREF(digest);
+    Py_XDECREF(sources);
+    PyMem_Free(b.data);
+    return value;
+}
+
+/* The Schema (tag 's') or Lineage (tag 'l') of a facet's raw JSON, as fastparse._schema and
+   _lineage give it: from the memo when its exact bytes were seen, else read here and
+   remembered; what the readers decline goes to `fallback(raw, memo)` in Python. */
+static PyObject *facet_value(PyObject *raw, PyObject *memo, char tag, PyObject *fallback) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    PyObject *key = PyBytes_FromStringAndSize(NULL, view.len + 1), *seen = NULL, *value = NULL;
+    long capacity = 0;
+    PyTypeObject *type = tag == 's' ? SCHEMA_TYPE : LINEAGE_TYPE;
+    if (key != NULL) {
+        PyBytes_AS_STRING(key)[0] = tag;
+        memcpy(PyBytes_AS_STRING(key) + 1, view.buf, view.len);
+    }
+    if (key != NULL && memo != Py_None) {
+        seen = PyObject_GetAttr(memo, A_SEEN);
+        PyObject *limit = seen ? PyObject_GetAttr(memo, A_CAPACITY) : NULL;
+        capacity = limit ? PyLong_AsLong(limit) : -1;
+        Py_XDECREF(limit);
+        if (seen != NULL && !PyDict_Check(seen)) {
+            PyErr_SetString(PyExc_TypeError, "project: the memo's _seen is not a dict");
+        }
+        if (!PyErr_Occurred()) {
+            PyObject *found = PyDict_GetItemWithError(seen, key);
+            if (found != NULL && Py_TYPE(found) == type) {
+                value = Py_NewRef(found);
+            }
+        }
+    }
+    if (value == NULL && key != NULL && !PyErr_Occurred()) {
+        PyObject *read = tag == 's' ? schema(NULL, raw) : lineage(NULL, raw);
+        if (read != NULL && read != Py_None) {
+            value = tag == 's' ? schema_value(read)
+                               : lineage_value(PyTuple_GET_ITEM(read, 0), PyTuple_GET_ITEM(read, 1));
+        }
+        if (read == Py_None || value == Py_None) { /* declined: Python reads it (and remembers) */
+            Py_CLEAR(value);
+            value = PyObject_CallFunctionObjArgs(fallback, raw, memo, NULL);
+        } else if (value != NULL && seen != NULL) {
+            if (PyDict_GET_SIZE(seen) >= capacity) {
+                PyDict_Clear(seen);
+            }
+            if (PyDict_SetItem(seen, key, value) < 0) {
+                Py_CLEAR(value);
+            }
+        }
+        Py_XDECREF(read);
+    }
+    Py_XDECREF(key);
+    Py_XDECREF(seen);
+    PyBuffer_Release(&view);
+    return value;
+}
+
 /* -- project: a decoded event's common shape straight to its GraphDelta ----------------------- */
 
 /* The delta's classes are dataclasses with __slots__: an instance is allocated and its slots
@@ -1850,10 +2067,10 @@ static PyObject *dataset_part(Built *b, PyObject *raw, PyObject *role_facets, Py
     if (rc != 1 || !node_upsert(b, id, P_DATASET_KIND, props)) {
         goto done;
     }
-    if (schema_raw != NULL && !(schema = PyObject_CallFunctionObjArgs(P_SCHEMA, schema_raw, memo, NULL))) {
+    if (schema_raw != NULL && !(schema = facet_value(schema_raw, memo, 's', P_SCHEMA))) {
         goto done;
     }
-    if (lineage_raw != NULL && !(lineage = PyObject_CallFunctionObjArgs(P_LINEAGE, lineage_raw, memo, NULL))) {
+    if (lineage_raw != NULL && !(lineage = facet_value(lineage_raw, memo, 'l', P_LINEAGE))) {
         goto done;
     }
     if (schema != NULL || lineage != NULL) {
@@ -2189,16 +2406,80 @@ done:
     return result;
 }
 
+/* project_many(bodies, memo): [project(decode(body), memo) or None for each body], where None
+   also stands for a body the decoder refuses or the parser's helpers decline (the exceptions
+   given as `declines`) and for a sync record; the caller takes the Python path for those. */
+static PyObject *project_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "project_many(bodies: list[bytes], memo)");
+        return NULL;
+    }
+    if (P_DECODE == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup_projection() was not called");
+        return NULL;
+    }
+    PyObject *bodies = args[0], *memo = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(bodies);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *body = PyList_GET_ITEM(bodies, i), *delta = NULL;
+        if (!PyBytes_Check(body)) {
+            PyErr_SetString(PyExc_TypeError, "project_many: a body is not bytes");
+            Py_CLEAR(out);
+            break;
+        }
+        Py_ssize_t p = PyBytes_GET_SIZE(RECORD_PREFIX);
+        if (PyBytes_GET_SIZE(body) >= p &&
+            memcmp(PyBytes_AS_STRING(body), PyBytes_AS_STRING(RECORD_PREFIX), p) == 0) {
+            delta = Py_NewRef(Py_None);
+        } else {
+            PyObject *event = PyObject_CallOneArg(P_DECODE, body);
+            if (event != NULL) {
+                PyObject *pair[2] = {event, memo};
+                delta = project(module, pair, 2);
+                Py_DECREF(event);
+            }
+            if (delta == NULL && PyErr_ExceptionMatches(P_DECLINES)) {
+                PyErr_Clear();
+                delta = Py_NewRef(Py_None);
+            }
+        }
+        if (delta == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, delta);
+    }
+    return out;
+}
+
 static PyObject *setup_projection(PyObject *module, PyObject *args, PyObject *kwargs) {
     (void)module;
     static char *names[] = {"generic", "schema", "lineage", "resolve", "unset", "delta", "node",
-                            "edge", "facts", "node_kinds", "edge_kinds", NULL};
+                            "edge", "facts", "node_kinds", "edge_kinds", "digest", "schema_type",
+                            "lineage_type", "decode", "declines", "record_prefix", NULL};
     PyObject *generic, *schema_fn, *lineage_fn, *resolve, *unset, *delta, *node, *edge, *facts,
-        *node_kinds, *edge_kinds;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOO!O!", names, &generic, &schema_fn,
-                                     &lineage_fn, &resolve, &unset, &delta, &node, &edge, &facts,
-                                     &PyTuple_Type, &node_kinds, &PyTuple_Type, &edge_kinds)) {
+        *node_kinds, *edge_kinds, *digest, *schema_type, *lineage_type, *decode, *declines,
+        *record_prefix;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOO!O!OO!O!OO!O!", names, &generic,
+                                     &schema_fn, &lineage_fn, &resolve, &unset, &delta, &node,
+                                     &edge, &facts, &PyTuple_Type, &node_kinds, &PyTuple_Type,
+                                     &edge_kinds, &digest, &PyType_Type, &schema_type,
+                                     &PyType_Type, &lineage_type, &decode, &PyTuple_Type,
+                                     &declines, &PyBytes_Type, &record_prefix)) {
         return NULL;
+    }
+    if (!PyType_IsSubtype((PyTypeObject *)schema_type, &PyTuple_Type) ||
+        !PyType_IsSubtype((PyTypeObject *)lineage_type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "setup_projection: Schema and Lineage are named tuples");
+        return NULL;
+    }
+    PyObject **more[] = {&P_DIGEST, (PyObject **)&SCHEMA_TYPE, (PyObject **)&LINEAGE_TYPE,
+                         &P_DECODE, &P_DECLINES, &RECORD_PREFIX};
+    PyObject *values[] = {digest, schema_type, lineage_type, decode, declines, record_prefix};
+    for (int i = 0; i < 6; i++) {
+        Py_INCREF(values[i]);
+        Py_XSETREF(*more[i], values[i]);
     }
     if (PyTuple_GET_SIZE(node_kinds) != 3 || PyTuple_GET_SIZE(edge_kinds) != 5) {
         PyErr_SetString(PyExc_TypeError,
@@ -2287,6 +2568,8 @@ static PyMethodDef methods[] = {
     {"setup_projection", (PyCFunction)(void (*)(void))setup_projection,
      METH_VARARGS | METH_KEYWORDS,
      "setup_projection(**helpers): the delta classes and the parser's helpers project() calls"},
+    {"project_many", (PyCFunction)(void (*)(void))project_many, METH_FASTCALL,
+     "project_many(bodies, memo) -> [project(decoded body) or None, ...]"},
     {"project", (PyCFunction)(void (*)(void))project, METH_FASTCALL,
      "project(event, memo) -> the GraphDelta of a decoded event's common shape, or None"},
     {"schema", schema, METH_O,
@@ -2373,6 +2656,8 @@ PyMODINIT_FUNC PyInit__native(void) {
     STR(A_INPUT_FACETS, "inputFacets");
     STR(A_OUTPUT_FACETS, "outputFacets");
     STR(S_FACET_DOT, "facet.");
+    STR(A_SEEN, "_seen");
+    STR(A_CAPACITY, "_capacity");
     STR(S_INPUT_DOT, "input.");
     STR(S_OUTPUT_DOT, "output.");
     for (int i = 0; i < 6; i++) {

@@ -31,7 +31,14 @@ def setup_projection(
     node: type[Any],
     edge: type[Any],
     facts: type[Any],
+    digest: Callable[[bytes], str],
+    schema_type: type[Any],
+    lineage_type: type[Any],
+    decode: Callable[[bytes], Any],
+    declines: tuple[type[BaseException], ...],
+    record_prefix: bytes,
     node_kinds: tuple[Any, Any, Any],
     edge_kinds: tuple[Any, Any, Any, Any, Any],
 ) -> None: ...
 def project(event: Any, memo: Any, /) -> GraphDelta | None: ...
+def project_many(bodies: list[bytes], memo: Any, /) -> list[GraphDelta | None]: ...

@@ -77,7 +77,7 @@ def parse_lineage(raw: dict[str, Any], path: str, memo: FacetMemo | None) -> Lin
 
 def schema_value(fields: SchemaFields) -> Schema:
     """A schema with its content digest (the same however the facet was parsed)."""
-    return Schema(fields, _digest(orjson.dumps(fields)))
+    return Schema(fields, digest(orjson.dumps(fields)))
 
 
 def lineage_value(entries: tuple[LineageEntry, ...], fields: tuple[str, ...]) -> Lineage:
@@ -85,7 +85,7 @@ def lineage_value(entries: tuple[LineageEntry, ...], fields: tuple[str, ...]) ->
     return Lineage(
         entries,
         fields,
-        _digest(orjson.dumps([list(map(tuple, entries)), fields])),
+        digest(orjson.dumps([list(map(tuple, entries)), fields])),
         frozenset([e[0] for e in entries]),
         any(e[2] is None for e in entries),
     )
@@ -138,5 +138,6 @@ def _entries(
     ]
 
 
-def _digest(data: bytes) -> str:
+def digest(data: bytes) -> str:
+    """The content digest of a facet value's canonical JSON (also computed in ripple/_native.c)."""
     return hashlib.blake2b(data, digest_size=8).hexdigest()

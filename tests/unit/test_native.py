@@ -22,9 +22,9 @@ from ripple.graph import memory
 from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
 from ripple.graph.memory import NATIVE, MemoryGraph
 from ripple.ingest import fastparse
-from ripple.ingest.columns import lineage_value
+from ripple.ingest.columns import FacetMemo, lineage_value
 from ripple.ingest.event import parse_event
-from ripple.ingest.fastparse import fast_delta, parse_event_json
+from ripple.ingest.fastparse import fast_delta, fast_deltas, parse_event_json
 from ripple.ingest.projection import project
 from ripple.model import EdgeKind, NodeKind
 from tests.conftest import food_delivery_events
@@ -133,7 +133,8 @@ def test_declines_what_it_does_not_read() -> None:
 
 
 def test_transformations_before_the_field_they_transform() -> None:
-    raw = b'{"fields": {"x": {"inputFields": [{"transformations": [{"type": "indirect"}], "field": "a", "namespace": "n", "name": "t"}]}}}'
+    field = {"transformations": [{"type": "indirect"}], "field": "a", "namespace": "n", "name": "t"}
+    raw = orjson.dumps({"fields": {"x": {"inputFields": [field]}}})  # keys in this order
     assert check_lineage(raw)
     assert native().lineage(raw)[0][0].src_column == "datasetField:n:t:a"
 
@@ -454,3 +455,26 @@ def test_named_twice_and_unusual_events_decline() -> None:
     doc["run"]["facets"]["parent"] = {"run": {"runId": doc["run"]["runId"]}, "job": doc["job"]}
     assert fast_delta(orjson.dumps(doc)) is None
     assert check_delta(GENERATED)
+
+
+def test_batches_and_the_memo_give_the_same_deltas() -> None:
+    _, events = events_for(120, seed=11)
+    bodies = [orjson.dumps(e) for e in events]
+    bodies.append(b'{"rippleRecord": "x"}')  # a sync record's prefix: never an event here
+    bodies.append(b"{not json")
+    memo = FacetMemo()
+    for _ in range(2):  # the second pass finds every schema and lineage in the memo
+        found = fast_deltas(bodies, memo)
+        assert found[-2:] == [None, None]
+        assert found[:-2] == [project(parse_event_json(b)) for b in bodies[:-2]]
+
+
+def test_unusual_characters_keep_the_digests() -> None:
+    doc = copy.deepcopy(GENERATED)
+    odd = "é\u2028\x7f/ü"
+    for ref in doc["outputs"]:
+        for field in ref["facets"]["schema"]["fields"]:
+            field["description"] = odd
+        lineage = ref["facets"]["columnLineage"]
+        lineage["fields"] = {name + odd: spec for name, spec in lineage["fields"].items()}
+    assert check_delta(doc)
