@@ -66,7 +66,7 @@ static PyObject *join(PyObject **parts, int n) {
 /* -- column facts (MemoryGraph._apply_columns) ------------------------------------------------------------------------- */
 
 typedef struct {
-    PyObject *index, *ids, *kinds, *records, *out, *inc, *edges, *columns; /* borrowed */
+    PyObject *index, *ids, *kinds, *records, *out, *inc, *edges, *columns; /* held for a call */
 } Graph;
 
 static PyObject *edge_key(Py_ssize_t src, Py_ssize_t dst, long code) {
@@ -136,7 +136,17 @@ static Py_ssize_t lookup(Graph *g, PyObject *node_id) {
     if (found == NULL) {
         return PyErr_Occurred() ? -2 : -1;
     }
-    return PyLong_AsSsize_t(found);
+    Py_ssize_t idx = PyLong_AsSsize_t(found);
+    if (idx == -1 && PyErr_Occurred()) {
+        return -2;
+    }
+    if (idx < 0 || idx >= PyList_GET_SIZE(g->ids) || idx >= PyList_GET_SIZE(g->records) ||
+        idx >= PyList_GET_SIZE(g->out) || idx >= PyList_GET_SIZE(g->inc)) {
+        PyErr_Format(PyExc_IndexError, "apply: graph.index gives %zd for %R, beyond its lists", idx,
+                     node_id);
+        return -2;
+    }
+    return idx;
 }
 
 static int str_or_empty_gt(PyObject *a, PyObject *b) {
@@ -432,21 +442,34 @@ done:
 }
 
 static int graph_part(PyObject *graph, PyObject *name, PyObject **slot, PyTypeObject *type) {
-    PyObject *value = PyObject_GetAttr(graph, name);
+    PyObject *value = PyObject_GetAttr(graph, name); /* held until graph_release */
     if (value == NULL) {
         return -1;
     }
-    Py_DECREF(value); /* the graph keeps it alive for the call */
+    *slot = value;
     if (Py_TYPE(value) != type) {
         PyErr_Format(PyExc_TypeError, "apply: graph.%U is not a %s", name, type->tp_name);
         return -1;
     }
-    *slot = value;
     return 0;
 }
 
+static void graph_release(Graph *g) {
+    Py_CLEAR(g->index);
+    Py_CLEAR(g->ids);
+    Py_CLEAR(g->kinds);
+    Py_CLEAR(g->records);
+    Py_CLEAR(g->out);
+    Py_CLEAR(g->inc);
+    Py_CLEAR(g->edges);
+    Py_CLEAR(g->columns);
+}
+
+/* The graph's parts, each a strong reference (graph_release drops them); -1 on error, with
+   whatever was taken released. */
 static int graph_parts(PyObject *graph, Graph *g) {
-    return graph_part(graph, S_INDEX, &g->index, &PyDict_Type) < 0 ||
+    *g = (Graph){NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    int rc = graph_part(graph, S_INDEX, &g->index, &PyDict_Type) < 0 ||
                    graph_part(graph, S_IDS, &g->ids, &PyList_Type) < 0 ||
                    graph_part(graph, S_KINDS, &g->kinds, &PyByteArray_Type) < 0 ||
                    graph_part(graph, S_RECORDS, &g->records, &PyList_Type) < 0 ||
@@ -456,6 +479,10 @@ static int graph_parts(PyObject *graph, Graph *g) {
                    graph_part(graph, S_COLUMNS, &g->columns, &PyDict_Type) < 0
                ? -1
                : 0;
+    if (rc < 0) {
+        graph_release(g);
+    }
+    return rc;
 }
 
 /* -- apply: MemoryGraph.apply for a whole delta -------------------------------------------------- */
@@ -574,7 +601,13 @@ static long node_code(PyObject *kind) {
             return (long)i;
         }
     }
-    PyErr_Format(PyExc_KeyError, "not a node kind: %R", kind);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(NODE_KINDS); i++) { /* an equal value, as a dict */
+        int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(NODE_KINDS, i), kind, Py_EQ);
+        if (same != 0) {
+            return same < 0 ? -1 : (long)i;
+        }
+    }
+    PyErr_SetObject(PyExc_KeyError, kind);
     return -1;
 }
 
@@ -602,15 +635,16 @@ static long prefix_code(PyObject *node_id) {
 }
 
 static long edge_code(PyObject *kind, PyObject *variant) {
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(EDGE_CODES); i++) {
-        PyObject *pair = PyTuple_GET_ITEM(EDGE_CODES, i);
-        if (PyTuple_GET_ITEM(pair, 0) == kind) {
-            int same = PyUnicode_Compare(PyTuple_GET_ITEM(pair, 1), variant);
-            if (same == 0) {
-                return (long)i;
-            }
-            if (PyErr_Occurred()) {
-                return -1;
+    for (int exact = 1; exact >= 0; exact--) { /* the member itself first, then an equal value */
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(EDGE_CODES); i++) {
+            PyObject *pair = PyTuple_GET_ITEM(EDGE_CODES, i);
+            int kind_is = exact ? PyTuple_GET_ITEM(pair, 0) == kind
+                                : PyObject_RichCompareBool(PyTuple_GET_ITEM(pair, 0), kind, Py_EQ);
+            int same = kind_is > 0 ? PyObject_RichCompareBool(PyTuple_GET_ITEM(pair, 1), variant,
+                                                               Py_EQ)
+                                   : kind_is;
+            if (same != 0) {
+                return same < 0 ? -1 : (long)i;
             }
         }
     }
@@ -801,6 +835,7 @@ done:
     Py_XDECREF(edges);
     Py_XDECREF(columns);
     Py_XDECREF(time);
+    graph_release(&g);
     return result;
 }
 
@@ -879,6 +914,12 @@ static int string(Cursor *c, Span *s) {
     s->len = quote - s->start;
     c->p = quote + 1;
     return 1;
+}
+
+/* An object's key and its colon. A key written with escapes declines: msgspec reads
+   "fi\u0065lds" as "fields", and comparing raw text would take it for another key. */
+static int object_key(Cursor *c, Span *key) {
+    return string(c, key) && !key->escaped && eat(c, ':');
 }
 
 static int literal(Cursor *c, const char *word) {
@@ -1069,7 +1110,7 @@ static int transformation(Cursor *c, Target *t) {
     int masking = -1, ok = eat(c, '{') && !peek(c, '}');
     while (ok) {
         Span key;
-        ok = string(c, &key) && eat(c, ':');
+        ok = object_key(c, &key);
         if (!ok) {
             break;
         }
@@ -1177,7 +1218,7 @@ static int input_field(Cursor *c, Target *t, PyObject *default_kind) {
     int ok = eat(c, '{') && !peek(c, '}'), read = 0, rc = 1;
     while (ok) {
         Span key;
-        ok = string(c, &key) && eat(c, ':');
+        ok = object_key(c, &key);
         if (!ok) {
             break;
         }
@@ -1243,7 +1284,7 @@ static int field_lineage(Cursor *c, Target *t) {
     int ok = eat(c, '{') && !peek(c, '}'), inputs = 0, rc = 1;
     while (ok) {
         Span key;
-        ok = string(c, &key) && eat(c, ':');
+        ok = object_key(c, &key);
         if (!ok) {
             break;
         }
@@ -1291,7 +1332,7 @@ static PyObject *lineage(PyObject *module, PyObject *raw) {
     }
     while (rc == 1) {
         Span key;
-        if (!(string(&c, &key) && eat(&c, ':'))) {
+        if (!object_key(&c, &key)) {
             rc = 0;
             break;
         }
@@ -1394,7 +1435,7 @@ static int schema_fields(Cursor *c, PyObject *prefix, PyObject *out, int depth) 
         int ok = eat(c, '{') && !peek(c, '}');
         while (ok) {
             Span key;
-            ok = string(c, &key) && eat(c, ':');
+            ok = object_key(c, &key);
             if (!ok) {
                 break;
             }
@@ -1471,7 +1512,7 @@ static PyObject *schema(PyObject *module, PyObject *raw) {
     if (rc == 1 && !eat(&c, '}')) {
         do {
             Span key;
-            if (!(string(&c, &key) && eat(&c, ':'))) {
+            if (!object_key(&c, &key)) {
                 rc = 0;
             } else if (is(&key, "fields")) {
                 rc = seen ? 0 : schema_fields(&c, NULL, out, 0);
@@ -1621,7 +1662,7 @@ static PyObject *schema_value(PyObject *fields) {
 /* columns.lineage_value(entries, fields) */
 static PyObject *lineage_value(PyObject *entries, PyObject *fields) {
     Buf b = {NULL, 0, 0};
-    PyObject *value = NULL, *names = NULL, *digest = NULL, *sources = NULL;
+    PyObject *value = NULL, *digest = NULL, *sources = NULL;
     int rc = put(&b, "[", 1) < 0 ? -1 : put_rows(&b, entries);
     if (rc == 1) {
         /* the fields, a flat array of str */
@@ -1650,7 +1691,6 @@ static PyObject *lineage_value(PyObject *entries, PyObject *fields) {
     } else if (rc == 0) {
         value = Py_NewRef(Py_None);
     }
-    Py_XDECREF(names);
     Py_XDECREF(digest);
     Py_XDECREF(sources);
     PyMem_Free(b.data);
@@ -1753,19 +1793,20 @@ static int shape(Shape *s, PyObject *type, const char *const *fields) {
         PyErr_SetString(PyExc_TypeError, "setup_projection: a delta class is not a type");
         return -1;
     }
-    s->type = (PyTypeObject *)type;
-    s->count = 0;
-    for (; fields[s->count] != NULL; s->count++) {
-        PyObject *descr = PyDict_GetItemString(s->type->tp_dict, fields[s->count]);
+    Shape found = {(PyTypeObject *)type, {0}, 0};
+    for (; fields[found.count] != NULL; found.count++) {
+        PyObject *descr = PyDict_GetItemString(found.type->tp_dict, fields[found.count]);
         if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type ||
             ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
             PyErr_Format(PyExc_TypeError, "setup_projection: %s.%s is not a slot",
-                         s->type->tp_name, fields[s->count]);
+                         found.type->tp_name, fields[found.count]);
             return -1;
         }
-        s->offsets[s->count] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        found.offsets[found.count] = ((PyMemberDescrObject *)descr)->d_member->offset;
     }
     Py_INCREF(type);
+    Py_XDECREF(s->type);
+    *s = found;
     return 0;
 }
 
@@ -2081,10 +2122,9 @@ static PyObject *dataset_part(Built *b, PyObject *raw, PyObject *role_facets, Py
                                                     known, NULL);
             if (resolved != NULL && PyTuple_Check(resolved) && PyTuple_GET_SIZE(resolved) == 3) {
                 PyObject *unresolved = PyTuple_GET_ITEM(resolved, 2);
-                if (PyObject_IsTrue(unresolved)) { /* kept visible, as projection does */
-                    if (PyDict_SetItem(props, K_UNRESOLVED, unresolved) < 0) {
-                        Py_CLEAR(resolved);
-                    }
+                int any = PyObject_IsTrue(unresolved);
+                if (any < 0 || (any && PyDict_SetItem(props, K_UNRESOLVED, unresolved) < 0)) {
+                    Py_CLEAR(resolved); /* kept visible when there are some, as projection does */
                 }
                 if (resolved != NULL) {
                     Py_SETREF(entries, Py_NewRef(PyTuple_GET_ITEM(resolved, 0)));
@@ -2123,7 +2163,7 @@ done:
 }
 
 static int event_type_index(PyObject *value) {
-    /* the index of eventType (any case) among EVENT_TYPES; -1 for none (null or ""); -2 declines */
+    /* the index of eventType (any case) among EVENT_TYPES; -1 for null; -2 declines */
     if (value == Py_None) {
         return -1;
     }
@@ -2134,7 +2174,7 @@ static int event_type_index(PyObject *value) {
         return -2;
     }
     if (n == 0) {
-        return -1;
+        return -2; /* "": the Python parser rejects it */
     }
     for (int i = 0; i < 6; i++) {
         const char *want = EVENT_TYPE_NAMES[i];
@@ -2418,11 +2458,15 @@ static PyObject *project_many(PyObject *module, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup_projection() was not called");
         return NULL;
     }
-    PyObject *bodies = args[0], *memo = args[1];
-    Py_ssize_t n = PyList_GET_SIZE(bodies);
+    /* a tuple of them: the helpers called back into Python cannot change it under the loop */
+    PyObject *bodies = PySequence_Tuple(args[0]), *memo = args[1];
+    if (bodies == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(bodies);
     PyObject *out = PyList_New(n);
     for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
-        PyObject *body = PyList_GET_ITEM(bodies, i), *delta = NULL;
+        PyObject *body = PyTuple_GET_ITEM(bodies, i), *delta = NULL;
         if (!PyBytes_Check(body)) {
             PyErr_SetString(PyExc_TypeError, "project_many: a body is not bytes");
             Py_CLEAR(out);
@@ -2450,6 +2494,7 @@ static PyObject *project_many(PyObject *module, PyObject *const *args, Py_ssize_
         }
         PyList_SET_ITEM(out, i, delta);
     }
+    Py_DECREF(bodies);
     return out;
 }
 
@@ -2504,11 +2549,11 @@ static PyObject *setup_projection(PyObject *module, PyObject *args, PyObject *kw
     }
     PyObject **kinds[] = {&P_JOB_KIND, &P_RUN_KIND, &P_DATASET_KIND};
     for (int i = 0; i < 3; i++) {
-        *kinds[i] = Py_NewRef(PyTuple_GET_ITEM(node_kinds, i));
+        Py_XSETREF(*kinds[i], Py_NewRef(PyTuple_GET_ITEM(node_kinds, i)));
     }
     PyObject **edges[] = {&P_READ_BY, &P_WRITES, &P_RUN_OF, &P_READ, &P_PRODUCED};
     for (int i = 0; i < 5; i++) {
-        *edges[i] = Py_NewRef(PyTuple_GET_ITEM(edge_kinds, i));
+        Py_XSETREF(*edges[i], Py_NewRef(PyTuple_GET_ITEM(edge_kinds, i)));
     }
     Py_RETURN_NONE;
 }

@@ -478,3 +478,32 @@ def test_unusual_characters_keep_the_digests() -> None:
         lineage = ref["facets"]["columnLineage"]
         lineage["fields"] = {name + odd: spec for name, spec in lineage["fields"].items()}
     assert check_delta(doc)
+
+
+def test_escaped_keys_and_an_empty_event_type_decline() -> None:
+    # msgspec reads "fi\u0065lds" as "fields": comparing raw text would miss it, so C declines.
+    assert native().schema(rb'{"fi\u0065lds": [{"name": "a", "type": "INT"}]}') is None
+    assert native().schema(rb'{"fields": [{"name": "a", "typ\u0065": "INT"}]}') is None
+    field = rb'{"namespace": "n", "name": "t", "field": "a"}'
+    assert native().lineage(rb'{"fields": {}, "d\u0061taset": [' + field + b"]}") is None
+    assert (
+        native().lineage(rb'{"fields": {"x": {"inputFields": [' + field + rb']}}, "\u005fp": 1}')
+        is None
+    )
+    doc = copy.deepcopy(GENERATED)
+    doc["eventType"] = ""
+    assert fast_delta(orjson.dumps(doc)) is None
+    assert isinstance(python_delta(orjson.dumps(doc)), str)  # the full parser rejects it
+
+
+def test_kinds_given_as_plain_strings_apply_as_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    graphs = []
+    for use_c in (False, True):
+        item = GraphDelta(
+            "2024-01-01T00:00:00|1",
+            None,
+            nodes=[NodeUpsert("job:ns:j", "job", {"v": 1})],  # type: ignore[arg-type]
+            edges=[EdgeUpsert("dataset:ns:d", "READ_BY", "job:ns:j")],  # type: ignore[arg-type]
+        )
+        graphs.append(build([item], use_c, monkeypatch))
+    assert graph_state(graphs[0]) == graph_state(graphs[1])
