@@ -29,7 +29,7 @@ async def ingest_batches(
     """Prepare, log and project each batch; `done(batch, outcomes)` once it is durable and
     projected. Holds the ingestor's commit lock throughout."""
     # The batch whose append is under way: (batch, its prepared events, the append).
-    logging: tuple[Batch, list[Prepared], asyncio.Task[list[int]]] | None = None
+    in_flight: tuple[Batch, list[Prepared], asyncio.Task[list[int]]] | None = None
     async with ingestor.committing:
         try:
             for batch in batches:
@@ -37,24 +37,24 @@ async def ingest_batches(
                 # would scan every object of the prepared batch (a tenth of the time, measured).
                 with collector_paused():
                     prepared = _prepare(batch[1], ingestor.memo)
-                    if logging is not None:
-                        seqs = await logging[2]
+                    if in_flight is not None:
+                        seqs = await in_flight[2]
                     started = (batch, prepared, asyncio.ensure_future(ingestor.log_batch(prepared)))
                     await asyncio.sleep(0)  # the append starts before the projection below
-                    if logging is not None:
-                        outcomes = await ingestor.project_batch(logging[1], seqs)
-                if logging is not None:
-                    done(logging[0], outcomes)
-                logging = started
-            if logging is not None:
-                batch, prepared, task = logging
-                logging = None
+                    if in_flight is not None:
+                        outcomes = await ingestor.project_batch(in_flight[1], seqs)
+                if in_flight is not None:
+                    done(in_flight[0], outcomes)
+                in_flight = started
+            if in_flight is not None:
+                batch, prepared, task = in_flight
+                in_flight = None
                 with collector_paused():
                     outcomes = await ingestor.project_batch(prepared, await task)
                 done(batch, outcomes)
         finally:
-            if logging is not None:  # an error (or a stop) while an append was under way
-                await asyncio.gather(logging[2], return_exceptions=True)
+            if in_flight is not None:  # an error (or a stop) while an append was under way
+                await asyncio.gather(in_flight[2], return_exceptions=True)
 
 
 def _prepare(bodies: list[bytes], memo: FacetMemo) -> list[Prepared]:

@@ -126,8 +126,7 @@ class Ingestor:
     async def log_batch(self, prepared: Sequence[Prepared]) -> list[int]:
         """The first half of `commit`: append the valid events; their sequence numbers. The
         caller holds `committing` until it has projected them with `project_batch`."""
-        with collector_paused():
-            return await self.log.append([p.body for p in prepared if p.error is None])  # type: ignore[misc]
+        return await self.log.append([p.body for p in prepared if p.error is None])  # type: ignore[misc]
 
     async def project_batch(self, prepared: Sequence[Prepared], seqs: list[int]) -> list[Outcome]:
         """The second half of `commit`: project the events `log_batch` appended as `seqs`."""
