@@ -126,7 +126,10 @@ class Ingestor:
     async def log_batch(self, prepared: Sequence[Prepared]) -> list[int]:
         """The first half of `commit`: append the valid events; their sequence numbers. The
         caller holds `committing` until it has projected them with `project_batch`."""
-        return await self.log.append([p.body for p in prepared if p.error is None])  # type: ignore[misc]
+        # Paused until the append is done: while SQLite writes on its thread, the caller reads
+        # its next batch, and a collection then would rescan every object it has prepared.
+        with collector_paused():
+            return await self.log.append([p.body for p in prepared if p.error is None])  # type: ignore[misc]
 
     async def project_batch(self, prepared: Sequence[Prepared], seqs: list[int]) -> list[Outcome]:
         """The second half of `commit`: project the events `log_batch` appended as `seqs`."""
