@@ -492,8 +492,7 @@ static PyObject *EDGE_CODES = NULL;   /* tuple: (EdgeKind member, variant) of ea
 static PyObject *PREFIX_CODES = NULL; /* dict: "dataset" -> its node code, ... */
 static PyObject *WINS = NULL;         /* memory._wins: the tie-break of two values of one stamp */
 static PyObject *KIND_OF = NULL;      /* memory._kind_of: raises for an id of no known kind */
-static PyObject *S_ID, *S_KIND, *S_PROPS, *S_SRC, *S_DST, *S_VARIANT, *S_STAMP, *S_RUN, *S_NODES,
-    *S_EDGES_ATTR, *S_COLUMNS_ATTR;
+static PyObject *S_ID, *S_KIND, *S_PROPS, *S_SRC, *S_DST, *S_VARIANT, *S_STAMP, *S_RUN, *S_NODES;
 
 static PyObject *new_record(PyObject *time, PyObject *stamp, PyObject *run, PyObject *props,
                             int none_if_empty) {
@@ -796,8 +795,8 @@ static PyObject *apply(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     }
     PyObject *delta = args[1], *result = NULL, *time = NULL;
     PyObject *stamp = PyObject_GetAttr(delta, S_STAMP), *run = PyObject_GetAttr(delta, S_RUN),
-             *nodes = PyObject_GetAttr(delta, S_NODES), *edges = PyObject_GetAttr(delta, S_EDGES_ATTR),
-             *columns = PyObject_GetAttr(delta, S_COLUMNS_ATTR);
+             *nodes = PyObject_GetAttr(delta, S_NODES), *edges = PyObject_GetAttr(delta, S_EDGES),
+             *columns = PyObject_GetAttr(delta, S_COLUMNS);
     if (!stamp || !run || !nodes || !edges || !columns) {
         goto done;
     }
@@ -2042,7 +2041,6 @@ static int counts_only(PyObject *statistics) {
 
 typedef struct {
     PyObject *nodes, *edges, *columns; /* the delta's lists */
-    PyObject *seen;                    /* dataset ids already in it: a repeat declines */
 } Built;
 
 static PyObject *node_upsert(Built *b, PyObject *id, PyObject *kind, PyObject *props) {
@@ -2072,24 +2070,18 @@ static PyObject *set_item(PyObject *dict, PyObject *key, PyObject *value) {
     return PyDict_SetItem(dict, key, value) < 0 ? NULL : dict;
 }
 
-/* One input or output: its node, its column facts; returns the dataset id (new reference),
-   NULL with no exception to decline. */
-static PyObject *dataset_part(Built *b, PyObject *raw, PyObject *role_facets, PyObject *role_prefix,
-                              const char *const *role_typed, PyObject *memo, PyObject *known,
-                              PyObject **props_out) {
+/* One input or output, `id` its node id: its node and its column facts; 1 = done, 0 = decline,
+   -1 = error. */
+static int dataset_part(Built *b, PyObject *raw, PyObject *id, PyObject *role_facets,
+                        PyObject *role_prefix, const char *const *role_typed, PyObject *memo,
+                        PyObject *known, PyObject **props_out) {
     PyObject *ns = PyObject_GetAttr(raw, K_NAMESPACE), *name = PyObject_GetAttr(raw, K_NAME),
              *facets = PyObject_GetAttr(raw, A_FACETS), *io = PyObject_GetAttr(raw, role_facets);
-    PyObject *id = NULL, *props = NULL, *schema = NULL, *lineage = NULL, *result = NULL;
-    PyObject *schema_raw = NULL, *lineage_raw = NULL;
+    PyObject *props = NULL, *schema = NULL, *lineage = NULL, *schema_raw = NULL,
+             *lineage_raw = NULL;
+    int result = -1;
     if (!ns || !name || !facets || !io) {
         goto done;
-    }
-    if (!(id = join((PyObject *[]){S_DATASET_PREFIX, ns, S_COLON, name}, 4))) {
-        goto done;
-    }
-    int again = PySet_Contains(b->seen, id);
-    if (again != 0 || PySet_Add(b->seen, id) < 0) {
-        goto done; /* named twice in one event (or an error): Python merges it */
     }
     if (!(props = PyDict_New()) || !set_item(props, K_NAMESPACE, ns) ||
         !set_item(props, K_NAME, name)) {
@@ -2105,7 +2097,11 @@ static PyObject *dataset_part(Built *b, PyObject *raw, PyObject *role_facets, Py
     if (rc == 1 && statistics != NULL) {
         rc = counts_only(statistics);
     }
-    if (rc != 1 || !node_upsert(b, id, P_DATASET_KIND, props)) {
+    if (rc != 1) {
+        result = rc;
+        goto done;
+    }
+    if (!node_upsert(b, id, P_DATASET_KIND, props)) {
         goto done;
     }
     if (schema_raw != NULL && !(schema = facet_value(schema_raw, memo, 's', P_SCHEMA))) {
@@ -2149,13 +2145,12 @@ static PyObject *dataset_part(Built *b, PyObject *raw, PyObject *role_facets, Py
         }
     }
     *props_out = props; /* borrowed: the node holds it */
-    result = Py_NewRef(id);
+    result = 1;
 done:
     Py_XDECREF(ns);
     Py_XDECREF(name);
     Py_XDECREF(facets);
     Py_XDECREF(io);
-    Py_XDECREF(id);
     Py_XDECREF(props);
     Py_XDECREF(schema);
     Py_XDECREF(lineage);
@@ -2210,9 +2205,10 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
              *outputs = NULL, *dataset = NULL, *time = NULL, *stamp = NULL, *run_uuid_text = NULL,
              *run_node = NULL, *job_id = NULL, *job_ns = NULL, *job_name = NULL,
              *job_facets = NULL, *run_id_text = NULL, *run_facets = NULL, *job_props = NULL,
-             *run_props = NULL, *known = NULL, *nominal_start = NULL, *nominal_end = NULL;
-    Built b = {PyList_New(0), PyList_New(0), PyList_New(0), PySet_New(NULL)};
-    if (!b.nodes || !b.edges || !b.columns || !b.seen) {
+             *run_props = NULL, *known = NULL, *dataset_ids = NULL, *nominal_start = NULL,
+             *nominal_end = NULL;
+    Built b = {PyList_New(0), PyList_New(0), PyList_New(0)};
+    if (!b.nodes || !b.edges || !b.columns) {
         goto done;
     }
 #define GET(var, obj, name)                                                                    \
@@ -2258,8 +2254,9 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
     if (!(job_id = join((PyObject *[]){S_JOB_PREFIX, job_ns, S_COLON, job_name}, 4))) {
         goto done;
     }
-    /* the datasets the event names: column lineage may cite only these (as Marquez) */
-    if (!(known = PySet_New(NULL))) {
+    /* the datasets the event names, inputs then outputs: column lineage may cite only these
+       (as Marquez); one named twice takes the Python path, which merges its mentions */
+    if (!(known = PySet_New(NULL)) || !(dataset_ids = PyList_New(0))) {
         goto done;
     }
     for (int side = 0; side < 2; side++) {
@@ -2270,6 +2267,9 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
             name = ns ? PyObject_GetAttr(item, K_NAME) : NULL;
             id = name ? join((PyObject *[]){S_DATASET_PREFIX, ns, S_COLON, name}, 4) : NULL;
             int added = id == NULL ? -1 : PySet_Add(known, id);
+            if (added == 0) {
+                added = PyList_Append(dataset_ids, id);
+            }
             Py_XDECREF(ns);
             Py_XDECREF(name);
             Py_XDECREF(id);
@@ -2277,6 +2277,9 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
                 goto done;
             }
         }
+    }
+    if (PySet_GET_SIZE(known) != PyList_GET_SIZE(dataset_ids)) {
+        goto decline;
     }
     /* the job */
     if (!(job_props = PyDict_New()) || !set_item(job_props, K_NAMESPACE, job_ns) ||
@@ -2378,16 +2381,21 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
                                   !set_item(job_props, K_LAST_RUN_STATE, event_type))) {
         goto done; /* the job node's props: its last run */
     }
-    /* inputs, then outputs */
+    /* inputs, then outputs, in the order their ids were made above */
+    Py_ssize_t at = 0;
     for (int side = 0; side < 2; side++) {
         PyObject *list = side == 0 ? inputs : outputs;
-        for (Py_ssize_t i = 0; list != Py_None && i < PyList_GET_SIZE(list); i++) {
+        for (Py_ssize_t i = 0; list != Py_None && i < PyList_GET_SIZE(list); i++, at++) {
             PyObject *props = NULL;
-            PyObject *id = dataset_part(&b, PyList_GET_ITEM(list, i),
-                                        side == 0 ? A_INPUT_FACETS : A_OUTPUT_FACETS,
-                                        side == 0 ? S_INPUT_DOT : S_OUTPUT_DOT,
-                                        side == 0 ? TYPED_INPUT : TYPED_OUTPUT, memo, known, &props);
-            if (id == NULL) {
+            if (at >= PyList_GET_SIZE(dataset_ids)) {
+                goto decline; /* the lists changed under us: let Python read the event */
+            }
+            PyObject *id = PyList_GET_ITEM(dataset_ids, at);
+            rc = dataset_part(&b, PyList_GET_ITEM(list, i), id,
+                              side == 0 ? A_INPUT_FACETS : A_OUTPUT_FACETS,
+                              side == 0 ? S_INPUT_DOT : S_OUTPUT_DOT,
+                              side == 0 ? TYPED_INPUT : TYPED_OUTPUT, memo, known, &props);
+            if (rc <= 0) {
                 goto end;
             }
             int ok = side == 0 ? edge_upsert(&b, id, P_READ_BY, job_id) == 0 &&
@@ -2398,7 +2406,6 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
                 ok = set_item(props, K_LAST_RUN, run_node) &&
                      set_item(props, K_LAST_RUN_STATE, event_type);
             }
-            Py_DECREF(id);
             if (!ok) {
                 goto done;
             }
@@ -2420,7 +2427,6 @@ done:
     Py_XDECREF(b.nodes);
     Py_XDECREF(b.edges);
     Py_XDECREF(b.columns);
-    Py_XDECREF(b.seen);
     Py_XDECREF(event_time);
     Py_XDECREF(event_type_raw);
     Py_XDECREF(run);
@@ -2441,6 +2447,7 @@ done:
     Py_XDECREF(job_props);
     Py_XDECREF(run_props);
     Py_XDECREF(known);
+    Py_XDECREF(dataset_ids);
     Py_XDECREF(nominal_start);
     Py_XDECREF(nominal_end);
     return result;
@@ -2708,8 +2715,6 @@ PyMODINIT_FUNC PyInit__native(void) {
     for (int i = 0; i < 6; i++) {
         STR(EVENT_TYPES[i], EVENT_TYPE_NAMES[i]);
     }
-    S_EDGES_ATTR = S_EDGES;
-    S_COLUMNS_ATTR = S_COLUMNS;
 #undef STR
     return PyModule_Create(&module_def);
 }

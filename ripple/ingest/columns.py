@@ -30,6 +30,7 @@ class FacetMemo:
     full). Shared by one ingest pipeline; never needed for correctness."""
 
     def __init__(self, capacity: int = 100_000) -> None:
+        # ripple/_native.c (facet_value) reads and fills these two as get/put below do.
         self._capacity = capacity
         self._seen: dict[bytes, Schema | Lineage] = {}
 
