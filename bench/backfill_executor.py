@@ -37,7 +37,6 @@ from typing import Any
 from ripple.airflow_rest import AirflowRest
 from ripple.config import Settings
 from ripple.remediation.executor import Executor, ExecutorOptions
-from ripple.remediation.running import linker
 from ripple.runtime import open_runtime
 from tests.airflow_service import SERVICE, AirflowEnv
 from tests.integration.test_backfill_e2e import Scenario, prepare
@@ -69,7 +68,7 @@ async def measure(env: AirflowEnv, days: int, poll: float, workdir: Path) -> dic
     try:
         rest = AirflowRest(env.airflow_url, username=env.username, password=env.password)
         options = ExecutorOptions(actor="bench", poll_interval=poll, max_parallel=4)
-        executor = Executor(runtime.remediation, rest, options, link=linker(runtime))
+        executor = Executor(runtime.remediation, rest, options, link=runtime.link_backfill)
         progress(f"executing {len(scenario.plan['units'])} units (poll {poll} s, 4 at once)")
         started = datetime.now().astimezone()
         final = await executor.run(scenario.plan_id)

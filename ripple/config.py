@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         None, description="Keep the event log in PostgreSQL (postgresql://…) instead of SQLite"
     )
 
+    marquez_url: str | None = Field(
+        None, description="A Marquez to take over with `ripple sync marquez` (its base URL)"
+    )
+
     airflow_url: str | None = Field(
         None, description="Airflow's REST API base URL (http://host:8080) for sync and backfills"
     )

@@ -1,30 +1,158 @@
-"""Wiring: build the event log, graph store and ingest pipeline that settings describe."""
+"""The one composition root: builds the event log, graph store, remediation state, clients and
+background work that `Settings` describe. Only the shells (ripple/cli/, ripple/api/) import it.
+
+`open_runtime` opens the parts and catches the graph up with the log (crash recovery). A server
+then calls `Runtime.start()` for what runs in the background — the group commit of single POSTs,
+the log follower, the periodic Airflow sync — and backfill executors run in it through
+`start_backfill`; `close()` stops all of it, then closes the parts.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+from ripple.airflow_rest import AirflowRest
 from ripple.config import Settings
 from ripple.errors import ConfigError
 from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import GraphStore
+from ripple.ingest import backfill_records
+from ripple.ingest.airflow_sync import PeriodicSync
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
-from ripple.ingest.pipeline import Ingestor, Progress
+from ripple.ingest.pipeline import GroupCommitter, Ingestor, Progress, prepare_record
+from ripple.model import EdgeKind
+from ripple.remediation.executor import Executor, ExecutorOptions
 from ripple.remediation.sql_state import SqliteRemediationState
-from ripple.remediation.state import RemediationState
+from ripple.remediation.state import RemediationState, UnitState
+
+logger = logging.getLogger("ripple.backfill")
+_TOUCHED = frozenset({"succeeded", "failed", "running", "launching"})
 
 
 @dataclass
 class Runtime:
+    settings: Settings
     log: EventLog
     store: GraphStore
     ingestor: Ingestor
     remediation: RemediationState  # backfill plans, unit states, audit, quarantine
+    committer: GroupCommitter | None = None  # set by start(): single POSTs share a transaction
+    airflow_sync: PeriodicSync | None = None
+    executors: dict[str, asyncio.Task[str]] = field(default_factory=dict)  # plan id -> its run
+    _follower: asyncio.Task[None] | None = None
+
+    async def start(self, *, follow: bool = True) -> None:
+        """Start a server's background work. `follow` keeps up with what other processes append
+        to the log (servers sharing a PostgreSQL log, `ripple ingest` into this data directory)."""
+        self.committer = GroupCommitter(self.ingestor)
+        self.committer.start()
+        settings = self.settings
+        self.airflow_sync = PeriodicSync(
+            self.ingestor,
+            self.airflow_client if settings.airflow_url is not None else None,
+            settings.airflow_namespace,
+            interval=settings.airflow_sync_interval,
+            lookback=timedelta(hours=settings.airflow_lookback_hours),
+        )
+        self.airflow_sync.start()
+        if follow:
+            self._follower = asyncio.create_task(self.ingestor.follow(), name="ripple-follow-log")
 
     async def close(self) -> None:
+        """Stop the background work (executors resume from the state store next time), then
+        close the parts."""
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
+        if self.airflow_sync is not None:
+            await self.airflow_sync.stop()
+        for task in self.executors.values():
+            task.cancel()
+        await asyncio.gather(*self.executors.values(), return_exceptions=True)
+        if self.committer is not None:
+            await self.committer.stop()
         await self.remediation.close()
         await self.store.close()
         await self.log.close()
+
+    # -- Airflow and backfills ------------------------------------------------------------------
+
+    def airflow_client(self) -> AirflowRest:
+        """The client of the configured Airflow; ConfigError when none is configured."""
+        return airflow_client(self.settings)
+
+    async def run_backfill(
+        self, plan_id: str, options: ExecutorOptions, say: Callable[[str], None] = lambda _: None
+    ) -> str:
+        """Run (or resume) a stored plan against the configured Airflow; its final status."""
+        executor = Executor(
+            self.remediation, self.airflow_client(), options, link=self.link_backfill, say=say
+        )
+        return await executor.run(plan_id)
+
+    def start_backfill(self, plan_id: str, options: ExecutorOptions) -> None:
+        """Run a plan in the background of this server, unless it is running here already."""
+        task = self.executors.get(plan_id)
+        if task is not None and not task.done():
+            return
+        self.airflow_client()  # ConfigError now, not in the background
+        task = asyncio.create_task(self.run_backfill(plan_id, options), name=f"backfill-{plan_id}")
+        task.add_done_callback(_report)
+        self.executors[plan_id] = task
+
+    async def link_backfill(self, plan_id: str, status: str, units: list[UnitState]) -> None:
+        """Link an ended plan into the graph: the jobs its units reran and the datasets they write
+        get `last_backfill` (a record in the event log, so replay keeps it)."""
+        stored = await self.remediation.get_plan(plan_id)
+        touched = {u.unit_id for u in units if u.state in _TOUCHED}
+        jobs = sorted(
+            {
+                job
+                for unit in (stored.plan or {}).get("units", [])
+                if unit.get("id") in touched
+                for job in unit.get("jobs", [])
+            }
+        )
+        edges = await self.store.neighbourhood(jobs) if jobs else []
+        datasets = sorted({e.dst for e in edges if e.kind == EdgeKind.WRITES.value})
+        payload = {
+            "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "plan_id": plan_id,
+            "status": status,
+            "jobs": jobs,
+            "datasets": datasets,
+        }
+        await self.ingestor.commit([prepare_record(backfill_records.KIND, payload)])
+        await self.remediation.append_audit(
+            "executor",
+            "graph.link",
+            plan_id=plan_id,
+            detail=f"linked {len(jobs)} jobs and {len(datasets)} datasets in the graph",
+        )
+
+
+def airflow_client(settings: Settings) -> AirflowRest:
+    """The client of the Airflow `settings` name; ConfigError when none is configured."""
+    if settings.airflow_url is None:
+        raise ConfigError(
+            "RIPPLE_AIRFLOW_URL is not set — point it at Airflow's api-server (and set "
+            "RIPPLE_AIRFLOW_USERNAME/PASSWORD or RIPPLE_AIRFLOW_TOKEN)"
+        )
+    return AirflowRest(
+        settings.airflow_url,
+        username=settings.airflow_username,
+        password=settings.airflow_password,
+        token=settings.airflow_token,
+    )
+
+
+def _report(task: asyncio.Task[str]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("backfill executor %s stopped: %s", task.get_name(), task.exception())
 
 
 async def open_runtime(
@@ -39,12 +167,13 @@ async def open_runtime(
     (the crash-recovery step).
 
     `read_only` never writes a snapshot, so queries can run beside a live server. `replaying`
-    skips both steps, for a caller about to rebuild the graph (`Ingestor.replay`)."""
+    skips both steps, for a caller about to rebuild the graph (`Ingestor.replay`). `in_memory`
+    keeps everything in memory (tests)."""
+    settings = settings or Settings()
     if in_memory:
         log: EventLog = SqliteEventLog(":memory:")
         store: GraphStore = EmbeddedStore()
     else:
-        settings = settings or Settings()
         if read_only:
             _require_data(settings)
         log = _log(settings)
@@ -52,22 +181,17 @@ async def open_runtime(
     await log.open()
     await store.open()
     ingestor = Ingestor(log, store)
-    if not replaying:
-        try:
-            await ingestor.adopt_log()
-            await ingestor.catch_up(progress)
-        except BaseException:
-            await store.close()
-            await log.close()
-            raise
     remediation = _remediation(settings, in_memory=in_memory)
     try:
+        if not replaying:
+            await ingestor.adopt_log()
+            await ingestor.catch_up(progress)
         await remediation.open()
     except BaseException:
         await store.close()
         await log.close()
         raise
-    return Runtime(log, store, ingestor, remediation)
+    return Runtime(settings, log, store, ingestor, remediation)
 
 
 def _require_data(settings: Settings) -> None:
@@ -104,9 +228,9 @@ def _store(settings: Settings, *, read_only: bool) -> GraphStore:
     )
 
 
-def _remediation(settings: Settings | None, *, in_memory: bool) -> RemediationState:
+def _remediation(settings: Settings, *, in_memory: bool) -> RemediationState:
     """Backfill state in the event log's database: PostgreSQL when configured, else its file."""
-    if in_memory or settings is None:
+    if in_memory:
         return SqliteRemediationState(":memory:")
     if settings.database_url is not None:
         from ripple.remediation.pg_state import PostgresRemediationState

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from ripple.demo import demo_events
 from ripple.graph.neo4j import Neo4jStore
+from ripple.ingest.demo import demo_events
 from ripple.ingest.event import parse_event
 from ripple.ingest.projection import project
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,9 +17,8 @@ from ripple.config import Settings
 from ripple.errors import InvalidEvent, MalformedInput
 from ripple.graph import queries
 from ripple.graph.store import WalkOptions
-from ripple.ingest.airflow_sync import PeriodicSync
 from ripple.ingest.fastparse import parse_event_json
-from ripple.ingest.pipeline import GroupCommitter, Outcome, Prepared, prepare_raw
+from ripple.ingest.pipeline import Outcome, Prepared, prepare_raw
 from ripple.ingest.projection import project
 from ripple.runtime import Runtime, open_runtime
 
@@ -47,32 +45,11 @@ def create_app(
         runtime = await open_runtime(settings, in_memory=in_memory)
         if on_ready is not None:
             on_ready(time.perf_counter() - started)
-        committer = GroupCommitter(runtime.ingestor)
-        committer.start()
+        await runtime.start(follow=not in_memory)
         app.state.runtime = runtime
-        app.state.committer = committer
-        app.state.settings = settings
-        app.state.executors = {}  # plan id -> the executor task running it in this server
-        app.state.airflow_sync = PeriodicSync(runtime.ingestor, settings)
-        app.state.airflow_sync.start()
-        # Other processes may append to this log: servers sharing a PostgreSQL log, or
-        # `ripple ingest` loading files into this server's data directory. Keep up with them.
-        follower = (
-            None
-            if in_memory
-            else asyncio.create_task(runtime.ingestor.follow(), name="ripple-follow-log")
-        )
         try:
             yield
         finally:
-            if follower is not None:
-                follower.cancel()
-                await asyncio.gather(follower, return_exceptions=True)
-            await app.state.airflow_sync.stop()
-            for task in app.state.executors.values():  # resumable: the state store has it all
-                task.cancel()
-            await asyncio.gather(*app.state.executors.values(), return_exceptions=True)
-            await committer.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -96,7 +73,7 @@ def create_app(
             "status": "ok",
             "version": __version__,
             "projected": await rt.store.projected_through(),
-            "airflowSync": request.app.state.airflow_sync.status(),
+            "airflowSync": rt.airflow_sync.status() if rt.airflow_sync else {"enabled": False},
         }
 
     @app.post("/api/v1/lineage", status_code=201)
@@ -104,7 +81,8 @@ def create_app(
         body = await read_body(request, limit)
         ingestor = runtime(request).ingestor
         delta = project(parse_event_json(body, ingestor.memo))  # 400 / 422 before anything else
-        committer: GroupCommitter = request.app.state.committer
+        committer = runtime(request).committer
+        assert committer is not None  # started with the app
         outcome = await committer.submit(Prepared(body, delta))
         if outcome.error is not None:
             raise outcome.error

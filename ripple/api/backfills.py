@@ -13,23 +13,18 @@ DELETE /api/v1/quarantine?datasetId=…   → 204
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from ripple.api.body import JSONBytes, read_body
-from ripple.config import Settings
-from ripple.errors import ConfigError
-from ripple.remediation import running, service
+from ripple.remediation import service
 from ripple.remediation.executor import ExecutorOptions
 from ripple.remediation.planner import InvalidPlanRequest
 from ripple.runtime import Runtime
 
 router = APIRouter()
-log = logging.getLogger("ripple.backfill")
 _BODY_LIMIT = 1024 * 1024
 
 
@@ -91,32 +86,13 @@ async def run_backfill(request: Request, plan_id: str) -> dict[str, Any]:
     """Start (or resume) the executor for a saved plan in this server; 202 while it runs."""
     rt = _runtime(request)
     stored = await rt.remediation.get_plan(plan_id)  # 404 for an unknown plan
-    executors: dict[str, asyncio.Task[str]] = request.app.state.executors
-    task = executors.get(plan_id)
-    if task is None or task.done():
-        settings: Settings = request.app.state.settings
-        if settings.airflow_url is None:
-            raise ConfigError(
-                "RIPPLE_AIRFLOW_URL is not set — start ripple serve with Airflow's api-server URL "
-                "and credentials to run backfills"
-            )
-        options = ExecutorOptions(actor=_actor(request, None))
-        task = asyncio.create_task(
-            running.execute(rt, settings, plan_id, options), name=f"backfill-{plan_id}"
-        )
-        task.add_done_callback(_report)
-        executors[plan_id] = task
+    rt.start_backfill(plan_id, ExecutorOptions(actor=_actor(request, None)))
     return {"id": plan_id, "status": stored.status, "executing": True}
-
-
-def _report(task: asyncio.Task[str]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("backfill executor %s stopped: %s", task.get_name(), task.exception())
 
 
 @router.post("/api/v1/backfills/{plan_id}/cancel", status_code=202)
 async def cancel_backfill(request: Request, plan_id: str) -> dict[str, Any]:
-    status = await running.cancel(_runtime(request).remediation, plan_id, _actor(request, None))
+    status = await service.cancel(_runtime(request).remediation, plan_id, _actor(request, None))
     return {"id": plan_id, "status": status}
 
 

@@ -27,8 +27,7 @@ from typing import Any
 import orjson
 
 from ripple.airflow_rest import AirflowRest
-from ripple.config import Settings
-from ripple.errors import ConfigError, RippleError
+from ripple.errors import RippleError
 from ripple.ingest.airflow_records import KIND
 from ripple.ingest.pipeline import Ingestor, prepare_record
 
@@ -60,17 +59,6 @@ class SyncReport:
             "full": self.full,
             "rejected": self.rejected,
         }
-
-
-def client_from(settings: Settings) -> AirflowRest:
-    if settings.airflow_url is None:
-        raise ConfigError("RIPPLE_AIRFLOW_URL is not set — point it at Airflow's api-server")
-    return AirflowRest(
-        settings.airflow_url,
-        username=settings.airflow_username,
-        password=settings.airflow_password,
-        token=settings.airflow_token,
-    )
 
 
 async def sync_airflow(
@@ -273,13 +261,26 @@ def _value(value: Any) -> Any:
 
 
 class PeriodicSync:
-    """Airflow sync every `RIPPLE_AIRFLOW_SYNC_INTERVAL` seconds inside `ripple serve` (when set).
+    """Airflow sync every `interval` seconds inside `ripple serve` (RIPPLE_AIRFLOW_SYNC_INTERVAL).
 
-    A failed sync is logged and retried at the next tick; it never stops the server."""
+    `client` builds the Airflow client when the first sync starts, or is None when no Airflow is
+    configured (the sync is then off). A failed sync is logged and retried at the next tick; it
+    never stops the server."""
 
-    def __init__(self, ingestor: Ingestor, settings: Settings) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        client: Callable[[], AirflowRest] | None,
+        namespace: str,
+        *,
+        interval: float,
+        lookback: timedelta,
+    ) -> None:
         self._ingestor = ingestor
-        self._settings = settings
+        self._client = client
+        self._namespace = namespace
+        self._interval = interval
+        self._lookback = lookback
         self._task: asyncio.Task[None] | None = None
         self._last: dict[str, Any] | None = None
         self._error: str | None = None
@@ -287,7 +288,7 @@ class PeriodicSync:
 
     @property
     def enabled(self) -> bool:
-        return bool(self._settings.airflow_url) and self._settings.airflow_sync_interval > 0
+        return self._client is not None and self._interval > 0
 
     def start(self) -> None:
         if self.enabled:
@@ -306,16 +307,16 @@ class PeriodicSync:
         return {"enabled": True, "at": self._at, "last": self._last, "error": self._error}
 
     async def _loop(self) -> None:
-        client = client_from(self._settings)
-        lookback = timedelta(hours=self._settings.airflow_lookback_hours)
+        assert self._client is not None
+        client = self._client()
         while True:
             self._at = datetime.now(UTC).isoformat()
             try:
                 report = await sync_airflow(
-                    self._ingestor, client, self._settings.airflow_namespace, lookback=lookback
+                    self._ingestor, client, self._namespace, lookback=self._lookback
                 )
                 self._last, self._error = report.as_dict(), None
             except RippleError as exc:
                 self._error = str(exc)
                 log.warning("Airflow sync failed: %s", exc)
-            await asyncio.sleep(self._settings.airflow_sync_interval)
+            await asyncio.sleep(self._interval)

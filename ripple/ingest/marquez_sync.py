@@ -20,23 +20,15 @@ is seen only by `--from-start`.
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, Protocol
-from urllib.parse import quote
 
-import httpx
 import orjson
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
-from tenacity import wait_random_exponential as full_jitter
 
-from ripple.config import Settings
-from ripple.errors import SourceUnavailable, StoreUnavailable
+from ripple.clients.marquez import MarquezClient, base_url, iso
+from ripple.errors import StoreUnavailable
 from ripple.ingest.eventlog import EventLog
 from ripple.ingest.fields import parse_timestamp
 from ripple.ingest.marquez_records import KIND, has_metadata
@@ -44,147 +36,9 @@ from ripple.ingest.pipeline import Ingestor, Outcome, Prepared, prepare, prepare
 from ripple.model import DatasetKey
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FAR_FUTURE = "9999-12-31T00:00:00Z"  # Marquez's own default `before` is 2030-01-01
 # Marquez keeps microseconds (PostgreSQL rounds nanoseconds, Ripple cuts them): times this close
 # to the cursor count as "at the cursor" when deciding what was already synced.
 SLACK = timedelta(milliseconds=1)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded retries of one request: `attempts` in all, waits drawn with full jitter from an
-    exponentially growing range starting at `initial` seconds and capped at `max_wait`."""
-
-    attempts: int = 6
-    max_wait: float = 10.0
-    initial: float = 0.5
-
-
-class _Transient(Exception):
-    """A failure worth retrying (connection, timeout, 5xx, 429)."""
-
-
-class MarquezClient:
-    """Marquez's read API over HTTP; every failure leaves here as SourceUnavailable."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.url = base_url(url)
-        self.retry = retry or RetryPolicy()
-        self._http = httpx.AsyncClient(
-            base_url=self.url + "/api/v1/", timeout=timeout, transport=transport
-        )
-
-    async def __aenter__(self) -> MarquezClient:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._http.aclose()
-
-    async def events(
-        self, after: datetime, before: datetime | None, limit: int
-    ) -> tuple[list[Any], int]:
-        """Stored run events with `after <= eventTime < before`, oldest first, and their count."""
-        params = {
-            "after": _iso(after),
-            "before": FAR_FUTURE if before is None else _iso(before),
-            "sortDirection": "asc",
-            "limit": limit,
-            "offset": 0,
-        }
-        body = await self._get("events/lineage", params)
-        events = body.get("events")
-        if not isinstance(events, list):
-            raise self._not_marquez("events/lineage", "no `events` list")
-        total = body.get("totalCount")
-        return events, int(total) if isinstance(total, (int, float)) else len(events)
-
-    async def namespaces(self, page_size: int) -> AsyncIterator[str]:
-        async for item in self._paged("namespaces", "namespaces", page_size):
-            if isinstance(item, dict) and isinstance(item.get("name"), str):
-                yield item["name"]
-
-    async def datasets(self, namespace: str, page_size: int) -> AsyncIterator[dict[str, Any]]:
-        path = f"namespaces/{quote(namespace, safe='')}/datasets"
-        async for item in self._paged(path, "datasets", page_size):
-            if isinstance(item, dict):
-                yield item
-
-    async def _paged(self, path: str, key: str, page_size: int) -> AsyncIterator[Any]:
-        offset = 0
-        while True:
-            body = await self._get(path, {"limit": page_size, "offset": offset})
-            items = body.get(key)
-            if not isinstance(items, list):
-                raise self._not_marquez(path, f"no `{key}` list")
-            for item in items:
-                yield item
-            if len(items) < page_size:
-                return
-            offset += len(items)
-
-    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        started = time.monotonic()
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=full_jitter(multiplier=self.retry.initial, max=self.retry.max_wait),
-            retry=retry_if_exception_type(_Transient),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._get_once(path, params)
-        except _Transient as exc:
-            raise SourceUnavailable(
-                f"Marquez at {self.url} did not answer GET /api/v1/{path} after "
-                f"{self.retry.attempts} attempts over {time.monotonic() - started:.1f} s "
-                f"(last: {exc}) — is it running, and is --url its base URL "
-                "(scheme, host and port, without /api/v1)?"
-            ) from exc
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
-
-    async def _get_once(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self._http.get(path, params=params)
-        except httpx.TransportError as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc or 'no detail'}") from exc
-        status = response.status_code
-        if status == 429 or status >= 500:
-            raise _Transient(f"HTTP {status}")
-        if status >= 400:
-            raise SourceUnavailable(
-                f"Marquez at {self.url} answered {status} to GET /api/v1/{path}: "
-                f"{response.text[:200]!r} — is --url Marquez's base URL (without /api/v1)?"
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            raise self._not_marquez(path, "the answer is not JSON") from None
-        if not isinstance(body, dict):
-            raise self._not_marquez(path, "the answer is not a JSON object")
-        return body
-
-    def _not_marquez(self, path: str, why: str) -> SourceUnavailable:
-        return SourceUnavailable(
-            f"{self.url}/api/v1/{path} does not look like Marquez ({why}) — check --url"
-        )
-
-
-def base_url(url: str) -> str:
-    """Marquez's base URL as given, without a trailing `/` or `/api/v1` (the cursor's key)."""
-    url = url.strip().rstrip("/")
-    if url.endswith("/api/v1"):
-        url = url[: -len("/api/v1")]
-    return url
 
 
 def cursor_key(url: str) -> str:
@@ -204,7 +58,7 @@ class Cursor:
     seen: frozenset[str] = frozenset()
 
     def dumps(self) -> str:
-        return orjson.dumps({"time": _iso(self.time), "seen": sorted(self.seen)}).decode()
+        return orjson.dumps({"time": iso(self.time), "seen": sorted(self.seen)}).decode()
 
     @classmethod
     def loads(cls, text: str | None) -> Cursor:
@@ -393,74 +247,6 @@ def dataset_payload(url: str, namespace: str, dataset: dict[str, Any]) -> dict[s
     }
 
 
-async def run(
-    settings: Settings,
-    url: str,
-    *,
-    page_size: int,
-    from_start: bool,
-    retry: RetryPolicy,
-    console: Console,
-) -> SyncSummary:
-    """`ripple sync marquez`: the sync into the data directory, with progress and a summary."""
-    from ripple.runtime import open_runtime
-
-    runtime = await open_runtime(settings)
-    try:
-        async with MarquezClient(url, retry=retry) as client:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
-                observer = _BarObserver(bar)
-                summary = await sync_marquez(
-                    runtime.log,
-                    runtime.ingestor,
-                    client,
-                    page_size=page_size,
-                    from_start=from_start,
-                    observer=observer,
-                )
-    finally:
-        await runtime.close()
-    print_summary(summary, console)
-    return summary
-
-
-class _BarObserver:
-    def __init__(self, bar: Progress) -> None:
-        self._bar = bar
-        self._events = bar.add_task("Marquez events", total=None)
-        self._datasets: Any = None
-
-    def events(self, committed: int, total: int | None) -> None:
-        if total is not None:
-            self._bar.update(self._events, total=total)
-        self._bar.advance(self._events, committed)
-
-    def datasets(self, read: int, total: int | None) -> None:
-        if self._datasets is None:
-            self._datasets = self._bar.add_task("Marquez datasets", total=None)
-        if total is not None:
-            self._bar.update(self._datasets, total=total)
-        self._bar.advance(self._datasets, read)
-
-
-def print_summary(summary: SyncSummary, console: Console) -> None:
-    console.print(
-        f"Synced from Marquez at {summary.url}: [green]{summary.accepted} events accepted[/], "
-        f"[red]{len(summary.rejected)} rejected[/]; {summary.datasets_read} datasets read, "
-        f"{summary.datasets_recorded} with new tags or descriptions recorded"
-    )
-    for where, reason in summary.rejected[:50]:
-        console.print(f"  {where}: {reason}", soft_wrap=True)
-    if len(summary.rejected) > 50:
-        console.print(f"  … and {len(summary.rejected) - 50} more")
-
-
 def _event_time(event: Any, default: datetime) -> datetime:
     text = event.get("eventTime") if isinstance(event, dict) else None
     parsed = parse_timestamp(text) if isinstance(text, str) else None
@@ -479,7 +265,3 @@ def _where(event: Any) -> str:
 
 def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -20,7 +20,7 @@ from ripple.errors import ConfigError, InvalidEvent, MalformedInput, StoreUnavai
 from ripple.graph.delta import GraphDelta
 from ripple.graph.store import GraphStore
 from ripple.heap import collector_paused
-from ripple.ingest import records
+from ripple.ingest import airflow_records, backfill_records, marquez_records, records
 from ripple.ingest.columns import FacetMemo
 from ripple.ingest.eventlog import EventLog, log_identity
 from ripple.ingest.fastparse import fast_delta, parse_event_json
@@ -64,7 +64,7 @@ def prepare_record(kind: str, payload: dict[str, Any]) -> Prepared:
     """One sync record (see ingest/records.py) made ready to commit like an event."""
     body = records.encode(kind, payload)
     try:
-        return Prepared(body, records.project_record(body))
+        return Prepared(body, project_record(body))
     except InvalidEvent as exc:
         return Prepared(None, None, exc)
 
@@ -73,10 +73,35 @@ def prepare_logged(body: bytes, memo: FacetMemo | None = None) -> Prepared:
     """A logged body, event or record, re-projected (catch-up and replay)."""
     if records.is_record(body):
         try:
-            return Prepared(body, records.project_record(body))
+            return Prepared(body, project_record(body))
         except InvalidEvent as exc:
             return Prepared(None, None, exc)
     return prepare_raw(body, memo)
+
+
+PROJECTORS: dict[str, records.Projector] = {
+    **airflow_records.PROJECTORS,
+    **marquez_records.PROJECTORS,
+    **backfill_records.PROJECTORS,
+}
+
+
+def project_record(body: bytes) -> GraphDelta:
+    """The graph delta of one logged record; InvalidEvent if its kind is unknown or it is bad."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent("$", None, f"not JSON: {exc}") from exc
+    kind = doc.get(records.KEY)
+    projector = PROJECTORS.get(kind) if isinstance(kind, str) else None
+    if projector is None:
+        raise InvalidEvent(
+            f"$.{records.KEY}", kind, "not a record kind this version of Ripple knows"
+        )
+    try:
+        return projector(doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidEvent("$", kind, f"malformed {kind} record: {exc!r}") from exc
 
 
 @dataclass(frozen=True, slots=True)

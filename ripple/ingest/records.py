@@ -6,7 +6,8 @@ Airflow DAGs and Marquez tags exactly as it rebuilds lineage. A record is a JSON
 key is `rippleRecord` (its kind); the log tells records from events by that prefix, and the ingest
 API refuses events that start with it, so an outside producer cannot forge one.
 
-Each kind has a projector: a pure function from the decoded record to a GraphDelta.
+Each kind has a projector: a pure function from the decoded record to a GraphDelta; the
+registry of kinds is the pipeline's (ingest/pipeline.py), so this module imports none of them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 
 import orjson
 
-from ripple.errors import InvalidEvent
 from ripple.graph.delta import GraphDelta
 
 KEY = "rippleRecord"
@@ -32,28 +32,3 @@ def encode(kind: str, payload: dict[str, Any]) -> bytes:
 
 def is_record(body: bytes) -> bool:
     return body.startswith(PREFIX)
-
-
-def project_record(body: bytes) -> GraphDelta:
-    """The graph delta of one logged record; InvalidEvent if its kind is unknown or it is bad."""
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent("$", None, f"not JSON: {exc}") from exc
-    kind = doc.get(KEY)
-    projector = _projectors().get(kind) if isinstance(kind, str) else None
-    if projector is None:
-        raise InvalidEvent(f"$.{KEY}", kind, "not a record kind this version of Ripple knows")
-    try:
-        return projector(doc)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidEvent("$", kind, f"malformed {kind} record: {exc!r}") from exc
-
-
-def _projectors() -> dict[str, Projector]:
-    # Imported here: the sync modules import this one to encode their records.
-    from ripple.ingest.airflow_records import PROJECTORS as AIRFLOW
-    from ripple.ingest.backfill_records import PROJECTORS as BACKFILL
-    from ripple.ingest.marquez_records import PROJECTORS as MARQUEZ
-
-    return {**AIRFLOW, **MARQUEZ, **BACKFILL}

@@ -369,6 +369,24 @@ async def release(state: RemediationState, dataset_id: str, actor: str) -> None:
         raise NotFound(f"Dataset {node_id!r} is not quarantined")
 
 
+async def cancel(state: RemediationState, plan_id: str, actor: str) -> str:
+    """Stop launching new units. A plan not started yet is cancelled at once; a running one
+    becomes `cancelling` and its executor follows the running units to their end."""
+    if await state.set_plan_status(plan_id, "cancelled", expected={"planned"}, actor=actor):
+        for unit in await state.units(plan_id):
+            await state.set_unit_state(
+                plan_id,
+                unit.unit_id,
+                "cancelled",
+                expected={"pending", "ready"},
+                actor=actor,
+                reason="plan cancelled before it ran",
+            )
+        return "cancelled"
+    await state.set_plan_status(plan_id, "cancelling", expected={"running", "paused"}, actor=actor)
+    return (await state.get_plan(plan_id)).status
+
+
 def _dataset_id(value: str) -> str:
     node_id = canonical(value)
     if kind_of(node_id) is not NodeKind.DATASET:

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ripple.api.app import create_app
-from ripple.demo import JOB_NAMESPACE, NAMESPACE, demo_events
+from ripple.ingest.demo import JOB_NAMESPACE, NAMESPACE, demo_events
 
 ORDERS = f"dataset:{NAMESPACE}:shop.public.orders"
 STG_ORDERS = f"dataset:{NAMESPACE}:staging.orders"

@@ -11,7 +11,7 @@ from ripple.errors import NotFound
 from ripple.graph.delta import GraphDelta
 from ripple.graph.order import backfill_order
 from ripple.graph.store import GraphStore, WalkOptions
-from ripple.ingest import airflow_records, records
+from ripple.ingest import airflow_records, pipeline, records
 from ripple.ingest.event import parse_event
 from ripple.ingest.projection import project
 
@@ -218,7 +218,7 @@ def airflow_dag(
             "runs": runs or [],
         },
     )
-    return records.project_record(body)
+    return pipeline.project_record(body)
 
 
 # etl: extract (a -> b) >> transform (b -> c) >> notify (no datasets);

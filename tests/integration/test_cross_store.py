@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from ripple.demo import demo_events
 from ripple.graph import queries
 from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.neo4j import Neo4jStore
 from ripple.graph.store import Closure, GraphStore, WalkOptions
+from ripple.ingest.demo import demo_events
 from ripple.ingest.event import parse_event
 from ripple.ingest.projection import project
 from tests.conftest import food_delivery_events

@@ -38,7 +38,7 @@ async def _dump(data_dir: Path) -> dict[str, Any]:
 
 
 def test_replay_rebuilds_identical_graph(tmp_path: Path) -> None:
-    from ripple.demo import demo_events
+    from ripple.ingest.demo import demo_events
 
     source = tmp_path / "events.ndjson"
     import orjson

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ripple.config import Settings
-from ripple.demo import demo_events
 from ripple.errors import ConfigError
+from ripple.ingest.demo import demo_events
 from ripple.ingest.eventlog import SqliteEventLog, log_identity
 from ripple.ingest.pipeline import prepare
 from ripple.runtime import Runtime, open_runtime

@@ -26,10 +26,11 @@ import httpx
 import orjson
 import pytest
 
+from ripple.clients.marquez import MarquezClient
 from ripple.config import Settings
 from ripple.graph import queries
 from ripple.graph.store import GraphStore, WalkOptions
-from ripple.ingest.marquez_sync import EPOCH, Cursor, MarquezClient, cursor_key, event_pages
+from ripple.ingest.marquez_sync import EPOCH, Cursor, cursor_key, event_pages
 from ripple.runtime import Runtime, open_runtime
 from tests.conftest import food_delivery_events
 from tests.integration.server import free_port

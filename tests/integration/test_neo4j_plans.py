@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from neo4j import AsyncGraphDatabase
 
-from ripple.demo import demo_events
 from ripple.graph.neo4j import Neo4jStore, cypher
+from ripple.ingest.demo import demo_events
 from ripple.ingest.event import parse_event
 from ripple.ingest.projection import project
 

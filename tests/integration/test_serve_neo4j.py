@@ -12,7 +12,7 @@ import httpx
 import orjson
 
 from ripple.api.app import create_app
-from ripple.demo import NAMESPACE, demo_events
+from ripple.ingest.demo import NAMESPACE, demo_events
 from tests.integration.server import RippleServer
 from tests.neo4j_service import SERVICE, clear_graph
 

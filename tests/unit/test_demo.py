@@ -1,6 +1,6 @@
-from ripple.demo import JOBS, NAMESPACE, demo_events
 from ripple.graph.memory import MemoryGraph
 from ripple.graph.store import WalkOptions
+from ripple.ingest.demo import JOBS, NAMESPACE, demo_events
 from ripple.ingest.event import Event, parse_event
 from ripple.ingest.projection import project
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ripple.demo import demo_events
 from ripple.errors import RippleError
+from ripple.ingest.demo import demo_events
 from ripple.ingest.event import parse_event
 from ripple.ingest.fastparse import parse_event_json
 from tests.unit.builders import column_lineage, dataset, field_ref, parent_facet, run_event, run_id

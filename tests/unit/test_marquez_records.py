@@ -10,7 +10,7 @@ import pytest
 
 from ripple.errors import InvalidEvent
 from ripple.graph.memory import MemoryGraph
-from ripple.ingest import records
+from ripple.ingest import pipeline, records
 from ripple.ingest.event import parse_event
 from ripple.ingest.marquez_records import KIND, has_metadata, project_dataset
 from ripple.ingest.pipeline import prepare_record
@@ -104,7 +104,7 @@ def test_dispatched_by_kind_from_the_log() -> None:
     prepared = prepare_record(KIND, {k: v for k, v in record().items() if k != "rippleRecord"})
     assert prepared.error is None and prepared.body is not None
     assert records.is_record(prepared.body)
-    assert prepared.delta == records.project_record(prepared.body)
+    assert prepared.delta == pipeline.project_record(prepared.body)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_dispatched_by_kind_from_the_log() -> None:
 def test_a_malformed_record_is_an_invalid_event(changes: dict[str, Any], says: str) -> None:
     body = records.encode(KIND, {k: v for k, v in record(**changes).items() if k != "rippleRecord"})
     with pytest.raises(InvalidEvent, match=says):
-        records.project_record(body)
+        pipeline.project_record(body)
 
 
 def test_has_metadata() -> None:

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.generator import events_for
-from ripple.demo import demo_events
 from ripple.errors import RippleError
 from ripple.graph import memory
 from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
@@ -24,6 +23,7 @@ from ripple.graph.embedded import _image
 from ripple.graph.memory import NATIVE, MemoryGraph
 from ripple.ingest import fastparse
 from ripple.ingest.columns import FacetMemo, lineage_value
+from ripple.ingest.demo import demo_events
 from ripple.ingest.event import parse_event
 from ripple.ingest.fastparse import fast_delta, fast_deltas, parse_event_json
 from ripple.ingest.projection import project

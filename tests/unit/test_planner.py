@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ripple.cli.render import plan_mermaid, plan_table
 from ripple.errors import InvalidNodeId, NotFound
 from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
 from ripple.graph.embedded import EmbeddedStore
@@ -28,7 +29,6 @@ from ripple.remediation.planner import (
     plan_backfill,
     unit_id,
 )
-from ripple.remediation.render import plan_mermaid, plan_table
 from tests.unit.builders import ds, job, run_event
 
 D1 = logical_date("2026-03-01")

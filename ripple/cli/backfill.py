@@ -1,72 +1,32 @@
-"""`ripple backfill …` and `ripple quarantine …`: plan (a dry run unless --save), show and list
-plans, and quarantine datasets. Registered on the `ripple` command by ripple/cli.py."""
+"""`ripple backfill …` and `ripple quarantine …`: plan (a dry run unless --save), show, list, run
+and cancel plans, and quarantine datasets."""
 
 from __future__ import annotations
 
 import asyncio
-import getpass
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.table import Table
 
-from ripple.config import Settings
+from ripple.cli import render
+from ripple.cli.console import actor, data_dir_option, err, out, print_json, run, settings
 from ripple.graph import queries
-from ripple.remediation import render, service
+from ripple.remediation import service
+from ripple.remediation.executor import ExecutorOptions
 from ripple.remediation.planner import PlanOptions
 from ripple.runtime import Runtime, open_runtime
 
 T = TypeVar("T")
 FORMATS = click.Choice(["table", "json", "mermaid"])
-data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="RIPPLE_DATA_DIR",
-    default=Path(".ripple"),
-    show_default=True,
-    help="Where the event log and graph live (env RIPPLE_DATA_DIR).",
-)
 
 
-# ripple.cli registers these groups at its end, so its helpers are imported when used, not at
-# import time: either module may then be imported first.
-
-
-def _run(work: Awaitable[T]) -> T:
-    from ripple import cli
-
-    return cli._run(work)
-
-
-def _print_json(value: Any) -> None:
-    from ripple import cli
-
-    cli._print_json(value)
-
-
-def _settings(**values: Any) -> Settings:
-    from ripple import cli
-
-    return cli._settings(**values)
-
-
-def _print(renderable: Any) -> None:
-    from ripple import cli
-
-    cli.out.print(renderable)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
-async def _with_runtime(data_dir: Path, work: Any, *, read_only: bool = True) -> Any:
-    runtime: Runtime = await open_runtime(_settings(data_dir=data_dir), read_only=read_only)
+async def _with_runtime(
+    data_dir: Path | None, work: Callable[[Runtime], Awaitable[T]], *, read_only: bool = True
+) -> T:
+    runtime = await open_runtime(settings(data_dir=data_dir), read_only=read_only)
     try:
         return await work(runtime)
     finally:
@@ -75,11 +35,11 @@ async def _with_runtime(data_dir: Path, work: Any, *, read_only: bool = True) ->
 
 def _show(plan: dict[str, Any], fmt: str, title: str | None = None) -> None:
     if fmt == "json":
-        _print_json(plan)
+        print_json(plan)
     elif fmt == "mermaid":
         click.echo(render.plan_mermaid(plan), nl=False)
     else:
-        _print(render.plan_table(plan, title))
+        out.print(render.plan_table(plan, title))
 
 
 @click.group()
@@ -109,7 +69,7 @@ def backfill() -> None:
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--save", is_flag=True, help="Persist the plan (prints its id and hash).")
 def plan_command(
-    data_dir: Path,
+    data_dir: Path | None,
     roots: tuple[str, ...],
     dates: tuple[str, ...],
     start: str | None,
@@ -134,10 +94,10 @@ def plan_command(
     async def work(runtime: Runtime) -> Any:
         request = service.PlanRequest(roots, service.parse_dates(dates, start, end), options, depth)
         return await service.plan_and_store(
-            runtime.store, runtime.remediation, request, actor=_actor(), save=save
+            runtime.store, runtime.remediation, request, actor=actor(), save=save
         )
 
-    result, stored = _run(_with_runtime(data_dir, work))
+    result, stored = run(_with_runtime(data_dir, work))
     _show(result.as_dict(), fmt)
     if stored is not None:
         click.echo(f"saved plan {stored.id} sha256 {stored.content_hash}", err=True)
@@ -147,17 +107,17 @@ def plan_command(
 @data_dir_option
 @click.argument("plan_id")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def show_command(data_dir: Path, plan_id: str, fmt: str) -> None:
+def show_command(data_dir: Path | None, plan_id: str, fmt: str) -> None:
     """A saved plan, with its units' states."""
 
     async def work(runtime: Runtime) -> Any:
         stored = await runtime.remediation.get_plan(plan_id)
         return stored, await runtime.remediation.units(plan_id)
 
-    stored, units = _run(_with_runtime(data_dir, work))
+    stored, units = run(_with_runtime(data_dir, work))
     assert stored.plan is not None
     if fmt == "json":
-        _print_json(
+        print_json(
             {**stored.summary(), "plan": stored.plan, "unitStates": [u.as_dict() for u in units]}
         )
         return
@@ -167,7 +127,7 @@ def show_command(data_dir: Path, plan_id: str, fmt: str) -> None:
         counts: dict[str, int] = {}
         for unit in units:
             counts[unit.state] = counts.get(unit.state, 0) + 1
-        _print("unit states: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        out.print("unit states: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 
 @backfill.command(name="run")
@@ -200,7 +160,7 @@ def show_command(data_dir: Path, plan_id: str, fmt: str) -> None:
     help="Seconds the circuit stays open before a probe.",
 )
 def run_command(
-    data_dir: Path,
+    data_dir: Path | None,
     plan_id: str,
     poll: float,
     max_parallel: int | None,
@@ -208,12 +168,8 @@ def run_command(
     breaker_ttl: float,
 ) -> None:
     """Run (or resume) a saved plan through Airflow's REST API (RIPPLE_AIRFLOW_*)."""
-    from ripple.remediation.executor import ExecutorOptions
-    from ripple.remediation.running import execute
-
-    settings = _settings(data_dir=data_dir)
     options = ExecutorOptions(
-        actor=_actor(),
+        actor=actor(),
         poll_interval=poll,
         max_parallel=max_parallel,
         breaker_threshold=breaker_threshold,
@@ -221,9 +177,7 @@ def run_command(
     )
 
     async def work(runtime: Runtime) -> str:
-        from ripple import cli
-
-        with cli.err.status(f"running backfill {plan_id}") as status:
+        with err.status(f"running backfill {plan_id}") as status:
 
             def say(message: str) -> None:
                 status.update(f"{plan_id}: {message}")
@@ -239,18 +193,11 @@ def run_command(
 
             ticker = asyncio.create_task(progress())
             try:
-                return await execute(runtime, settings, plan_id, options, say)
+                return await runtime.run_backfill(plan_id, options, say)
             finally:
                 ticker.cancel()
 
-    async def go() -> str:
-        runtime = await open_runtime(settings)
-        try:
-            return await work(runtime)
-        finally:
-            await runtime.close()
-
-    final = _run(go())
+    final = run(_with_runtime(data_dir, work, read_only=False))
     click.echo(f"backfill {plan_id}: {final}", err=True)
     if final != "succeeded":
         raise SystemExit(1)
@@ -259,29 +206,28 @@ def run_command(
 @backfill.command(name="cancel")
 @data_dir_option
 @click.argument("plan_id")
-def cancel_command(data_dir: Path, plan_id: str) -> None:
+def cancel_command(data_dir: Path | None, plan_id: str) -> None:
     """Stop launching a plan's units (running ones are followed to their end)."""
-    from ripple.remediation.running import cancel
 
     async def work(runtime: Runtime) -> str:
-        return await cancel(runtime.remediation, plan_id, _actor())
+        return await service.cancel(runtime.remediation, plan_id, actor())
 
-    click.echo(f"backfill {plan_id}: {_run(_with_runtime(data_dir, work))}", err=True)
+    click.echo(f"backfill {plan_id}: {run(_with_runtime(data_dir, work))}", err=True)
 
 
 @backfill.command(name="list")
 @data_dir_option
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def list_command(data_dir: Path, limit: int, fmt: str) -> None:
+def list_command(data_dir: Path | None, limit: int, fmt: str) -> None:
     """Saved plans, newest first."""
 
     async def work(runtime: Runtime) -> Any:
         return await runtime.remediation.list_plans(limit)
 
-    plans = _run(_with_runtime(data_dir, work))
+    plans = run(_with_runtime(data_dir, work))
     if fmt == "json":
-        _print_json([p.summary() for p in plans])
+        print_json([p.summary() for p in plans])
         return
     table = Table(title="Backfill plans")
     table.add_column("id", no_wrap=True)
@@ -297,7 +243,7 @@ def list_command(data_dir: Path, limit: int, fmt: str) -> None:
             "\n".join(p.request.get("roots", [])),
             p.content_hash[:12],
         )
-    _print(table)
+    out.print(table)
 
 
 @click.group()
@@ -309,47 +255,47 @@ def quarantine() -> None:
 @data_dir_option
 @click.argument("dataset_id")
 @click.option("--reason", help="Why (kept with the entry and in the audit log).")
-def quarantine_add(data_dir: Path, dataset_id: str, reason: str | None) -> None:
+def quarantine_add(data_dir: Path | None, dataset_id: str, reason: str | None) -> None:
     """Quarantine DATASET_ID."""
 
     async def work(runtime: Runtime) -> Any:
         return await service.quarantine(
-            runtime.store, runtime.remediation, dataset_id, _actor(), reason
+            runtime.store, runtime.remediation, dataset_id, actor(), reason
         )
 
-    entry = _run(_with_runtime(data_dir, work))
+    entry = run(_with_runtime(data_dir, work))
     click.echo(f"quarantined {entry.dataset_id} since {entry.since}")
 
 
 @quarantine.command(name="remove")
 @data_dir_option
 @click.argument("dataset_id")
-def quarantine_remove(data_dir: Path, dataset_id: str) -> None:
+def quarantine_remove(data_dir: Path | None, dataset_id: str) -> None:
     """Lift the quarantine of DATASET_ID."""
 
     async def work(runtime: Runtime) -> Any:
-        await service.release(runtime.remediation, dataset_id, _actor())
+        await service.release(runtime.remediation, dataset_id, actor())
 
-    _run(_with_runtime(data_dir, work))
+    run(_with_runtime(data_dir, work))
     click.echo(f"released {dataset_id}")
 
 
 @quarantine.command(name="list")
 @data_dir_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def quarantine_list(data_dir: Path, fmt: str) -> None:
+def quarantine_list(data_dir: Path | None, fmt: str) -> None:
     """Every quarantined dataset."""
 
     async def work(runtime: Runtime) -> Any:
         return await runtime.remediation.quarantined()
 
-    entries = _run(_with_runtime(data_dir, work))
+    entries = run(_with_runtime(data_dir, work))
     if fmt == "json":
-        _print_json([e.as_dict() for e in entries])
+        print_json([e.as_dict() for e in entries])
         return
     table = Table(title="Quarantined datasets")
     for column in ("dataset", "since", "by", "reason"):
         table.add_column(column, overflow="fold")
     for e in entries:
         table.add_row(e.dataset_id, e.since[:19], e.actor, e.reason or "")
-    _print(table)
+    out.print(table)

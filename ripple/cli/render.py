@@ -1,16 +1,39 @@
-"""Renderings of a backfill plan (its `as_dict()` form, live or stored) for people: a rich table
-and a Mermaid flowchart. JSON is the plan dict itself."""
+"""Renderings for people: an impact or upstream answer as a table, and a backfill plan (its
+`as_dict()` form, live or stored) as a table or a Mermaid flowchart. JSON is the value itself."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ripple.graph.store import Closure
+
 MERMAID_MAX_UNITS = 500  # larger plans are cut, and the chart says so
+
+
+def print_closure(out: Console, closure: Closure) -> None:
+    """A blast radius or root-cause answer, nearest first (upstream adds each node's last state)."""
+    heading = "Blast radius of" if closure.direction == "downstream" else "Upstream of"
+    table = Table(title=f"{heading} {closure.root}")
+    table.add_column("dist", justify="right")
+    table.add_column("kind")
+    table.add_column("node", overflow="fold")
+    table.add_column("dependence")
+    upstream = closure.direction == "upstream"
+    if upstream:
+        table.add_column("last state")
+    for node in sorted(closure.nodes, key=lambda n: (n.distance, n.kind, n.id)):
+        row = [str(node.distance), node.kind, node.id, node.dependence]
+        if upstream:
+            row.append(node.state or "-")
+        table.add_row(*row)
+    out.print(table)
+    note = " [red](truncated: raise --limit for the full answer)[/]" if closure.truncated else ""
+    out.print(f"{len(closure.nodes)} nodes, {len(closure.edges)} edges{note}")
 
 
 def plan_table(plan: dict[str, Any], title: str | None = None) -> RenderableType:
