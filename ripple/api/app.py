@@ -17,9 +17,7 @@ from ripple.config import Settings
 from ripple.errors import InvalidEvent, MalformedInput
 from ripple.graph import queries
 from ripple.graph.store import WalkOptions
-from ripple.ingest.fastparse import parse_event_json
-from ripple.ingest.pipeline import Outcome, Prepared, prepare_raw
-from ripple.ingest.projection import project
+from ripple.ingest.pipeline import Outcome, Prepared, read_event
 from ripple.runtime import Runtime, open_runtime
 
 NodeIdParam = Annotated[str, Query(alias="nodeId", min_length=1, description="Marquez node id")]
@@ -80,7 +78,7 @@ def create_app(
     async def post_lineage(request: Request) -> Response:
         body = await read_body(request, limit)
         ingestor = runtime(request).ingestor
-        delta = project(parse_event_json(body, ingestor.memo))  # 400 / 422 before anything else
+        delta = read_event(body, ingestor.memo)  # 400 / 422 before anything else
         committer = runtime(request).committer
         assert committer is not None  # started with the app
         outcome = await committer.submit(Prepared(body, delta))
@@ -93,7 +91,7 @@ def create_app(
         items = split_many(await read_body(request, limit))
         ingestor = runtime(request).ingestor
         valid = [(i, body) for i, body in enumerate(items) if not isinstance(body, MalformedInput)]
-        outcomes = await ingestor.commit([prepare_raw(body, ingestor.memo) for _, body in valid])
+        outcomes = await ingestor.ingest_bodies([body for _, body in valid])
         results: list[dict[str, Any]] = [{} for _ in items]
         for (i, _), outcome in zip(valid, outcomes, strict=True):
             results[i] = outcome.as_dict(i)

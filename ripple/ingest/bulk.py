@@ -14,9 +14,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 
 from ripple.heap import collector_paused
-from ripple.ingest.columns import FacetMemo
-from ripple.ingest.fastparse import fast_deltas
-from ripple.ingest.pipeline import Ingestor, Outcome, Prepared, prepare_raw
+from ripple.ingest.pipeline import Ingestor, Outcome, Prepared, prepare_many
 
 Batch = tuple[list[str], list[bytes]]  # (where each event came from, its JSON)
 
@@ -36,7 +34,7 @@ async def ingest_batches(
                 # Paused across the commit too: resumed in between, the collector's first pass
                 # would scan every object of the prepared batch (a tenth of the time, measured).
                 with collector_paused():
-                    prepared = _prepare(batch[1], ingestor.memo)
+                    prepared = prepare_many(batch[1], ingestor.memo)
                     if in_flight is not None:
                         seqs = await in_flight[2]
                     started = (batch, prepared, asyncio.ensure_future(ingestor.log_batch(prepared)))
@@ -55,12 +53,3 @@ async def ingest_batches(
         finally:
             if in_flight is not None:  # an error (or a stop) while an append was under way
                 await asyncio.gather(in_flight[2], return_exceptions=True)
-
-
-def _prepare(bodies: list[bytes], memo: FacetMemo) -> list[Prepared]:
-    """Each event's log body and delta: in one call into C for the common shape, the rest (and
-    every invalid event, with its reason) through `prepare_raw`."""
-    return [
-        prepare_raw(body, memo) if delta is None else Prepared(body, delta)
-        for body, delta in zip(bodies, fast_deltas(bodies, memo), strict=True)
-    ]

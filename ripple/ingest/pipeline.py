@@ -23,7 +23,7 @@ from ripple.heap import collector_paused
 from ripple.ingest import airflow_records, backfill_records, marquez_records, records
 from ripple.ingest.columns import FacetMemo
 from ripple.ingest.eventlog import EventLog, log_identity
-from ripple.ingest.fastparse import fast_delta, parse_event_json
+from ripple.ingest.fastparse import fast_delta, fast_deltas, parse_event_json
 from ripple.ingest.projection import project
 
 
@@ -45,19 +45,35 @@ def prepare(doc: Any, memo: FacetMemo | None = None) -> Prepared:
     return prepare_raw(body, memo)
 
 
-def prepare_raw(body: bytes, memo: FacetMemo | None = None) -> Prepared:
-    """Validate and project one event's JSON (the fast parser); the body is logged as received.
+def read_event(body: bytes, memo: FacetMemo | None = None) -> GraphDelta:
+    """One event's JSON to its graph delta, by the one reader ladder every route takes: the C
+    projection of the common shape (`fast_delta`), else msgspec's checked structs, else the dict
+    parser, which owns every error message. Raises MalformedInput when the body is not JSON at
+    all (a 400 over HTTP) and InvalidEvent naming the path, value and reason otherwise (a 422)."""
+    return fast_delta(body, memo) or project(parse_event_json(body, memo))
 
-    JSON that does not decode is an InvalidEvent at `$` here; use `parse_event_json` directly
-    where it must be told apart (a 400 rather than a 422)."""
+
+def prepare_raw(body: bytes, memo: FacetMemo | None = None) -> Prepared:
+    """Validate and project one event's JSON (`read_event`); the body is logged as received.
+
+    JSON that does not decode is an InvalidEvent at `$` here; call `read_event` directly where
+    it must be told apart (a 400 rather than a 422)."""
     try:
-        delta = fast_delta(body, memo) or project(parse_event_json(body, memo))
+        delta = read_event(body, memo)
     except InvalidEvent as exc:
         return Prepared(None, None, exc)
     except MalformedInput as exc:  # the text itself is the offending value
         text = body[:200].decode("utf-8", "replace").strip()
         return Prepared(None, None, InvalidEvent("$", text, str(exc)))
     return Prepared(body, delta)
+
+
+def prepare_many(bodies: list[bytes], memo: FacetMemo | None = None) -> list[Prepared]:
+    """`prepare_raw` of each body, the common shape in one call into C (a batch)."""
+    return [
+        prepare_raw(body, memo) if delta is None else Prepared(body, delta)
+        for body, delta in zip(bodies, fast_deltas(bodies, memo), strict=True)
+    ]
 
 
 def prepare_record(kind: str, payload: dict[str, Any]) -> Prepared:
@@ -141,6 +157,13 @@ class Ingestor:
         One invalid event never rejects its neighbours."""
         with collector_paused():
             return await self.commit([prepare(doc, self.memo) for doc in docs])
+
+    async def ingest_bodies(self, bodies: list[bytes]) -> list[Outcome]:
+        """Validate each event's JSON; append the valid ones in one transaction; project them.
+
+        One invalid event never rejects its neighbours."""
+        with collector_paused():
+            return await self.commit(prepare_many(bodies, self.memo))
 
     async def commit(self, prepared: Sequence[Prepared]) -> list[Outcome]:
         """Append the valid prepared events to the log (one transaction), then project them."""

@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 
@@ -136,3 +137,34 @@ def test_same_event_twice_is_idempotent(client: TestClient) -> None:
     client.post("/api/v1/lineage", json=doc)
     second = client.get("/api/v1/impact", params={"nodeId": "dataset:pg:raw.orders"}).json()
     assert first == second
+
+
+def test_single_and_batch_posts_take_the_c_reader(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One reader ladder for every route: a single POST and a batch both go through the C
+    projection first when it is built (the Python twins answer alike when it is not)."""
+    from ripple.graph.memory import NATIVE
+
+    if NATIVE is None:
+        pytest.skip("the C loops are not built here (RIPPLE_NATIVE=0 or no compiler)")
+    calls: list[str] = []
+    single, many = NATIVE.project, NATIVE.project_many
+
+    def project(*args: Any) -> Any:
+        calls.append("project")
+        return single(*args)
+
+    def project_many(*args: Any) -> Any:
+        calls.append("project_many")
+        return many(*args)
+
+    monkeypatch.setattr(NATIVE, "project", project)
+    monkeypatch.setattr(NATIVE, "project_many", project_many)
+    assert client.post("/api/v1/lineage", json=event("one")).status_code == 201
+    body = "\n".join(json.dumps(event(f"b{i}")) for i in range(3))
+    answer = client.post("/api/v1/lineage/batch", content=body)
+    assert answer.json()["accepted"] == 3
+    assert calls == ["project", "project_many"]
+    impact = client.get("/api/v1/impact", params={"nodeId": "dataset:pg:raw.orders"}).json()
+    assert {"job:etl:one", "job:etl:b0", "job:etl:b2"} <= {n["id"] for n in impact["nodes"]}
