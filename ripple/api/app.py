@@ -11,7 +11,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from ripple import __version__
-from ripple.api import backfills, browser, errors
+from ripple.api import backfills, browser, errors, marquez
 from ripple.api.body import JSONBytes, read_body, split_many
 from ripple.config import Settings
 from ripple.errors import InvalidEvent, MalformedInput
@@ -148,7 +148,7 @@ def create_app(
     async def get_lineage(
         request: Request, node_id: NodeIdParam, depth: Depth = 20
     ) -> dict[str, Any]:
-        return await queries.marquez_lineage(runtime(request).store, node_id, depth)
+        return await marquez.lineage(runtime(request).store, node_id, depth)
 
     @app.get("/api/v1/column-lineage")
     async def get_column_lineage(
@@ -157,7 +157,7 @@ def create_app(
         depth: Depth = 20,
         with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
     ) -> dict[str, Any]:
-        return await queries.marquez_column_lineage(
+        return await marquez.column_lineage(
             runtime(request).store, node_id, depth, with_downstream=with_downstream
         )
 

@@ -13,18 +13,94 @@ DELETE /api/v1/quarantine?datasetId=…   → 204
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
+import pydantic
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ripple.api.body import JSONBytes, read_body
 from ripple.remediation import service
 from ripple.remediation.executor import ExecutorOptions
-from ripple.remediation.planner import InvalidPlanRequest
+from ripple.remediation.planner import InvalidPlanRequest, PlanOptions
 from ripple.runtime import Runtime
 
 router = APIRouter()
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+Count = Annotated[int, Field(ge=1)]
+
+
+class _Body(BaseModel):
+    # strict: a number is not a string, "yes" is not a boolean; unknown fields are mistakes
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PlanOptionsBody(_Body):
+    include_dags: list[NonEmpty] = Field(default_factory=list, alias="includeDags")
+    exclude_dags: list[NonEmpty] = Field(default_factory=list, alias="excludeDags")
+    include_tasks: list[NonEmpty] = Field(default_factory=list, alias="includeTasks")
+    exclude_tasks: list[NonEmpty] = Field(default_factory=list, alias="excludeTasks")
+    max_tasks: Count | None = Field(None, alias="maxTasks")
+    max_parallel: Count | None = Field(None, alias="maxParallel")
+    truncate: bool = False
+
+
+class PlanBody(_Body):
+    """`POST /api/v1/backfills`: what to plan from, for which dates, and whether to save it."""
+
+    roots: list[NonEmpty] = Field(min_length=1, description="dataset, column, job or run ids")
+    dates: list[NonEmpty] = Field(default_factory=list, description="logical dates, ISO 8601")
+    start: str | None = Field(None, alias="from", description="first date of a range")
+    end: str | None = Field(None, alias="to", description="last date of a range (inclusive)")
+    options: PlanOptionsBody = Field(default_factory=lambda: PlanOptionsBody())
+    dry_run: bool = Field(True, alias="dryRun", description="false: save the plan")
+    actor: str | None = None
+    depth: Annotated[int, Field(ge=1, le=100)] = 100
+
+    def plan_request(self) -> service.PlanRequest:
+        """The service's request; InvalidPlanRequest for dates that do not parse or agree."""
+        o = self.options
+        options = PlanOptions(
+            tuple(o.include_dags),
+            tuple(o.exclude_dags),
+            tuple(o.include_tasks),
+            tuple(o.exclude_tasks),
+            o.max_tasks,
+            o.max_parallel,
+            o.truncate,
+        )
+        dates = service.parse_dates(self.dates, self.start, self.end)
+        return service.PlanRequest(tuple(self.roots), dates, options, depth=self.depth)
+
+
+class QuarantineBody(_Body):
+    """`POST /api/v1/quarantine`."""
+
+    dataset_id: NonEmpty = Field(alias="datasetId", description="the dataset to quarantine")
+    reason: str | None = None
+    actor: str | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_body(model: type[M], doc: Any) -> M:
+    """`doc` as `model`, or InvalidPlanRequest naming the first bad field (a 400)."""
+    try:
+        return model.model_validate(doc)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(part) for part in first["loc"] if not isinstance(part, int)) or "$"
+        reason = first["msg"]
+        if first["type"] == "extra_forbidden":
+            reason = "unknown field"
+        elif first["type"] != "missing":
+            reason += f" (got {first.get('input')!r})"
+        raise InvalidPlanRequest(path, reason) from None
+
+
 _BODY_LIMIT = 1024 * 1024
 
 
@@ -48,10 +124,14 @@ async def _json(request: Request) -> Any:
 
 @router.post("/api/v1/backfills")
 async def post_backfill(request: Request) -> Response:
-    plan_request, dry_run, actor = service.request_from_json(await _json(request))
+    asked = parse_body(PlanBody, await _json(request))
     rt = _runtime(request)
     plan, stored = await service.plan_and_store(
-        rt.store, rt.remediation, plan_request, actor=_actor(request, actor), save=not dry_run
+        rt.store,
+        rt.remediation,
+        asked.plan_request(),
+        actor=_actor(request, asked.actor),
+        save=not asked.dry_run,
     )
     if stored is None:
         return JSONBytes({"dryRun": True, "plan": plan.as_dict()})
@@ -104,18 +184,10 @@ async def list_quarantine(request: Request) -> dict[str, Any]:
 
 @router.post("/api/v1/quarantine", status_code=201)
 async def post_quarantine(request: Request) -> dict[str, Any]:
-    body = await _json(request)
-    if not isinstance(body, dict):
-        raise InvalidPlanRequest("$", "the body must be a JSON object")
-    dataset_id, reason, actor = body.get("datasetId"), body.get("reason"), body.get("actor")
-    if not isinstance(dataset_id, str) or not dataset_id:
-        raise InvalidPlanRequest("datasetId", "required: the id of the dataset to quarantine")
-    for name, value in (("reason", reason), ("actor", actor)):
-        if value is not None and not isinstance(value, str):
-            raise InvalidPlanRequest(name, "must be a string")
+    body = parse_body(QuarantineBody, await _json(request))
     rt = _runtime(request)
     entry = await service.quarantine(
-        rt.store, rt.remediation, dataset_id, _actor(request, actor), reason
+        rt.store, rt.remediation, body.dataset_id, _actor(request, body.actor), body.reason
     )
     return entry.as_dict()
 

@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ripple.api.app import create_app
+from ripple.api.backfills import PlanBody, parse_body
+from ripple.remediation.planner import InvalidPlanRequest
 from tests.unit.builders import ds, run_event
 
 D1 = "2026-03-01T00:00:00+00:00"
@@ -147,3 +149,41 @@ def test_no_body_makes_the_planner_answer_500(app: TestClient) -> None:
         assert response.status_code in (200, 201, 400, 404), (body, response.text)
 
     post()
+
+
+def test_http_requests_are_validated_field_by_field() -> None:
+    asked = parse_body(
+        PlanBody,
+        {
+            "roots": ["dataset:db:x"],
+            "from": "2026-03-01",
+            "to": "2026-03-02",
+            "options": {"excludeDags": ["a*"], "maxTasks": 10},
+            "dryRun": False,
+            "actor": "me",
+        },
+    )
+    request = asked.plan_request()
+    assert request.options.exclude_dags == ("a*",) and request.options.max_tasks == 10
+    assert (
+        request.dates.start == "2026-03-01T00:00:00+00:00"
+        and not asked.dry_run
+        and asked.actor == "me"
+    )
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"roots": []}, "roots"),
+        ({"roots": ["dataset:db:x"], "dates": "2026-03-01"}, "dates"),
+        ({"roots": ["dataset:db:x"], "dates": ["2026-03-01"], "from": "2026-03-01"}, "dates"),
+        ({"roots": ["dataset:db:x"], "options": {"maxTasks": 0}}, "options.maxTasks"),
+        ({"roots": ["dataset:db:x"], "options": {"colour": 1}}, "options.colour"),
+        ({"roots": ["dataset:db:x"], "dryRun": "yes"}, "dryRun"),
+        ({"roots": ["dataset:db:x"], "wat": 1}, "wat"),
+        ({"roots": ["dataset:db:x"], "options": {"truncate": 1}}, "options.truncate"),
+        ({"roots": ["dataset:db:x"], "depth": 101}, "depth"),
+        ({"roots": [""]}, "roots"),
+        ([], "$"),
+    ]
+    for body, field in bad:
+        with pytest.raises(InvalidPlanRequest) as caught:
+            parse_body(PlanBody, body).plan_request()
+        assert caught.value.field == field, body

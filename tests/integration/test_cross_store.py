@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ripple.api import marquez
 from ripple.graph import queries
 from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.neo4j import Neo4jStore
@@ -103,6 +104,6 @@ async def test_same_answers(stores: tuple[GraphStore, GraphStore]) -> None:
         order = (await queries.order(embedded, node_id, WalkOptions())).as_dict()
         assert (await queries.order(neo4j, node_id, WalkOptions())).as_dict() == order, node_id
     for node_id in [*datasets, *some_jobs, *some_columns[:3]]:
-        expected_graph = canonical_lineage(await queries.marquez_lineage(embedded, node_id, 20))
-        got = canonical_lineage(await queries.marquez_lineage(neo4j, node_id, 20))
+        expected_graph = canonical_lineage(await marquez.lineage(embedded, node_id, 20))
+        got = canonical_lineage(await marquez.lineage(neo4j, node_id, 20))
         assert got == expected_graph, node_id

@@ -26,6 +26,7 @@ import httpx
 import orjson
 import pytest
 
+from ripple.api import marquez as marquez_shapes
 from ripple.clients.marquez import MarquezClient
 from ripple.config import Settings
 from ripple.graph import queries
@@ -106,7 +107,7 @@ async def answers(store: GraphStore) -> dict[str, Any]:
             answer(await queries.impact(store, node_id, WalkOptions(direct_only=True))),
             answer(await queries.upstream(store, node_id, WalkOptions())),
             (await queries.order(store, node_id, WalkOptions())).as_dict(),
-            canonical_lineage(await queries.marquez_lineage(store, node_id, 20)),
+            canonical_lineage(await marquez_shapes.lineage(store, node_id, 20)),
         )
     return result
 

@@ -522,34 +522,6 @@ async def test_unknown_and_unsupported_roots_are_refused_by_name() -> None:
         await service.plan(store, service.PlanRequest((), dates))
 
 
-def test_http_requests_are_validated_field_by_field() -> None:
-    request, dry_run, actor = service.request_from_json(
-        {
-            "roots": ["dataset:db:x"],
-            "from": "2026-03-01",
-            "to": "2026-03-02",
-            "options": {"excludeDags": ["a*"], "maxTasks": 10},
-            "dryRun": False,
-            "actor": "me",
-        }
-    )
-    assert request.options.exclude_dags == ("a*",) and request.options.max_tasks == 10
-    assert request.dates.start == D1 and not dry_run and actor == "me"
-    bad: list[tuple[dict[str, Any], str]] = [
-        ({"roots": []}, "roots"),
-        ({"roots": ["dataset:db:x"], "dates": "2026-03-01"}, "dates"),
-        ({"roots": ["dataset:db:x"], "dates": ["2026-03-01"], "from": "2026-03-01"}, "dates"),
-        ({"roots": ["dataset:db:x"], "options": {"maxTasks": 0}}, "options.maxTasks"),
-        ({"roots": ["dataset:db:x"], "options": {"colour": 1}}, "options.colour"),
-        ({"roots": ["dataset:db:x"], "dryRun": "yes"}, "dryRun"),
-        ({"roots": ["dataset:db:x"], "wat": 1}, "wat"),
-    ]
-    for body, field in bad:
-        with pytest.raises(InvalidPlanRequest) as caught:
-            service.request_from_json(body)
-        assert caught.value.field == field, body
-
-
 def test_executor_helpers_find_ready_units_and_what_a_failure_blocks() -> None:
     from ripple.remediation.state import UnitState, downstream, ready
 
