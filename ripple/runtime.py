@@ -22,6 +22,7 @@ from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import GraphStore
 from ripple.ingest import backfill_records
 from ripple.ingest.airflow_sync import PeriodicSync
+from ripple.ingest.database import PostgresDatabase
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
 from ripple.ingest.pipeline import GroupCommitter, Ingestor, Progress, prepare_record
 from ripple.model import EdgeKind
@@ -170,18 +171,22 @@ async def open_runtime(
     skips both steps, for a caller about to rebuild the graph (`Ingestor.replay`). `in_memory`
     keeps everything in memory (tests)."""
     settings = settings or Settings()
+    # The event log and the remediation state share one pool when they live in PostgreSQL.
+    database = None
+    if settings.database_url is not None and not in_memory:
+        database = PostgresDatabase(settings.database_url)
     if in_memory:
         log: EventLog = SqliteEventLog(":memory:")
         store: GraphStore = EmbeddedStore()
     else:
         if read_only:
             _require_data(settings)
-        log = _log(settings)
+        log = _log(settings, database)
         store = _store(settings, read_only=read_only)
     await log.open()
     await store.open()
     ingestor = Ingestor(log, store)
-    remediation = _remediation(settings, in_memory=in_memory)
+    remediation = _remediation(settings, database, in_memory=in_memory)
     try:
         if not replaying:
             await ingestor.adopt_log()
@@ -205,12 +210,12 @@ def _require_data(settings: Settings) -> None:
         )
 
 
-def _log(settings: Settings) -> EventLog:
+def _log(settings: Settings, database: PostgresDatabase | None) -> EventLog:
     """PostgreSQL when configured (a log several processes share), else SQLite in the data dir."""
     if settings.database_url is not None:
         from ripple.ingest.pg_eventlog import PostgresEventLog
 
-        return PostgresEventLog(settings.database_url)
+        return PostgresEventLog(settings.database_url, database=database)
     return SqliteEventLog(settings.event_log_path)
 
 
@@ -228,12 +233,14 @@ def _store(settings: Settings, *, read_only: bool) -> GraphStore:
     )
 
 
-def _remediation(settings: Settings, *, in_memory: bool) -> RemediationState:
+def _remediation(
+    settings: Settings, database: PostgresDatabase | None, *, in_memory: bool
+) -> RemediationState:
     """Backfill state in the event log's database: PostgreSQL when configured, else its file."""
     if in_memory:
         return SqliteRemediationState(":memory:")
     if settings.database_url is not None:
         from ripple.remediation.pg_state import PostgresRemediationState
 
-        return PostgresRemediationState(settings.database_url)
+        return PostgresRemediationState(settings.database_url, database=database)
     return SqliteRemediationState(settings.event_log_path)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ripple.errors import StoreUnavailable
+from ripple.ingest.database import connect_sqlite
 
 
 class EventLog(Protocol):
@@ -92,12 +93,7 @@ class SqliteEventLog:
 
     async def open(self) -> None:
         try:
-            if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA busy_timeout=10000")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db = connect_sqlite(self._path)
             db.execute(_SCHEMA)
             db.execute(_META_SCHEMA)
             db.execute(_NAME_LOG)

@@ -7,15 +7,15 @@ and `read` returns events in sequence order. Bodies are stored as `bytea`, exact
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, LiteralString
-from urllib.parse import urlsplit, urlunsplit
+from typing import LiteralString
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ripple.errors import StoreUnavailable
+from ripple.ingest.database import PostgresDatabase, redacted
 
 # Appends take this transaction-scoped advisory lock before drawing sequence numbers, so commits
 # happen in sequence order across processes: a reader that has seen seq N will never later find
@@ -57,27 +57,25 @@ _CHECK = "check that PostgreSQL is running and that RIPPLE_DATABASE_URL names it
 class PostgresEventLog:
     """An event log in the `events` table of a PostgreSQL database (created on open)."""
 
-    def __init__(self, url: str, *, max_connections: int = 4, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, database: PostgresDatabase | None = None, timeout: float = 10.0
+    ) -> None:
+        """`database` is the pool shared with the remediation state (the runtime's); without
+        one the log opens a pool of its own."""
         self._url = url
-        self._max_connections = max_connections
-        self._timeout = timeout
+        self.database = database or PostgresDatabase(url, max_connections=4, wait=timeout)
         self._pool: AsyncConnectionPool | None = None
 
     async def open(self) -> None:
         async with self._boundary("open"):
-            self._pool = await open_pool(
-                self._url,
-                (_SCHEMA, _META_SCHEMA, _NAME_LOG),
-                lock=_APPEND_LOCK,
-                max_size=self._max_connections,
-                wait=self._timeout,
-                configure=_configure,
+            self._pool = await self.database.acquire(
+                (_SCHEMA, _META_SCHEMA, _NAME_LOG), lock=_APPEND_LOCK
             )
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        if self._pool is not None:
+            self._pool = None
+            await self.database.release()
 
     async def append(self, bodies: Sequence[bytes]) -> list[int]:
         if not bodies:
@@ -126,58 +124,3 @@ class PostgresEventLog:
                 f"Cannot {doing} the event log in PostgreSQL at {redacted(self._url)}: "
                 f"{str(exc).strip() or type(exc).__name__} — {_CHECK}"
             ) from exc
-
-
-async def open_pool(
-    url: str,
-    schema: Sequence[LiteralString],
-    *,
-    lock: int,
-    max_size: int,
-    wait: float,
-    configure: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None = None,
-) -> AsyncConnectionPool:
-    """Create `schema` (idempotent DDL) under an advisory lock — concurrent `CREATE … IF NOT
-    EXISTS` from several processes collide otherwise — then open a pool of autocommit
-    connections; `wait` bounds connecting and waiting for a pooled connection (seconds). psycopg
-    and pool errors propagate; callers translate them at their boundary."""
-    conn = await psycopg.AsyncConnection.connect(
-        url, autocommit=True, connect_timeout=max(1, round(wait))
-    )
-    async with conn, conn.transaction():
-        await conn.execute(_LOCK, (lock,))
-        for statement in schema:
-            await conn.execute(statement)
-    pool = AsyncConnectionPool(
-        url,
-        min_size=1,
-        max_size=max_size,
-        kwargs={"autocommit": True},
-        configure=configure,
-        timeout=wait,
-        open=False,
-    )
-    try:
-        await pool.open(wait=True, timeout=wait)
-    except BaseException:
-        await pool.close()
-        raise
-    return pool
-
-
-async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
-    # Durability must not depend on the server's or the role's defaults.
-    await conn.execute("SET synchronous_commit = on")
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, fit for messages and logs."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rsplit("@", 1)[1]
-        user = parts.username or ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-    except ValueError:
-        return "<unparsable URL>"

@@ -15,7 +15,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ripple.errors import StoreUnavailable
-from ripple.ingest.pg_eventlog import open_pool, redacted
+from ripple.ingest.database import PostgresDatabase, redacted
 from ripple.remediation.sql_state import SqlState, schema
 from ripple.remediation.state import Clock, utc_now
 
@@ -47,26 +47,24 @@ class _PgTx:
 class PostgresBackend:
     locks_rows = True
 
-    def __init__(self, url: str, *, max_connections: int = 4, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, database: PostgresDatabase | None = None, timeout: float = 10.0
+    ) -> None:
         self._url = url
-        self._max_connections = max_connections
-        self._timeout = timeout
+        self.database = database or PostgresDatabase(url, max_connections=4, wait=timeout)
         self._pool: AsyncConnectionPool | None = None
 
     async def open(self) -> None:
         async with self._boundary("open"):
-            self._pool = await open_pool(
-                self._url,
+            self._pool = await self.database.acquire(
                 [_sql(statement) for statement in schema("bigserial PRIMARY KEY")],
                 lock=_SCHEMA_LOCK,
-                max_size=self._max_connections,
-                wait=self._timeout,
             )
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        if self._pool is not None:
+            self._pool = None
+            await self.database.release()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PgTx]:
@@ -87,8 +85,16 @@ class PostgresBackend:
 
 
 class PostgresRemediationState(SqlState):
-    def __init__(self, url: str, clock: Clock = utc_now, *, timeout: float = 10.0) -> None:
-        self._backend = PostgresBackend(url, timeout=timeout)
+    def __init__(
+        self,
+        url: str,
+        clock: Clock = utc_now,
+        *,
+        database: PostgresDatabase | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._backend = PostgresBackend(url, database=database, timeout=timeout)
+        self.database = self._backend.database
         super().__init__(self._backend, clock)
 
     async def open(self) -> None:

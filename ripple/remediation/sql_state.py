@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import orjson
 
 from ripple.errors import NotFound, StoreUnavailable
+from ripple.ingest.database import connect_sqlite
 from ripple.remediation.planner import InvalidPlanRequest
 from ripple.remediation.state import (
     PLAN_STATES,
@@ -545,12 +546,7 @@ class SqliteBackend:
 
     async def open(self) -> None:
         try:
-            if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA busy_timeout=10000")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db = connect_sqlite(self._path)
             db.execute("BEGIN IMMEDIATE")
             for statement in schema("INTEGER PRIMARY KEY AUTOINCREMENT"):
                 db.execute(statement)
