@@ -7,7 +7,7 @@ from typing import Any
 
 from ripple.errors import NotFound
 from ripple.graph.order import Order, backfill_order
-from ripple.graph.store import Closure, Edge, GraphStore, NodeRecord, WalkOptions
+from ripple.graph.store import Closure, Direction, Edge, GraphStore, NodeRecord, WalkOptions
 from ripple.model import (
     DatasetKey,
     EdgeKind,
@@ -23,18 +23,18 @@ MAX_DEPTH = 100
 
 async def impact(store: GraphStore, node_id: str, options: WalkOptions) -> Closure:
     """Everything downstream of `node_id` (raises InvalidNodeId, NotFound)."""
-    return await store.walk(canonical(node_id), "downstream", options)
+    return await store.walk(canonical(node_id), Direction.DOWNSTREAM, options)
 
 
 async def upstream(store: GraphStore, node_id: str, options: WalkOptions) -> Closure:
     """Everything `node_id` comes from, each node with its last run state."""
-    return await store.walk(canonical(node_id), "upstream", options)
+    return await store.walk(canonical(node_id), Direction.UPSTREAM, options)
 
 
 async def order(store: GraphStore, node_id: str, options: WalkOptions) -> Order:
     """The impacted jobs in the order they must be redone (layers run in parallel)."""
     dataset_level = WalkOptions(options.depth, options.limit, columns=False)
-    return backfill_order(await store.walk(canonical(node_id), "downstream", dataset_level))
+    return backfill_order(await store.walk(canonical(node_id), Direction.DOWNSTREAM, dataset_level))
 
 
 async def node(store: GraphStore, node_id: str) -> NodeRecord:
@@ -60,8 +60,8 @@ async def marquez_lineage(store: GraphStore, node_id: str, depth: int) -> dict[s
     if kind_of(node_id) is NodeKind.COLUMN:
         return await marquez_column_lineage(store, node_id, depth, with_downstream=True)
     options = WalkOptions(depth=2 * depth, limit=100_000, columns=False)
-    down = await store.walk(node_id, "downstream", options)
-    up = await store.walk(node_id, "upstream", options)
+    down = await store.walk(node_id, Direction.DOWNSTREAM, options)
+    up = await store.walk(node_id, Direction.UPSTREAM, options)
     ids = {node_id, *(n.id for n in down.nodes), *(n.id for n in up.nodes)}
     ids = {i for i in ids if kind_of(i) in (NodeKind.DATASET, NodeKind.JOB)}
     edges = [e for e in (*down.edges, *up.edges) if e.kind in _LINEAGE_EDGES]
@@ -83,9 +83,9 @@ async def marquez_column_lineage(
     ids: set[str] = set()
     edges: list[Edge] = []
     for root in roots:
-        walks = [await store.walk(root, "upstream", options)]
+        walks = [await store.walk(root, Direction.UPSTREAM, options)]
         if with_downstream:
-            walks.append(await store.walk(root, "downstream", options))
+            walks.append(await store.walk(root, Direction.DOWNSTREAM, options))
         for closure in walks:
             ids.add(root)
             ids.update(n.id for n in closure.nodes if n.kind == NodeKind.COLUMN.value)

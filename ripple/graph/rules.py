@@ -14,18 +14,23 @@ an asset another DAG updates, is in the blast radius.
 
 from __future__ import annotations
 
-from ripple.graph.store import WalkOptions
+from ripple.graph.store import Direction, WalkOptions
 from ripple.model import EdgeKind, NodeKind
 
 Step = tuple[EdgeKind, bool]  # (edge kind, True = follow outgoing, False = follow incoming)
 
 
 def steps(
-    kind: NodeKind, direction: str, options: WalkOptions, *, is_root: bool, root_kind: NodeKind
+    kind: NodeKind,
+    direction: Direction,
+    options: WalkOptions,
+    *,
+    is_root: bool,
+    root_kind: NodeKind,
 ) -> tuple[Step, ...]:
     """The edges to follow out of a node of `kind` during a walk."""
     column_walk = options.columns or root_kind is NodeKind.COLUMN
-    if direction == "downstream":
+    if direction == Direction.DOWNSTREAM:
         if kind is NodeKind.DATASET:
             return ((EdgeKind.READ_BY, True),) + (
                 ((EdgeKind.HAS_COLUMN, True),) if options.columns else ()

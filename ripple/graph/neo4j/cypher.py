@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import LiteralString
 
+from ripple.graph.store import Direction
+
 SCHEMA_VERSION = 2
 # Statements that bring a graph of the previous version up to this one, by target version.
 MIGRATIONS: dict[int, tuple[LiteralString, ...]] = {
@@ -349,12 +351,12 @@ WALK_DOWN: dict[tuple[LiteralString, LiteralString, LiteralString], LiteralStrin
 }
 
 # The relationships among the nodes a closure returned, in the walk's direction.
-EDGES_AMONG: dict[str, LiteralString] = {
-    "downstream": "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
+EDGES_AMONG: dict[Direction, LiteralString] = {
+    Direction.DOWNSTREAM: "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
     "MATCH (a)-[r:READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES]->(b) "
     "WHERE elementId(b) IN $eids "
     "RETURN collect([a.key, type(r), r.type, b.key]) AS rows",
-    "upstream": "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
+    Direction.UPSTREAM: "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
     "MATCH (a)<-[r:WRITES|READ_BY|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES]-(b) "
     "WHERE elementId(b) IN $eids "
     "RETURN collect([b.key, type(r), r.type, a.key]) AS rows",

@@ -36,7 +36,7 @@ class Branch:
 def branches(kind: NodeKind, direction: Direction, options: WalkOptions) -> tuple[Branch, ...]:
     """The closure statements a walk from a root of `kind` runs (mirrors graph/rules.py)."""
     direct = options.direct_only
-    if direction == "downstream":
+    if direction == Direction.DOWNSTREAM:
         if kind is NodeKind.COLUMN:
             return (Branch("down_derives_direct" if direct else "down_derives"),)
         lineage: LiteralString = (
@@ -80,7 +80,11 @@ async def load_walk(
 ) -> MemoryGraph | None:
     """The scratch graph a walk from `root` runs on; None when `root` is not in the database."""
     label = cypher.LABELS[kind.value]
-    if direction == "downstream" and label in cypher.WALK_ROOT_LABELS and options.depth >= 1:
+    if (
+        direction == Direction.DOWNSTREAM
+        and label in cypher.WALK_ROOT_LABELS
+        and options.depth >= 1
+    ):
         return await _load_downstream(tx, root, kind, label, options)
     located = await _rows(tx, cypher.LOCATE[label], keys=[root])
     if not located:
@@ -121,7 +125,7 @@ async def load_walk(
             graph.add_edge(root, edge_kind, other)
     graph.add_stored_edges(await _rows(tx, cypher.EDGES_AMONG[direction], eids=eids))
 
-    owners_needed = kind is NodeKind.COLUMN or direction == "upstream"
+    owners_needed = kind is NodeKind.COLUMN or direction == Direction.UPSTREAM
     if owners_needed:
         columns = [eid for key, (eid, _) in kept if key.startswith("datasetField:")]
         if kind is NodeKind.COLUMN:
@@ -131,7 +135,7 @@ async def load_walk(
                 eids.append(eid)
             graph.add_node(dataset, NodeKind.DATASET)
             graph.add_edge(dataset, EdgeKind.HAS_COLUMN, column)
-    if direction == "upstream":
+    if direction == Direction.UPSTREAM:
         await _load_states(tx, graph, eids)
     return graph
 
@@ -145,7 +149,7 @@ async def _load_downstream(
 ) -> MemoryGraph | None:
     """The common case in one statement (cypher.WALK_DOWN): a single closure branch, no first
     hop, no column owners or states to add."""
-    (branch,) = branches(kind, "downstream", options)
+    (branch,) = branches(kind, Direction.DOWNSTREAM, options)
     assert branch.shape is not None and branch.first_hop is None
     query = cypher.WALK_DOWN[(label, branch.shape, bound_for(options.depth))]
     # One more than the walk keeps, in case the root comes back round a cycle.
