@@ -112,3 +112,25 @@ def test_branches_match_the_hand_written_rules(
     for branch in found:
         assert branch.shape in cypher.SHAPES
         assert branch.first_hop is None or branch.first_hop in cypher.FIRST_HOP
+
+
+def test_every_rule_leaves_the_kind_its_edge_joins() -> None:
+    assert set(rules.ENDS) == set(EdgeKind)
+    for rule in rules.RULES:
+        source, target = rules.ENDS[rule.edge]
+        assert rule.kind is (source if rule.outgoing else target), rule
+
+
+def test_a_leg_takes_the_steps_of_every_kind_it_reaches() -> None:
+    (leg,) = rules.legs(NodeKind.JOB, "upstream", WalkOptions(columns=True))
+    assert leg.first is None
+    assert leg.steps == {
+        (EdgeKind.WRITES, False),
+        (EdgeKind.READ_BY, False),
+        (EdgeKind.IMPLEMENTS, False),
+        (EdgeKind.PRECEDES, False),
+        (EdgeKind.IMPLEMENTS, True),
+    }, "columns are not reachable upstream of a job, so DERIVES is not a step"
+    (run_leg,) = rules.legs(NodeKind.RUN, "downstream", WalkOptions(columns=False))
+    assert run_leg.first == (EdgeKind.PRODUCED, True)
+    assert (EdgeKind.READ_BY, True) in run_leg.steps

@@ -282,6 +282,15 @@ SHAPES: dict[LiteralString, tuple[LiteralString, LiteralString, LiteralString, b
     "up_derives": (*_UP, "DERIVES", False),
     "up_derives_direct": (*_UP, "DERIVES", True),
 }
+# The shape whose pattern walks (direction, these relationship types, only DIRECT column lineage).
+SHAPE_OF: dict[tuple[Direction, frozenset[str], bool], LiteralString] = {
+    (
+        Direction.DOWNSTREAM if (left, right) == _DOWN else Direction.UPSTREAM,
+        frozenset(types.split("|")),
+        direct,
+    ): shape
+    for shape, (left, right, types, direct) in SHAPES.items()
+}
 # Var-length upper bounds a walk may use: the smallest one >= the requested depth ("" unbounded).
 BOUNDS: tuple[LiteralString, ...] = ("2", "3", "5", "10", "20", "50", "100", "200", "")
 _ONLY_DIRECT: LiteralString = (
