@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ripple.graph.queries import node
-from ripple.graph.store import Edge, GraphStore, NodeRecord, WalkOptions
+from ripple.graph.store import Direction, Edge, GraphStore, NodeRecord, WalkOptions
 from ripple.model import DatasetKey, EdgeKind, FieldKey, NodeKind, canonical, kind_of, parse_node_id
 
 _LINEAGE_EDGES = {EdgeKind.READ_BY.value, EdgeKind.WRITES.value}
@@ -24,8 +24,8 @@ async def lineage(store: GraphStore, node_id: str, depth: int) -> dict[str, Any]
     if kind_of(node_id) is NodeKind.COLUMN:
         return await column_lineage(store, node_id, depth, with_downstream=True)
     options = WalkOptions(depth=2 * depth, limit=100_000, columns=False)
-    down = await store.walk(node_id, "downstream", options)
-    up = await store.walk(node_id, "upstream", options)
+    down = await store.walk(node_id, Direction.DOWNSTREAM, options)
+    up = await store.walk(node_id, Direction.UPSTREAM, options)
     ids = {node_id, *(n.id for n in down.nodes), *(n.id for n in up.nodes)}
     ids = {i for i in ids if kind_of(i) in (NodeKind.DATASET, NodeKind.JOB)}
     edges = [e for e in (*down.edges, *up.edges) if e.kind in _LINEAGE_EDGES]
@@ -47,9 +47,9 @@ async def column_lineage(
     ids: set[str] = set()
     edges: list[Edge] = []
     for root in roots:
-        walks = [await store.walk(root, "upstream", options)]
+        walks = [await store.walk(root, Direction.UPSTREAM, options)]
         if with_downstream:
-            walks.append(await store.walk(root, "downstream", options))
+            walks.append(await store.walk(root, Direction.DOWNSTREAM, options))
         for closure in walks:
             ids.add(root)
             ids.update(n.id for n in closure.nodes if n.kind == NodeKind.COLUMN.value)

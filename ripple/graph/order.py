@@ -3,14 +3,17 @@
 Job B depends on job A when A writes a dataset that B reads, or when A's Airflow task PRECEDES B's,
 both within the impacted subgraph.
 Layers are Kahn's algorithm over the strongly connected components, so a cycle never hides a job:
-its members share one layer and are reported in `cycles`.
+its members share one layer and are reported in `cycles`. `layer` and `kahn` are the one
+topological layering in Ripple: the backfill planner (remediation/planner.py) layers its units
+with them too.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ripple.graph.store import Closure
 from ripple.heap import collector_paused
@@ -32,6 +35,8 @@ class Order:
             "truncated": self.truncated,
         }
 
+
+N = TypeVar("N", bound=Hashable)
 
 _JOB, _WRITES, _READ_BY = NodeKind.JOB.value, EdgeKind.WRITES.value, EdgeKind.READ_BY.value
 _IMPLEMENTS, _PRECEDES = EdgeKind.IMPLEMENTS.value, EdgeKind.PRECEDES.value
@@ -72,35 +77,59 @@ def backfill_order(closure: Closure) -> Order:
 
 
 def layer(graph: dict[str, set[str]]) -> tuple[list[list[str]], list[list[str]]]:
-    """Kahn layers of a directed graph given as node -> successors; cycles condensed and listed."""
+    """Kahn layers of a directed graph given as node -> successors (a target need not be a key),
+    each layer sorted; cycles condensed into one layer each and listed, sorted.
+
+    An acyclic graph (the usual case) is layered directly; only a graph with a cycle pays for
+    finding its strongly connected components, and both ways give the same layers."""
+    waves, acyclic = kahn(graph)
+    if acyclic:
+        return [sorted(wave) for wave in waves], []
     components = strongly_connected(graph)
     component_of = {node: i for i, members in enumerate(components) for node in members}
-    successors: list[set[int]] = [set() for _ in components]
-    indegree = [0] * len(components)
+    condensed: dict[int, set[int]] = {i: set() for i in range(len(components))}
     for node, targets in graph.items():
         a = component_of[node]
         for target in targets:
-            b = component_of[target]
-            if a != b and b not in successors[a]:
-                successors[a].add(b)
-                indegree[b] += 1
-    ready = [i for i, d in enumerate(indegree) if d == 0]
-    layers: list[list[str]] = []
-    while ready:
-        layers.append(sorted(node for i in ready for node in components[i]))
-        nxt = []
-        for i in ready:
-            for j in successors[i]:
-                indegree[j] -= 1
-                if indegree[j] == 0:
-                    nxt.append(j)
-        ready = nxt
+            if component_of[target] != a:
+                condensed[a].add(component_of[target])
+    layers = [sorted(node for i in wave for node in components[i]) for wave in kahn(condensed)[0]]
     cycles = [
         sorted(members)
         for members in components
         if len(members) > 1 or members[0] in graph.get(members[0], set())
     ]
     return layers, sorted(cycles)
+
+
+def kahn(successors: Mapping[N, Collection[N]]) -> tuple[list[list[N]], bool]:
+    """Kahn's waves: first every node without a predecessor, then every node whose predecessors
+    are all placed, and so on (a target need not be a key). A node on or after a cycle is never
+    placed; the flag says every node was, i.e. the graph is acyclic. Within a wave, nodes come in
+    the order they were freed: callers that show a wave sort it."""
+    indegree: dict[N, int] = dict.fromkeys(successors, 0)
+    for targets in successors.values():
+        for target in targets:
+            indegree[target] = indegree.get(target, 0) + 1
+    ready = [node for node, d in indegree.items() if d == 0]
+    waves: list[list[N]] = []
+    placed = 0
+    while ready:
+        waves.append(ready)
+        placed += len(ready)
+        nxt: list[N] = []
+        for node in ready:
+            for target in successors.get(node, ()):
+                indegree[target] -= 1
+                if indegree[target] == 0:
+                    nxt.append(target)
+        ready = nxt
+    return waves, placed == len(indegree)
+
+
+def is_acyclic(graph: Mapping[N, Collection[N]]) -> bool:
+    """No cycle (self-loops included) among the nodes of node -> successors."""
+    return kahn(graph)[1]
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:

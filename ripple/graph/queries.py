@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ripple.errors import NotFound
 from ripple.graph.order import Order, backfill_order
-from ripple.graph.store import Closure, GraphStore, NodeRecord, WalkOptions
+from ripple.graph.store import Closure, Direction, GraphStore, NodeRecord, WalkOptions
 from ripple.model import canonical
 
 MAX_DEPTH = 100
@@ -14,18 +14,18 @@ MAX_DEPTH = 100
 
 async def impact(store: GraphStore, node_id: str, options: WalkOptions) -> Closure:
     """Everything downstream of `node_id` (raises InvalidNodeId, NotFound)."""
-    return await store.walk(canonical(node_id), "downstream", options)
+    return await store.walk(canonical(node_id), Direction.DOWNSTREAM, options)
 
 
 async def upstream(store: GraphStore, node_id: str, options: WalkOptions) -> Closure:
     """Everything `node_id` comes from, each node with its last run state."""
-    return await store.walk(canonical(node_id), "upstream", options)
+    return await store.walk(canonical(node_id), Direction.UPSTREAM, options)
 
 
 async def order(store: GraphStore, node_id: str, options: WalkOptions) -> Order:
     """The impacted jobs in the order they must be redone (layers run in parallel)."""
     dataset_level = WalkOptions(options.depth, options.limit, columns=False)
-    return backfill_order(await store.walk(canonical(node_id), "downstream", dataset_level))
+    return backfill_order(await store.walk(canonical(node_id), Direction.DOWNSTREAM, dataset_level))
 
 
 async def node(store: GraphStore, node_id: str) -> NodeRecord:

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol
 
 from ripple.graph.delta import GraphDelta
 
-Direction = Literal["downstream", "upstream"]
+
+class Direction(StrEnum):
+    """Which way a walk goes: with the data flow (blast radius) or against it (root cause). The
+    values are the strings answers carry in JSON."""
+
+    DOWNSTREAM = "downstream"
+    UPSTREAM = "upstream"
 
 
 class Edge(NamedTuple):

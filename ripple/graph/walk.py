@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 def closure(graph: MemoryGraph, root: str, direction: Direction, options: WalkOptions) -> Closure:
     """Breadth-first closure from `root`: minimal distances, one shortest path each, capped."""
+    direction = Direction(direction)  # the answer carries the enum, whatever a caller passed
     r = graph.index.get(root)
     if r is None:
         raise NotFound(f"Node {root!r} not found — was it ingested under another namespace?")
@@ -30,7 +31,7 @@ def closure(graph: MemoryGraph, root: str, direction: Direction, options: WalkOp
     if crossed_indirect and not options.direct_only:
         strict = WalkOptions(options.depth, options.limit, options.columns, True)
         direct = set(_bfs(graph, r, _follow_table(direction, strict, root_kind), strict)[0])
-    downstream = direction == "downstream"
+    downstream = direction is Direction.DOWNSTREAM
     ids, kinds = graph.ids, graph.kinds
     # dist is in breadth-first order, so a parent's path is built before its children's.
     paths: dict[int, list[str]] = {r: [ids[r]]}
@@ -169,11 +170,11 @@ def _add_column_datasets(
     return len(ranked) > room
 
 
-_TABLES: dict[tuple[str, WalkOptions, NodeKind], Any] = {}
+_TABLES: dict[tuple[Direction, WalkOptions, NodeKind], Any] = {}
 
 
 def _follow_table(
-    direction: str, options: WalkOptions, root_kind: NodeKind
+    direction: Direction, options: WalkOptions, root_kind: NodeKind
 ) -> tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]]:
     """Edge codes to follow out of / into each node kind, from the shared walk rules."""
     cache_key = (direction, WalkOptions(0, 0, options.columns, options.direct_only), root_kind)

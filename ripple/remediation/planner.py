@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from ripple.errors import MalformedInput
-from ripple.graph.order import layer, strongly_connected
+from ripple.graph.order import is_acyclic, layer, strongly_connected
 from ripple.heap import collector_paused
 
 MAX_PARTITIONS = 1_000  # logical dates one plan may span
@@ -288,7 +288,9 @@ def _plan(lineage: Lineage, dates: Dates, options: PlanOptions, quarantined: set
             for parent_uid in found:
                 successors[parent_uid].add(child)
 
-    waves = _waves(successors)
+    # Acyclic by construction (parents inside a cycle are dropped, and other dates only point
+    # forward in time); layer() would condense a cycle should that ever not hold.
+    waves = layer(successors)[0]
     ordered: list[Unit] = []
     for depth, wave in enumerate(waves):
         for uid in wave:
@@ -354,53 +356,8 @@ def _job_graph(lineage: Lineage) -> dict[str, set[str]]:
     return graph
 
 
-def _waves(successors: dict[str, set[str]]) -> list[list[str]]:
-    """Kahn layers of the unit graph, which is acyclic by construction (parents inside a cycle
-    are dropped, and other dates only point forward in time); graph/order.layer, which condenses
-    cycles first, stays the fallback should that ever not hold."""
-    indegree = dict.fromkeys(successors, 0)
-    for targets in successors.values():
-        for target in targets:
-            indegree[target] += 1
-    ready = [node for node, d in indegree.items() if d == 0]
-    waves: list[list[str]] = []
-    placed = 0
-    while ready:
-        ready.sort()
-        waves.append(ready)
-        placed += len(ready)
-        nxt = []
-        for node in ready:
-            for target in successors[node]:
-                indegree[target] -= 1
-                if indegree[target] == 0:
-                    nxt.append(target)
-        ready = nxt
-    if placed != len(successors):
-        return layer(successors)[0]
-    return waves
-
-
-def _acyclic(graph: Mapping[Any, set[Any]]) -> bool:
-    """Kahn's count without the layering: cheap, and the usual answer is yes."""
-    indegree: dict[Any, int] = dict.fromkeys(graph, 0)
-    for targets in graph.values():
-        for target in targets:
-            indegree[target] = indegree.get(target, 0) + 1
-    ready = [node for node, d in indegree.items() if d == 0]
-    seen = 0
-    while ready:
-        node = ready.pop()
-        seen += 1
-        for target in graph.get(node, ()):
-            indegree[target] -= 1
-            if indegree[target] == 0:
-                ready.append(target)
-    return seen == len(indegree)
-
-
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    if _acyclic(graph):
+    if is_acyclic(graph):
         return []
     found = [
         sorted(members)
@@ -412,7 +369,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def _components(parents: Mapping[TaskRef, set[TaskRef]]) -> dict[TaskRef, int]:
     """Task -> the index of its strongly connected component (tasks in one cycle share one)."""
-    if _acyclic(parents):
+    if is_acyclic(parents):
         return {task: i for i, task in enumerate(parents)}
     graph: dict[str, set[str]] = {t.name: set() for t in parents}
     by_name = {t.name: t for t in parents}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ripple.errors import NotFound
-from ripple.graph.store import GraphStore, NodeRecord, WalkOptions
+from ripple.graph.store import Direction, GraphStore, NodeRecord, WalkOptions
 from ripple.heap import collector_paused
 from ripple.model import EdgeKind, FieldKey, NodeKind, canonical, kind_of, parse_node_id
 from ripple.remediation import mapping
@@ -110,13 +110,13 @@ async def impacted(store: GraphStore, roots: Sequence[str], depth: int, limit: i
             for job, when in await _failed_runs(store, root):
                 if when is not None:
                     out.root_dates.append(when)
-                closure = await store.walk(job, "downstream", options)
+                closure = await store.walk(job, Direction.DOWNSTREAM, options)
                 out.truncated |= closure.truncated
                 out.jobs.update(n.id for n in closure.nodes if n.kind == NodeKind.JOB.value)
                 out.jobs.add(job)
             continue
         if kind in (NodeKind.DATASET, NodeKind.JOB):
-            closure = await store.walk(root, "downstream", options)
+            closure = await store.walk(root, Direction.DOWNSTREAM, options)
             out.truncated |= closure.truncated
             out.jobs.update(n.id for n in closure.nodes if n.kind == NodeKind.JOB.value)
             if kind is NodeKind.JOB:
@@ -161,7 +161,7 @@ async def _column_jobs(
 ) -> set[str]:
     """Jobs that write a column derived from `root`, reading the root's dataset or another
     impacted one: column lineage says exactly which jobs carry the bad values on."""
-    closure = await store.walk(root, "downstream", WalkOptions(depth, limit, columns=True))
+    closure = await store.walk(root, Direction.DOWNSTREAM, WalkOptions(depth, limit, columns=True))
     out.truncated |= closure.truncated
     key = parse_node_id(root)
     assert isinstance(key, FieldKey)

@@ -3,7 +3,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ripple.graph.memory import MemoryGraph
-from ripple.graph.order import Order, backfill_order, layer, strongly_connected
+from ripple.graph.order import (
+    Order,
+    backfill_order,
+    is_acyclic,
+    kahn,
+    layer,
+    strongly_connected,
+)
 from ripple.graph.store import WalkOptions
 from tests.unit.builders import ds as dataset_id
 from tests.unit.builders import graph_of, job, run_event, run_id
@@ -116,6 +123,48 @@ def test_strongly_connected_matches_networkx(graph: dict[str, set[str]]) -> None
     reference.add_edges_from((a, b) for a, targets in graph.items() for b in targets)
     found = sorted(sorted(c) for c in strongly_connected(graph))
     assert found == sorted(sorted(c) for c in nx.strongly_connected_components(reference))
+
+
+def reversed_insertion(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The same graph, its keys and successors built in the opposite order."""
+    return {node: set(reversed(sorted(graph[node]))) for node in reversed(list(graph))}
+
+
+@PROPS
+@given(digraphs())
+def test_layers_and_cycles_do_not_depend_on_insertion_order(graph: dict[str, set[str]]) -> None:
+    layers, cycles = layer(graph)
+    assert layer(reversed_insertion(graph)) == (layers, cycles)
+    assert all(members == sorted(members) for members in layers), "a layer is sorted"
+
+
+@PROPS
+@given(dags())
+def test_layers_of_a_dag_are_its_topological_generations(graph: dict[str, set[str]]) -> None:
+    reference = nx.DiGraph()
+    reference.add_nodes_from(graph)
+    reference.add_edges_from((a, b) for a, targets in graph.items() for b in targets)
+    expected = [sorted(generation) for generation in nx.topological_generations(reference)]
+    assert layer(graph) == (expected, [])
+
+
+@PROPS
+@given(digraphs())
+def test_kahn_places_exactly_the_nodes_no_cycle_reaches(graph: dict[str, set[str]]) -> None:
+    reference = nx.DiGraph()
+    reference.add_nodes_from(graph)
+    reference.add_edges_from((a, b) for a, targets in graph.items() for b in targets)
+    on_cycles = {n for c in nx.simple_cycles(reference) for n in c}
+    blocked = on_cycles | {d for n in on_cycles for d in nx.descendants(reference, n)}
+    waves, acyclic = kahn(graph)
+    assert sorted(n for wave in waves for n in wave) == sorted(set(graph) - blocked)
+    assert acyclic is is_acyclic(graph) is nx.is_directed_acyclic_graph(reference)
+
+
+def test_kahn_takes_any_hashable_node_and_targets_that_are_not_keys() -> None:
+    graph: dict[tuple[str, int], set[tuple[str, int]]] = {("a", 1): {("b", 2)}}
+    assert kahn(graph) == ([[("a", 1)], [("b", 2)]], True)
+    assert is_acyclic({1: {1}}) is False
 
 
 def test_parallel_jobs_share_a_layer() -> None:

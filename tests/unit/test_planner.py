@@ -282,6 +282,20 @@ def test_every_parent_precedes_its_child_and_every_unit_appears_once(
     assert sorted(uid for layer in plan.layers for uid in layer) == sorted(position)
 
 
+@settings(max_examples=60, deadline=None)
+@given(dags(), st.sets(st.sampled_from([D1, D2, D3]), min_size=1))
+def test_layers_are_as_early_as_possible_and_sorted(
+    edges: list[tuple[str, str, str]], dates: set[str]
+) -> None:
+    plan = plan_backfill(lineage(edges), Dates(tuple(dates)), PlanOptions())
+    units = by_id(plan)
+    for depth, wave in enumerate(plan.layers):
+        assert wave == sorted(wave)
+        for uid in wave:
+            assert units[uid].layer == depth
+            assert depth == 1 + max((units[p].layer for p in units[uid].parents), default=-1)
+
+
 # --- mapping -------------------------------------------------------------------------------
 
 

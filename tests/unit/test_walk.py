@@ -1,13 +1,15 @@
+import json
 from typing import Any
 
 import networkx as nx
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ripple.errors import NotFound
 from ripple.graph.memory import MemoryGraph
-from ripple.graph.store import Closure, WalkOptions
+from ripple.graph.store import Closure, Direction, WalkOptions
 from tests.unit.builders import (
     col,
     column_lineage,
@@ -158,6 +160,17 @@ def test_a_cycle_does_not_loop_the_walk() -> None:
     closure = graph.walk(ds("x"), "downstream", DATASETS_ONLY)
     assert distances(closure) == {job("a"): 1, ds("y"): 2, job("b"): 3}
     assert closure.truncated is False
+
+
+@pytest.mark.parametrize("direction", ["downstream", "upstream"])
+def test_the_direction_is_an_enum_that_reads_as_the_same_json_string(direction: str) -> None:
+    by_string = pipeline().walk(ds("clean"), direction, DATASETS_ONLY)
+    by_enum = pipeline().walk(ds("clean"), Direction(direction), DATASETS_ONLY)
+    assert by_string.direction is by_enum.direction is Direction(direction)
+    assert by_string.as_dict() == by_enum.as_dict()
+    for encoded in (orjson.dumps(by_enum.as_dict()), json.dumps(by_enum.as_dict()).encode()):
+        assert json.loads(encoded)["direction"] == direction
+        assert f'"direction":"{direction}"' in encoded.decode().replace(" ", "")
 
 
 def test_unknown_node_is_not_found() -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import LiteralString
 
+from ripple.graph.store import Direction
+
 SCHEMA_VERSION = 2
 # Statements that bring a graph of the previous version up to this one, by target version.
 MIGRATIONS: dict[int, tuple[LiteralString, ...]] = {
@@ -280,6 +282,15 @@ SHAPES: dict[LiteralString, tuple[LiteralString, LiteralString, LiteralString, b
     "up_derives": (*_UP, "DERIVES", False),
     "up_derives_direct": (*_UP, "DERIVES", True),
 }
+# The shape whose pattern walks (direction, these relationship types, only DIRECT column lineage).
+SHAPE_OF: dict[tuple[Direction, frozenset[str], bool], LiteralString] = {
+    (
+        Direction.DOWNSTREAM if (left, right) == _DOWN else Direction.UPSTREAM,
+        frozenset(types.split("|")),
+        direct,
+    ): shape
+    for shape, (left, right, types, direct) in SHAPES.items()
+}
 # Var-length upper bounds a walk may use: the smallest one >= the requested depth ("" unbounded).
 BOUNDS: tuple[LiteralString, ...] = ("2", "3", "5", "10", "20", "50", "100", "200", "")
 _ONLY_DIRECT: LiteralString = (
@@ -349,12 +360,12 @@ WALK_DOWN: dict[tuple[LiteralString, LiteralString, LiteralString], LiteralStrin
 }
 
 # The relationships among the nodes a closure returned, in the walk's direction.
-EDGES_AMONG: dict[str, LiteralString] = {
-    "downstream": "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
+EDGES_AMONG: dict[Direction, LiteralString] = {
+    Direction.DOWNSTREAM: "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
     "MATCH (a)-[r:READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES]->(b) "
     "WHERE elementId(b) IN $eids "
     "RETURN collect([a.key, type(r), r.type, b.key]) AS rows",
-    "upstream": "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
+    Direction.UPSTREAM: "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
     "MATCH (a)<-[r:WRITES|READ_BY|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES]-(b) "
     "WHERE elementId(b) IN $eids "
     "RETURN collect([b.key, type(r), r.type, a.key]) AS rows",

@@ -8,9 +8,10 @@ code the embedded store uses. That is exact because the scratch graph holds ever
 can reach within depth (or, when cut, every node nearer than the farthest one kept) with all
 the relationships among them, and nothing that could be reached beyond them.
 
-Which edges a walk follows (graph/rules.py) maps onto relationship types because every type joins
-fixed labels; only the first hop of a run root (PRODUCED / READ) and a dataset root's own columns
-walked upstream are special, and are fetched as a first hop before the closure.
+Which edges a walk follows comes from graph/rules.py as legs: one var-length closure whose
+relationship types are the steps of every node kind it can reach (exact, because every type joins
+fixed labels), and a first hop for the steps only a root takes (a run root's PRODUCED / READ, a
+dataset root's own columns walked upstream), fetched before its closure.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 
+from ripple.graph import rules
 from ripple.graph.memory import MemoryGraph
 from ripple.graph.neo4j import cypher
 from ripple.graph.neo4j.records import record_of
@@ -34,33 +36,40 @@ class Branch:
 
 
 def branches(kind: NodeKind, direction: Direction, options: WalkOptions) -> tuple[Branch, ...]:
-    """The closure statements a walk from a root of `kind` runs (mirrors graph/rules.py)."""
-    direct = options.direct_only
-    if direction == "downstream":
-        if kind is NodeKind.COLUMN:
-            return (Branch("down_derives_direct" if direct else "down_derives"),)
-        lineage: LiteralString = (
-            ("down_columns_direct" if direct else "down_columns")
-            if options.columns
-            else "down_lineage"
+    """The closure statements a walk from a root of `kind` runs: one per leg of graph/rules.py."""
+    return tuple(
+        Branch(
+            _shape(leg.steps, direction, options),
+            None if leg.first is None else _first_hop(leg.first),
         )
-        if kind in (NodeKind.DATASET, NodeKind.JOB, NodeKind.TASK):
-            return (Branch(lineage),)
-        if kind is NodeKind.RUN:
-            return (Branch(lineage, first_hop="PRODUCED"),)
-        return ()
-    if kind is NodeKind.COLUMN:
-        return (Branch("up_derives_direct" if direct else "up_derives"),)
-    if kind is NodeKind.DATASET:
-        own_columns = Branch(
-            "up_derives_direct" if direct else "up_derives", first_hop="HAS_COLUMN"
-        )
-        return (Branch("up_lineage"), *((own_columns,) if options.columns else ()))
-    if kind in (NodeKind.JOB, NodeKind.TASK):
-        return (Branch("up_lineage"),)
-    if kind is NodeKind.RUN:
-        return (Branch("up_lineage", first_hop="READ"),)
-    return ()
+        for leg in rules.legs(kind, direction, options)
+    )
+
+
+# A step against the closure pattern's arrow needs a relationship pointing the other way.
+_MIRRORS: dict[EdgeKind, LiteralString] = {EdgeKind.IMPLEMENTS: cypher.MIRROR}
+_FIRST_HOPS: dict[EdgeKind, LiteralString] = {EdgeKind(kind): kind for kind in cypher.FIRST_HOP}
+
+
+def _shape(
+    steps: frozenset[rules.Step], direction: Direction, options: WalkOptions
+) -> LiteralString | None:
+    """The cypher.SHAPES key whose var-length pattern takes exactly `steps`."""
+    if not steps:
+        return None
+    downstream = direction == Direction.DOWNSTREAM
+    types = frozenset(
+        edge.value if outgoing == downstream else _MIRRORS[edge] for edge, outgoing in steps
+    )
+    direct = options.direct_only and any(edge is EdgeKind.DERIVES for edge, _ in steps)
+    return cypher.SHAPE_OF[(Direction(direction), types, direct)]
+
+
+def _first_hop(step: rules.Step) -> LiteralString:
+    edge, outgoing = step
+    if not outgoing:
+        raise LookupError(f"no first-hop statement follows {edge} backwards (cypher.FIRST_HOP)")
+    return _FIRST_HOPS[edge]
 
 
 def bound_for(depth: int) -> LiteralString:
@@ -80,7 +89,11 @@ async def load_walk(
 ) -> MemoryGraph | None:
     """The scratch graph a walk from `root` runs on; None when `root` is not in the database."""
     label = cypher.LABELS[kind.value]
-    if direction == "downstream" and label in cypher.WALK_ROOT_LABELS and options.depth >= 1:
+    if (
+        direction == Direction.DOWNSTREAM
+        and label in cypher.WALK_ROOT_LABELS
+        and options.depth >= 1
+    ):
         return await _load_downstream(tx, root, kind, label, options)
     located = await _rows(tx, cypher.LOCATE[label], keys=[root])
     if not located:
@@ -121,7 +134,7 @@ async def load_walk(
             graph.add_edge(root, edge_kind, other)
     graph.add_stored_edges(await _rows(tx, cypher.EDGES_AMONG[direction], eids=eids))
 
-    owners_needed = kind is NodeKind.COLUMN or direction == "upstream"
+    owners_needed = kind is NodeKind.COLUMN or direction == Direction.UPSTREAM
     if owners_needed:
         columns = [eid for key, (eid, _) in kept if key.startswith("datasetField:")]
         if kind is NodeKind.COLUMN:
@@ -131,7 +144,7 @@ async def load_walk(
                 eids.append(eid)
             graph.add_node(dataset, NodeKind.DATASET)
             graph.add_edge(dataset, EdgeKind.HAS_COLUMN, column)
-    if direction == "upstream":
+    if direction == Direction.UPSTREAM:
         await _load_states(tx, graph, eids)
     return graph
 
@@ -145,7 +158,7 @@ async def _load_downstream(
 ) -> MemoryGraph | None:
     """The common case in one statement (cypher.WALK_DOWN): a single closure branch, no first
     hop, no column owners or states to add."""
-    (branch,) = branches(kind, "downstream", options)
+    (branch,) = branches(kind, Direction.DOWNSTREAM, options)
     assert branch.shape is not None and branch.first_hop is None
     query = cypher.WALK_DOWN[(label, branch.shape, bound_for(options.depth))]
     # One more than the walk keeps, in case the root comes back round a cycle.
