@@ -55,7 +55,7 @@ def split_many(body: bytes) -> list[bytes | MalformedInput]:
     if body.lstrip().startswith(b"["):
         try:
             return [bytes(item) for item in _ARRAY.decode(body)]
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise MalformedInput(f"Body is not a valid JSON array: {exc}") from None
     items: list[bytes | MalformedInput] = []
     for number, line in enumerate(body.splitlines(), start=1):
@@ -63,7 +63,7 @@ def split_many(body: bytes) -> list[bytes | MalformedInput]:
             continue
         try:
             _ANY.decode(line)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             items.append(MalformedInput(f"line {number} is not valid JSON: {exc}"))
             continue
         items.append(line)

@@ -6,7 +6,7 @@ node gets its minimal distance and one shortest path; a node cap marks the answe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ripple.errors import NotFound
 from ripple.graph import rules
@@ -14,11 +14,25 @@ from ripple.graph.codes import EDGE_CODES, EDGE_NAMES, HAS_COLUMN, INDIRECT, KIN
 from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, WalkOptions
 from ripple.model import EdgeKind, NodeKind
 
-if TYPE_CHECKING:
-    from ripple.graph.memory import MemoryGraph
+
+class Adjacency(Protocol):
+    """What a walk reads of the in-memory graph (graph/memory.py's MemoryGraph): dense node
+    numbers, their ids and kind codes, and adjacency entries `(other << 4) | edge_code`."""
+
+    index: dict[str, int]
+    ids: list[str]
+    kinds: bytearray
+    out: list[list[int]]
+    inc: list[list[int]]
+
+    def kind(self, idx: int) -> NodeKind: ...
+
+    def prop(self, idx: int, key: str) -> Any: ...
+
+    def state(self, idx: int) -> str | None: ...
 
 
-def closure(graph: MemoryGraph, root: str, direction: Direction, options: WalkOptions) -> Closure:
+def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOptions) -> Closure:
     """Breadth-first closure from `root`: minimal distances, one shortest path each, capped."""
     direction = Direction(direction)  # the answer carries the enum, whatever a caller passed
     r = graph.index.get(root)
@@ -66,7 +80,7 @@ def closure(graph: MemoryGraph, root: str, direction: Direction, options: WalkOp
 
 
 def _bfs(
-    graph: MemoryGraph,
+    graph: Adjacency,
     r: int,
     table: tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]],
     options: WalkOptions,
@@ -115,7 +129,7 @@ def _bfs(
 
 
 def _add_column_datasets(
-    graph: MemoryGraph,
+    graph: Adjacency,
     nodes: list[ImpactedNode],
     edges: list[Edge],
     r: int,

@@ -258,7 +258,7 @@ def parse_event_json(body: bytes, memo: FacetMemo | None = None) -> Event:
         raise InvalidEvent("$.rippleRecord", None, reason)
     try:
         return _fast(body, memo)
-    except (msgspec.DecodeError, _Unusual):
+    except (msgspec.DecodeError, UnicodeDecodeError, _Unusual):
         pass  # ValidationError is a DecodeError too: the full parser decides and explains
     try:
         doc = orjson.loads(body)
@@ -276,7 +276,8 @@ def fast_delta(body: bytes, memo: FacetMemo | None = None) -> GraphDelta | None:
         return None
     try:
         delta: GraphDelta | None = NATIVE.project(_EVENT.decode(body), memo)
-    except (msgspec.DecodeError, _Unusual):
+    except (msgspec.DecodeError, UnicodeDecodeError, _Unusual):  # a string not UTF-8: the
+        # full parser rejects the event, naming it
         return None
     return delta
 
@@ -285,7 +286,10 @@ def fast_deltas(bodies: list[bytes], memo: FacetMemo | None = None) -> list[Grap
     """`fast_delta` of each body, in one call into C (a batch of `ripple ingest`)."""
     if NATIVE is None:
         return [None] * len(bodies)
-    deltas: list[GraphDelta | None] = NATIVE.project_many(bodies, memo)
+    try:
+        deltas: list[GraphDelta | None] = NATIVE.project_many(bodies, memo)
+    except UnicodeDecodeError:  # one body's string is not UTF-8: each alone, that one declined
+        return [fast_delta(body, memo) for body in bodies]
     return deltas
 
 

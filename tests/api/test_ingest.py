@@ -168,3 +168,18 @@ def test_single_and_batch_posts_take_the_c_reader(
     assert calls == ["project", "project_many"]
     impact = client.get("/api/v1/impact", params={"nodeId": "dataset:pg:raw.orders"}).json()
     assert {"job:etl:one", "job:etl:b0", "job:etl:b2"} <= {n["id"] for n in impact["nodes"]}
+
+
+def test_text_that_is_not_utf8_is_a_rejection_not_a_crash(client: TestClient) -> None:
+    """A string that is not UTF-8 inside an event: a 400 for a single POST; in a batch, that
+    event is rejected and its neighbours are kept."""
+    good = json.dumps(event("kept")).encode()
+    bad = good.replace(b'"kept"', b'"\x80"')
+    single = client.post("/api/v1/lineage", content=bad)
+    assert single.status_code == 400, single.text
+    assert "UTF-8" in single.json()["error"]["message"]
+    answer = client.post("/api/v1/lineage/batch", content=b"\n".join([bad, good, b'"\x80"']))
+    assert answer.status_code == 200, answer.text
+    statuses = [r["status"] for r in answer.json()["results"]]
+    assert statuses == ["rejected", "accepted", "rejected"]
+    assert client.get("/api/v1/nodes", params={"nodeId": "job:etl:kept"}).status_code == 200
