@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ripple.clients.airflow import AirflowOrchestrator
 from ripple.config import Settings
 from ripple.errors import ConfigError
 from ripple.ingest import backfill_records
@@ -31,9 +32,8 @@ async def execute(
             "RIPPLE_AIRFLOW_URL is not set — the executor needs Airflow's api-server "
             "(and RIPPLE_AIRFLOW_USERNAME/PASSWORD or RIPPLE_AIRFLOW_TOKEN)"
         )
-    executor = Executor(
-        runtime.remediation, client_from(settings), options, link=linker(runtime), say=say
-    )
+    airflow = AirflowOrchestrator(client_from(settings))
+    executor = Executor(runtime.remediation, airflow, options, link=linker(runtime), say=say)
     return await executor.run(plan_id)
 
 
