@@ -74,15 +74,12 @@ from ripple.remediation.state import (
 _SUCCESS = frozenset({"success", "skipped"})
 _FAILED = frozenset({"failed", "upstream_failed", "removed"})
 _DONE = _SUCCESS | _FAILED
-END_STATES = END_PLAN_STATES
 
 T = TypeVar("T")
 Link = Callable[[str, str, list[UnitState]], Awaitable[None]]  # plan id, status, units
 
-_P = PlanStatus
-_U = UnitStatus
-_OPEN = {_U.PENDING, _U.READY}  # not launched yet
-_ACTIVE = (_U.LAUNCHING, _U.RUNNING)
+_OPEN = {UnitStatus.PENDING, UnitStatus.READY}  # not launched yet
+_ACTIVE = (UnitStatus.LAUNCHING, UnitStatus.RUNNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +130,10 @@ class Executor:
         if stored.status in END_PLAN_STATES:
             return stored.status
         await self.state.set_plan_status(
-            plan_id, _P.RUNNING, expected={_P.PLANNED, _P.PAUSED}, actor=actor
+            plan_id,
+            PlanStatus.RUNNING,
+            expected={PlanStatus.PLANNED, PlanStatus.PAUSED},
+            actor=actor,
         )
         cap = self.options.max_parallel or _plan_cap(stored.plan) or 4
         started = time.monotonic()
@@ -143,31 +143,35 @@ class Executor:
             if status in END_PLAN_STATES:
                 return status
             try:
-                await self._tick(units, cap, cancelling=status == _P.CANCELLING)
-                if status == _P.PAUSED:
+                await self._tick(units, cap, cancelling=status == PlanStatus.CANCELLING)
+                if status == PlanStatus.PAUSED:
                     await self.state.set_plan_status(
                         plan_id,
-                        _P.RUNNING,
-                        expected={_P.PAUSED},
+                        PlanStatus.RUNNING,
+                        expected={PlanStatus.PAUSED},
                         actor=actor,
                         reason="Airflow answers again: circuit closed",
                     )
             except Paused as exc:
                 if await self.state.set_plan_status(
-                    plan_id, _P.PAUSED, expected={_P.RUNNING}, actor=actor, reason=str(exc)
+                    plan_id,
+                    PlanStatus.PAUSED,
+                    expected={PlanStatus.RUNNING},
+                    actor=actor,
+                    reason=str(exc),
                 ):
                     self._say(f"paused: {exc}")
             except SourceRefused as exc:  # credentials refused: every call would be
                 reason = f"{exc} — fix the Airflow credentials and run the plan again"
                 await self.state.set_plan_status(
                     plan_id,
-                    _P.PAUSED,
-                    expected={_P.RUNNING, _P.PAUSED},
+                    PlanStatus.PAUSED,
+                    expected={PlanStatus.RUNNING, PlanStatus.PAUSED},
                     actor=actor,
                     reason=reason,
                 )
                 self._say(reason)
-                return _P.PAUSED
+                return PlanStatus.PAUSED
             except SourceUnavailable as exc:  # counted by the breaker; try again next tick
                 await self._audit("airflow.unavailable", detail=str(exc))
                 self._say(str(exc))
@@ -184,15 +188,15 @@ class Executor:
 
     async def _tick(self, units: list[UnitState], cap: int, *, cancelling: bool) -> None:
         for unit in units:
-            if unit.state == _U.LAUNCHING:
+            if unit.state == UnitStatus.LAUNCHING:
                 await self._guard(unit, units, self._settle_launching(unit))
         for unit in units:
-            if unit.state == _U.RUNNING:
+            if unit.state == UnitStatus.RUNNING:
                 await self._guard(unit, units, self._poll(unit, units))
         if cancelling:
             for unit in units:
                 if unit.state in _OPEN:
-                    await self._move(unit, _U.CANCELLED, _OPEN, "plan cancelled")
+                    await self._move(unit, UnitStatus.CANCELLED, _OPEN, "plan cancelled")
             return
         units = await self.state.units(self._plan_id)
         active = sum(1 for unit in units if unit.state in _ACTIVE)
@@ -212,28 +216,31 @@ class Executor:
 
     async def _finish_if_done(self, units: list[UnitState], status: str) -> str | None:
         open_units = [
-            u for u in units if u.state not in TERMINAL_UNIT_STATES and u.state != _U.HELD
+            u for u in units if u.state not in TERMINAL_UNIT_STATES and u.state != UnitStatus.HELD
         ]
         if open_units:
             return None
-        failed = [u for u in units if u.state == _U.FAILED]
-        held = [u for u in units if u.state == _U.HELD]
+        failed = [u for u in units if u.state == UnitStatus.FAILED]
+        held = [u for u in units if u.state == UnitStatus.HELD]
         reason: str | None
         final: PlanStatus
-        if status == _P.CANCELLING or any(u.state == _U.CANCELLED for u in units):
-            final, reason = _P.CANCELLED, "cancelled; running units were followed to their end"
+        if status == PlanStatus.CANCELLING or any(u.state == UnitStatus.CANCELLED for u in units):
+            final, reason = (
+                PlanStatus.CANCELLED,
+                "cancelled; running units were followed to their end",
+            )
         elif failed:
             names = ", ".join(u.unit_id for u in failed[:5])
-            skipped = sum(1 for u in units if u.state == _U.SKIPPED)
-            final = _P.PARTIALLY_FAILED
+            skipped = sum(1 for u in units if u.state == UnitStatus.SKIPPED)
+            final = PlanStatus.PARTIALLY_FAILED
             reason = f"{len(failed)} unit(s) failed ({names}); {skipped} downstream not run"
         else:
-            final = _P.SUCCEEDED
+            final = PlanStatus.SUCCEEDED
             reason = f"{len(held)} unit(s) held by quarantine" if held else None
         await self.state.set_plan_status(
             self._plan_id,
             final,
-            expected={_P.RUNNING, _P.PAUSED, _P.CANCELLING},
+            expected={PlanStatus.RUNNING, PlanStatus.PAUSED, PlanStatus.CANCELLING},
             actor=self.options.actor,
             reason=reason,
         )
@@ -253,7 +260,7 @@ class Executor:
         moved = await self.state.set_unit_state(
             self._plan_id,
             unit.unit_id,
-            _U.LAUNCHING,
+            UnitStatus.LAUNCHING,
             expected=_OPEN,
             actor=self.options.actor,
             airflow_run_id=run_id,
@@ -264,7 +271,12 @@ class Executor:
         if not moved.applied:
             return 0  # another executor took it
         await self._clear(moved.unit, run_id)
-        await self._move(moved.unit, _U.RUNNING, {_U.LAUNCHING}, f"cleared in {run_id}")
+        await self._move(
+            moved.unit,
+            UnitStatus.RUNNING,
+            {UnitStatus.LAUNCHING},
+            f"cleared in {run_id}",
+        )
         return 1
 
     async def _launch_trigger(self, unit: UnitState, units: list[UnitState]) -> int:
@@ -275,7 +287,9 @@ class Executor:
         states = {u.unit_id: u.state for u in units}
         for member in group:
             outside = [p for p in member.parents if p not in in_group]
-            if member.state not in _OPEN or any(states.get(p) != _U.SUCCEEDED for p in outside):
+            if member.state not in _OPEN or any(
+                states.get(p) != UnitStatus.SUCCEEDED for p in outside
+            ):
                 return 0  # wait for the whole group
         run_id = trigger_run_id(self._plan_id, unit.dag_id, unit.logical_date)
         launched = []
@@ -283,7 +297,7 @@ class Executor:
             moved = await self.state.set_unit_state(
                 self._plan_id,
                 member.unit_id,
-                _U.LAUNCHING,
+                UnitStatus.LAUNCHING,
                 expected=_OPEN,
                 actor=self.options.actor,
                 airflow_run_id=run_id,
@@ -297,25 +311,40 @@ class Executor:
             return 0
         await self._trigger(unit.dag_id, unit.logical_date, run_id)
         for member in launched:
-            await self._move(member, _U.RUNNING, {_U.LAUNCHING}, f"runs in triggered {run_id}")
+            await self._move(
+                member,
+                UnitStatus.RUNNING,
+                {UnitStatus.LAUNCHING},
+                f"runs in triggered {run_id}",
+            )
         return len(launched)
 
     async def _settle_launching(self, unit: UnitState) -> None:
         """A unit a previous executor left mid-launch: did its request reach Airflow?"""
         run_id = unit.airflow_run_id
         if run_id is None:  # cannot happen: launching always stores the run id
-            await self._move(unit, _U.READY, {_U.LAUNCHING}, "launch not recorded; retrying")
+            await self._move(
+                unit,
+                UnitStatus.READY,
+                {UnitStatus.LAUNCHING},
+                "launch not recorded; retrying",
+            )
             return
         if run_id == trigger_run_id(self._plan_id, unit.dag_id, unit.logical_date):
             await self._trigger(unit.dag_id, unit.logical_date, run_id)  # None if it landed
-            await self._move(unit, _U.RUNNING, {_U.LAUNCHING}, f"runs in triggered {run_id}")
+            await self._move(
+                unit,
+                UnitStatus.RUNNING,
+                {UnitStatus.LAUNCHING},
+                f"runs in triggered {run_id}",
+            )
             return
         ti = await self._task_instance(unit.dag_id, run_id, unit.task_id)
         landed = ti is None or _state(ti) not in _DONE or ti.try_number > (unit.try_number or 0)
         if not landed:
             await self._clear(unit, run_id)
         detail = "the clear had landed" if landed else f"cleared in {run_id} (resumed)"
-        await self._move(unit, _U.RUNNING, {_U.LAUNCHING}, detail)
+        await self._move(unit, UnitStatus.RUNNING, {UnitStatus.LAUNCHING}, detail)
 
     async def _poll(self, unit: UnitState, units: list[UnitState]) -> None:
         run_id = unit.airflow_run_id
@@ -334,7 +363,12 @@ class Executor:
         if state not in _DONE or try_number <= (unit.try_number or 0):
             return  # still to run, or this is the old try still showing
         if state in _SUCCESS:
-            await self._move(unit, _U.SUCCEEDED, {_U.RUNNING}, f"{state} (try {try_number})")
+            await self._move(
+                unit,
+                UnitStatus.SUCCEEDED,
+                {UnitStatus.RUNNING},
+                f"{state} (try {try_number})",
+            )
             return
         reason = f"Airflow task instance {state} (try {try_number}) in run {run_id}"
         await self._fail(unit, units, reason)
@@ -355,12 +389,12 @@ class Executor:
 
     async def _fail(self, unit: UnitState, units: list[UnitState], reason: str) -> None:
         """The unit failed: everything downstream of it is not runnable."""
-        await self._move(unit, _U.FAILED, {*_OPEN, *_ACTIVE}, reason)
+        await self._move(unit, UnitStatus.FAILED, {*_OPEN, *_ACTIVE}, reason)
         for below in downstream(units, unit.unit_id):
             await self.state.set_unit_state(
                 self._plan_id,
                 below,
-                _U.SKIPPED,
+                UnitStatus.SKIPPED,
                 expected=_OPEN,
                 actor=self.options.actor,
                 reason=f"not runnable: {unit.unit_id} failed",
@@ -375,7 +409,9 @@ class Executor:
             to,
             expected=expected,
             actor=self.options.actor,
-            reason=detail if to in (_U.FAILED, _U.SKIPPED, _U.CANCELLED) else None,
+            reason=detail
+            if to in (UnitStatus.FAILED, UnitStatus.SKIPPED, UnitStatus.CANCELLED)
+            else None,
             detail=detail,
         )
 
@@ -444,7 +480,12 @@ class Executor:
     async def _clear(self, unit: UnitState, run_id: str) -> None:
         await self._api(
             "airflow.clear_task_instances",
-            {"dagId": unit.dag_id, "runId": run_id, "taskIds": [unit.task_id], "onlyFailed": False},
+            {
+                "dagId": unit.dag_id,
+                "runId": run_id,
+                "taskIds": [unit.task_id],
+                "onlyFailed": False,
+            },
             lambda: self.airflow.clear_task(unit.dag_id, run_id, unit.task_id),
             lambda cleared: {
                 "cleared": [{"taskId": ti.task_id, "runId": ti.run_id} for ti in cleared]
@@ -466,7 +507,12 @@ class Executor:
         )
 
     async def _audit(
-        self, action: str, *, request: Any = None, response: Any = None, detail: str | None = None
+        self,
+        action: str,
+        *,
+        request: Any = None,
+        response: Any = None,
+        detail: str | None = None,
     ) -> None:
         await self.state.append_audit(
             self.options.actor,
