@@ -20,7 +20,7 @@ import pytest
 
 from ripple.clients.airflow import AirflowOrchestrator, AirflowRest
 from ripple.errors import SourceRefused
-from ripple.remediation.orchestrator import Orchestrator, TaskInstance
+from ripple.remediation.orchestrator import DagRun, Orchestrator, TaskInstance
 from tests.airflow_service import SERVICE as AIRFLOW
 from tests.airflow_service import AirflowEnv, as_logical_date
 from tests.fakes.airflow import FakeAirflow
@@ -112,6 +112,16 @@ async def settled(side: Side, run_id: str, above: int) -> TaskInstance:
         await asyncio.sleep(side.pause)
 
 
+async def ended(side: Side, run_id: str) -> DagRun:
+    """The DAG run once it ended (Airflow closes it a moment after its last task)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + side.patience
+    while not (run := await side.orchestrator.dag_run(DAG, run_id)).ended:
+        assert loop.time() < deadline, f"{run_id} did not end: {run}"
+        await asyncio.sleep(side.pause)
+    return run
+
+
 async def test_a_task_instance_of_an_unknown_run_is_none(side: Side) -> None:
     unknown = f"ripple_contract__unknown__{secrets.token_hex(4)}"
     assert await side.orchestrator.task_instance(DAG, unknown, TASK) is None
@@ -148,8 +158,8 @@ async def test_a_trigger_repeated_is_not_an_error_and_the_run_exists_once(side: 
     assert await side.orchestrator.run_at(DAG, when) == run_id
     ti = await settled(side, run_id, 0)  # the triggered run runs its tasks, once
     assert (ti.state, ti.try_number) == ("success", 1)
-    run = await side.orchestrator.dag_run(DAG, run_id)
-    assert run.run_id == run_id and run.ended and run.state == "success"
+    run = await ended(side, run_id)
+    assert (run.dag_id, run.run_id, run.state) == (DAG, run_id, "success")
 
 
 async def test_a_clear_reruns_the_task_once_and_its_try_number_goes_up_when_it_runs(
