@@ -50,8 +50,6 @@ class UnitStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-PLAN_STATES = tuple(PlanStatus)
-UNIT_STATES = tuple(UnitStatus)
 TERMINAL_UNIT_STATES = frozenset(
     {UnitStatus.SUCCEEDED, UnitStatus.FAILED, UnitStatus.SKIPPED, UnitStatus.CANCELLED}
 )

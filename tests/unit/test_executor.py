@@ -9,15 +9,18 @@ is in `fake.starts`, so each task instance of the plan must appear there exactly
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from ripple.errors import SourceUnavailable
 from ripple.remediation.executor import Executor, ExecutorOptions, trigger_run_id
+from ripple.remediation.planner import InvalidPlanRequest
 from ripple.remediation.sql_state import SqliteRemediationState
 from ripple.remediation.state import PlanStatus, UnitStatus
 from tests.fakes.airflow import Call, FakeAirflow
@@ -471,3 +474,18 @@ async def test_a_cleared_task_whose_run_ended_before_it_was_scheduled_is_cleared
     assert len(fake.called("clear_task", task_id="stage")) == 2
     assert "unit.reclear" in await actions(state, plan_id)
     started_once_each(fake, "stage", "revenue", "stats")  # the first clear had not run it
+
+
+async def test_states_are_the_same_strings_in_json_and_a_bad_one_is_refused(
+    state: SqliteRemediationState,
+) -> None:
+    plan_id = await store_plan(state)
+    [stage, *_] = await state.units(plan_id)
+    plan = await state.get_plan(plan_id)
+    assert stage.state is UnitStatus.READY and plan.status is PlanStatus.PLANNED
+    assert orjson.loads(orjson.dumps(stage.as_dict()))["state"] == "ready"
+    assert json.loads(json.dumps(plan.summary()))["status"] == "planned"
+    moved = await state.set_unit_state(plan_id, STAGE, "running", expected={"ready"}, actor="t")
+    assert moved.applied and moved.unit.state is UnitStatus.RUNNING  # a plain string works
+    with pytest.raises(InvalidPlanRequest, match="'runnin' is not one of pending, ready"):
+        await state.set_unit_state(plan_id, STAGE, "runnin", expected={"running"}, actor="t")
