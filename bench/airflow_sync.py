@@ -73,7 +73,7 @@ import psycopg
 from psycopg import sql
 
 from bench.report import CpuAccount, machine, write_atomic
-from ripple.airflow_rest import AirflowRest
+from ripple.clients.airflow import AirflowRest
 from ripple.config import Settings
 from ripple.ingest.airflow_sync import SyncReport, sync_airflow
 from ripple.model import TaskKey

@@ -34,7 +34,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from ripple.airflow_rest import AirflowRest
+from ripple.clients.airflow import AirflowOrchestrator, AirflowRest
 from ripple.config import Settings
 from ripple.remediation.executor import Executor, ExecutorOptions
 from ripple.runtime import open_runtime
@@ -68,7 +68,8 @@ async def measure(env: AirflowEnv, days: int, poll: float, workdir: Path) -> dic
     try:
         rest = AirflowRest(env.airflow_url, username=env.username, password=env.password)
         options = ExecutorOptions(actor="bench", poll_interval=poll, max_parallel=4)
-        executor = Executor(runtime.remediation, rest, options, link=runtime.link_backfill)
+        airflow = AirflowOrchestrator(rest)
+        executor = Executor(runtime.remediation, airflow, options, link=runtime.link_backfill)
         progress(f"executing {len(scenario.plan['units'])} units (poll {poll} s, 4 at once)")
         started = datetime.now().astimezone()
         final = await executor.run(scenario.plan_id)

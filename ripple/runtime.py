@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ripple.airflow_rest import AirflowRest
+from ripple.clients.airflow import AirflowOrchestrator, AirflowRest
 from ripple.config import Settings
 from ripple.errors import ConfigError
 from ripple.graph.embedded import EmbeddedStore
@@ -28,10 +28,12 @@ from ripple.ingest.pipeline import GroupCommitter, Ingestor, Progress, prepare_r
 from ripple.model import EdgeKind
 from ripple.remediation.executor import Executor, ExecutorOptions
 from ripple.remediation.sql_state import SqliteRemediationState
-from ripple.remediation.state import RemediationState, UnitState
+from ripple.remediation.state import RemediationState, UnitState, UnitStatus
 
 logger = logging.getLogger("ripple.backfill")
-_TOUCHED = frozenset({"succeeded", "failed", "running", "launching"})
+_TOUCHED = frozenset(
+    {UnitStatus.SUCCEEDED, UnitStatus.FAILED, UnitStatus.RUNNING, UnitStatus.LAUNCHING}
+)
 
 
 @dataclass
@@ -90,9 +92,8 @@ class Runtime:
         self, plan_id: str, options: ExecutorOptions, say: Callable[[str], None] = lambda _: None
     ) -> str:
         """Run (or resume) a stored plan against the configured Airflow; its final status."""
-        executor = Executor(
-            self.remediation, self.airflow_client(), options, link=self.link_backfill, say=say
-        )
+        airflow = AirflowOrchestrator(self.airflow_client())
+        executor = Executor(self.remediation, airflow, options, link=self.link_backfill, say=say)
         return await executor.run(plan_id)
 
     def start_backfill(self, plan_id: str, options: ExecutorOptions) -> None:

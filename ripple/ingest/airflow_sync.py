@@ -1,6 +1,6 @@
 """Airflow sync: DAGs, tasks, dependencies, asset links, runs and task states into the graph.
 
-One sync reads everything it needs first (through ripple/airflow_rest.py, with bounded retries),
+One sync reads everything it needs first (through ripple/clients/airflow.py, with bounded retries),
 then appends one Airflow DAG record per changed DAG to the event log in a single transaction and
 projects them (ingest/airflow_records.py) — so a sync is written whole or not at all, and replay
 rebuilds it. Then the cursor beside the log moves on.
@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from ripple.airflow_rest import AirflowRest
+from ripple.clients.airflow import AirflowRest
 from ripple.errors import RippleError
 from ripple.ingest.airflow_records import KIND
 from ripple.ingest.pipeline import Ingestor, prepare_record

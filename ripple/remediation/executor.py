@@ -1,4 +1,17 @@
-"""The backfill executor: runs a stored plan through Airflow's REST API, resumably and audited.
+"""The backfill executor: runs a stored plan through an orchestrator (Airflow), resumably and
+audited.
+
+The executor talks to Airflow only through the `Orchestrator` protocol
+(ripple/remediation/orchestrator.py): five calls answering in plain values — the run at a logical
+date, a DAG run's state, a task instance's state and try number, clear one task instance, trigger
+a DAG run — and the orchestrator's url. ripple/clients/airflow.py's `AirflowOrchestrator` is the
+real one, over Airflow's REST API with its retries; tests/fakes/airflow.py's `FakeAirflow` is an
+in-memory one, so these rules are tested in milliseconds (tests/unit/test_executor.py) and the
+contract suite holds both to the same answers. Each call is audited here under the same action
+names (`airflow.get_dag_runs`, `airflow.get_dag_run`, `airflow.get_task_instance`,
+`airflow.clear_task_instances`, `airflow.trigger_dag_run`) with a plain summary of its request
+and answer; a missing task instance (404) and an existing triggered run (409) are answers, not
+errors, of the protocol.
 
 Each tick reads the plan's units from the state store (the truth, not memory) and
 1. settles units left `launching` by a previous executor that died mid-call,
@@ -20,14 +33,15 @@ is cleared again (it had not run). When there is no run, the DAG run is triggere
 derived from the plan — once for all of the plan's units of that DAG and date, when all of them
 are ready — and each unit follows its task instance in that run.
 
-Airflow retries tasks itself; the executor retries only its own API calls (ripple/airflow_rest.py:
-full jitter, capped, a shared retry budget). A circuit breaker per Airflow deployment (purgatory)
-opens after repeated failures: the plan is `paused`, nothing is launched or polled until the
-breaker half-opens and a probe succeeds, then the plan is `running` again. A unit that fails — its
-task failed, or Airflow refused to run it (a 4xx, e.g. its DAG run was deleted) — makes everything
-downstream of it `skipped` (not launched), and the plan ends `partially_failed` with the reason;
-refused credentials pause the plan and stop the executor. Cancel (plan status `cancelling`) stops
-launching; running units are followed to their end; the plan ends `cancelled`.
+Airflow retries tasks itself; the executor's orchestrator retries only its own API calls
+(ripple/clients/airflow.py: full jitter, capped, a shared retry budget). A circuit breaker per
+Airflow deployment (purgatory, here) opens after repeated failures: the plan is `paused`, nothing
+is launched or polled until the breaker half-opens and a probe succeeds, then the plan is
+`running` again. A unit that fails — its task failed, or Airflow refused to run it (a 4xx, e.g.
+its DAG run was deleted) — makes everything downstream of it `skipped` (not launched), and the
+plan ends `partially_failed` with the reason; refused credentials pause the plan and stop the
+executor. Cancel (plan status `cancelling`) stops launching; running units are followed to their
+end; the plan ends `cancelled`.
 """
 
 from __future__ import annotations
@@ -38,18 +52,20 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-import airflow_client.client as ac
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
-from ripple.airflow_rest import AirflowRest
 from ripple.errors import SourceRefused, SourceUnavailable
+from ripple.remediation.orchestrator import DagRun, Orchestrator, TaskInstance
 from ripple.remediation.state import (
+    END_PLAN_STATES,
     TERMINAL_UNIT_STATES,
+    PlanStatus,
     RemediationState,
     UnitState,
+    UnitStatus,
     downstream,
     ready,
 )
@@ -58,9 +74,12 @@ from ripple.remediation.state import (
 _SUCCESS = frozenset({"success", "skipped"})
 _FAILED = frozenset({"failed", "upstream_failed", "removed"})
 _DONE = _SUCCESS | _FAILED
-END_STATES = frozenset({"succeeded", "partially_failed", "failed", "cancelled"})
 
+T = TypeVar("T")
 Link = Callable[[str, str, list[UnitState]], Awaitable[None]]  # plan id, status, units
+
+_OPEN = {UnitStatus.PENDING, UnitStatus.READY}  # not launched yet
+_ACTIVE = (UnitStatus.LAUNCHING, UnitStatus.RUNNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +100,7 @@ class Executor:
     def __init__(
         self,
         state: RemediationState,
-        airflow: AirflowRest,
+        airflow: Orchestrator,
         options: ExecutorOptions | None = None,
         *,
         link: Link | None = None,
@@ -108,40 +127,51 @@ class Executor:
         self._plan_id = plan_id
         actor = self.options.actor
         stored = await self.state.get_plan(plan_id)
-        if stored.status in END_STATES:
+        if stored.status in END_PLAN_STATES:
             return stored.status
         await self.state.set_plan_status(
-            plan_id, "running", expected={"planned", "paused"}, actor=actor
+            plan_id,
+            PlanStatus.RUNNING,
+            expected={PlanStatus.PLANNED, PlanStatus.PAUSED},
+            actor=actor,
         )
         cap = self.options.max_parallel or _plan_cap(stored.plan) or 4
         started = time.monotonic()
         while True:
             status = (await self.state.get_plan(plan_id)).status
             units = await self.state.units(plan_id)
-            if status in END_STATES:
+            if status in END_PLAN_STATES:
                 return status
             try:
-                await self._tick(units, cap, cancelling=status == "cancelling")
-                if status == "paused":
+                await self._tick(units, cap, cancelling=status == PlanStatus.CANCELLING)
+                if status == PlanStatus.PAUSED:
                     await self.state.set_plan_status(
                         plan_id,
-                        "running",
-                        expected={"paused"},
+                        PlanStatus.RUNNING,
+                        expected={PlanStatus.PAUSED},
                         actor=actor,
                         reason="Airflow answers again: circuit closed",
                     )
             except Paused as exc:
                 if await self.state.set_plan_status(
-                    plan_id, "paused", expected={"running"}, actor=actor, reason=str(exc)
+                    plan_id,
+                    PlanStatus.PAUSED,
+                    expected={PlanStatus.RUNNING},
+                    actor=actor,
+                    reason=str(exc),
                 ):
                     self._say(f"paused: {exc}")
             except SourceRefused as exc:  # credentials refused: every call would be
                 reason = f"{exc} — fix the Airflow credentials and run the plan again"
                 await self.state.set_plan_status(
-                    plan_id, "paused", expected={"running", "paused"}, actor=actor, reason=reason
+                    plan_id,
+                    PlanStatus.PAUSED,
+                    expected={PlanStatus.RUNNING, PlanStatus.PAUSED},
+                    actor=actor,
+                    reason=reason,
                 )
                 self._say(reason)
-                return "paused"
+                return PlanStatus.PAUSED
             except SourceUnavailable as exc:  # counted by the breaker; try again next tick
                 await self._audit("airflow.unavailable", detail=str(exc))
                 self._say(str(exc))
@@ -158,21 +188,21 @@ class Executor:
 
     async def _tick(self, units: list[UnitState], cap: int, *, cancelling: bool) -> None:
         for unit in units:
-            if unit.state == "launching":
+            if unit.state == UnitStatus.LAUNCHING:
                 await self._guard(unit, units, self._settle_launching(unit))
         for unit in units:
-            if unit.state == "running":
+            if unit.state == UnitStatus.RUNNING:
                 await self._guard(unit, units, self._poll(unit, units))
         if cancelling:
             for unit in units:
-                if unit.state in ("pending", "ready"):
-                    await self._move(unit, "cancelled", {"pending", "ready"}, "plan cancelled")
+                if unit.state in _OPEN:
+                    await self._move(unit, UnitStatus.CANCELLED, _OPEN, "plan cancelled")
             return
         units = await self.state.units(self._plan_id)
-        active = sum(1 for unit in units if unit.state in ("launching", "running"))
+        active = sum(1 for unit in units if unit.state in _ACTIVE)
         # One unit at a time per DAG run: clearing a task while another one finishes its run
         # races with Airflow closing that run (the cleared task would never be scheduled).
-        busy = {(u.dag_id, u.logical_date) for u in units if u.state in ("launching", "running")}
+        busy = {(u.dag_id, u.logical_date) for u in units if u.state in _ACTIVE}
         for unit in ready(units):
             if active >= cap:
                 break
@@ -185,26 +215,32 @@ class Executor:
                 busy.add(key)
 
     async def _finish_if_done(self, units: list[UnitState], status: str) -> str | None:
-        open_units = [u for u in units if u.state not in TERMINAL_UNIT_STATES and u.state != "held"]
+        open_units = [
+            u for u in units if u.state not in TERMINAL_UNIT_STATES and u.state != UnitStatus.HELD
+        ]
         if open_units:
             return None
-        failed = [u for u in units if u.state == "failed"]
-        held = [u for u in units if u.state == "held"]
+        failed = [u for u in units if u.state == UnitStatus.FAILED]
+        held = [u for u in units if u.state == UnitStatus.HELD]
         reason: str | None
-        if status == "cancelling" or any(u.state == "cancelled" for u in units):
-            final, reason = "cancelled", "cancelled; running units were followed to their end"
+        final: PlanStatus
+        if status == PlanStatus.CANCELLING or any(u.state == UnitStatus.CANCELLED for u in units):
+            final, reason = (
+                PlanStatus.CANCELLED,
+                "cancelled; running units were followed to their end",
+            )
         elif failed:
             names = ", ".join(u.unit_id for u in failed[:5])
-            skipped = sum(1 for u in units if u.state == "skipped")
-            final = "partially_failed"
+            skipped = sum(1 for u in units if u.state == UnitStatus.SKIPPED)
+            final = PlanStatus.PARTIALLY_FAILED
             reason = f"{len(failed)} unit(s) failed ({names}); {skipped} downstream not run"
         else:
-            final = "succeeded"
+            final = PlanStatus.SUCCEEDED
             reason = f"{len(held)} unit(s) held by quarantine" if held else None
         await self.state.set_plan_status(
             self._plan_id,
             final,
-            expected={"running", "paused", "cancelling"},
+            expected={PlanStatus.RUNNING, PlanStatus.PAUSED, PlanStatus.CANCELLING},
             actor=self.options.actor,
             reason=reason,
         )
@@ -220,12 +256,12 @@ class Executor:
         if run_id is None:
             return await self._launch_trigger(unit, units)
         before = await self._task_instance(unit.dag_id, run_id, unit.task_id)
-        pre_try = 0 if before is None else int(before.try_number or 0)
+        pre_try = 0 if before is None else before.try_number
         moved = await self.state.set_unit_state(
             self._plan_id,
             unit.unit_id,
-            "launching",
-            expected={"pending", "ready"},
+            UnitStatus.LAUNCHING,
+            expected=_OPEN,
             actor=self.options.actor,
             airflow_run_id=run_id,
             try_number=pre_try,
@@ -235,7 +271,12 @@ class Executor:
         if not moved.applied:
             return 0  # another executor took it
         await self._clear(moved.unit, run_id)
-        await self._move(moved.unit, "running", {"launching"}, f"cleared in {run_id}")
+        await self._move(
+            moved.unit,
+            UnitStatus.RUNNING,
+            {UnitStatus.LAUNCHING},
+            f"cleared in {run_id}",
+        )
         return 1
 
     async def _launch_trigger(self, unit: UnitState, units: list[UnitState]) -> int:
@@ -246,8 +287,8 @@ class Executor:
         states = {u.unit_id: u.state for u in units}
         for member in group:
             outside = [p for p in member.parents if p not in in_group]
-            if member.state not in ("pending", "ready") or any(
-                states.get(p) != "succeeded" for p in outside
+            if member.state not in _OPEN or any(
+                states.get(p) != UnitStatus.SUCCEEDED for p in outside
             ):
                 return 0  # wait for the whole group
         run_id = trigger_run_id(self._plan_id, unit.dag_id, unit.logical_date)
@@ -256,8 +297,8 @@ class Executor:
             moved = await self.state.set_unit_state(
                 self._plan_id,
                 member.unit_id,
-                "launching",
-                expected={"pending", "ready"},
+                UnitStatus.LAUNCHING,
+                expected=_OPEN,
                 actor=self.options.actor,
                 airflow_run_id=run_id,
                 try_number=0,
@@ -270,29 +311,40 @@ class Executor:
             return 0
         await self._trigger(unit.dag_id, unit.logical_date, run_id)
         for member in launched:
-            await self._move(member, "running", {"launching"}, f"runs in triggered {run_id}")
+            await self._move(
+                member,
+                UnitStatus.RUNNING,
+                {UnitStatus.LAUNCHING},
+                f"runs in triggered {run_id}",
+            )
         return len(launched)
 
     async def _settle_launching(self, unit: UnitState) -> None:
         """A unit a previous executor left mid-launch: did its request reach Airflow?"""
         run_id = unit.airflow_run_id
         if run_id is None:  # cannot happen: launching always stores the run id
-            await self._move(unit, "ready", {"launching"}, "launch not recorded; retrying")
+            await self._move(
+                unit,
+                UnitStatus.READY,
+                {UnitStatus.LAUNCHING},
+                "launch not recorded; retrying",
+            )
             return
         if run_id == trigger_run_id(self._plan_id, unit.dag_id, unit.logical_date):
-            await self._trigger(unit.dag_id, unit.logical_date, run_id)  # 409 if it landed
-            await self._move(unit, "running", {"launching"}, f"runs in triggered {run_id}")
+            await self._trigger(unit.dag_id, unit.logical_date, run_id)  # None if it landed
+            await self._move(
+                unit,
+                UnitStatus.RUNNING,
+                {UnitStatus.LAUNCHING},
+                f"runs in triggered {run_id}",
+            )
             return
         ti = await self._task_instance(unit.dag_id, run_id, unit.task_id)
-        landed = (
-            ti is None
-            or _state(ti) not in _DONE
-            or int(ti.try_number or 0) > (unit.try_number or 0)
-        )
+        landed = ti is None or _state(ti) not in _DONE or ti.try_number > (unit.try_number or 0)
         if not landed:
             await self._clear(unit, run_id)
         detail = "the clear had landed" if landed else f"cleared in {run_id} (resumed)"
-        await self._move(unit, "running", {"launching"}, detail)
+        await self._move(unit, UnitStatus.RUNNING, {UnitStatus.LAUNCHING}, detail)
 
     async def _poll(self, unit: UnitState, units: list[UnitState]) -> None:
         run_id = unit.airflow_run_id
@@ -301,7 +353,7 @@ class Executor:
         ti = await self._task_instance(unit.dag_id, run_id, unit.task_id)
         if ti is None:
             return  # the scheduler has not created it yet
-        state, try_number = _state(ti), int(ti.try_number or 0)
+        state, try_number = _state(ti), ti.try_number
         if state == "none" and await self._run_ended(unit.dag_id, run_id):
             # Cleared, but its DAG run ended before the scheduler picked the task up: the task
             # has not run (no new try), so clearing it again cannot run it twice.
@@ -311,7 +363,12 @@ class Executor:
         if state not in _DONE or try_number <= (unit.try_number or 0):
             return  # still to run, or this is the old try still showing
         if state in _SUCCESS:
-            await self._move(unit, "succeeded", {"running"}, f"{state} (try {try_number})")
+            await self._move(
+                unit,
+                UnitStatus.SUCCEEDED,
+                {UnitStatus.RUNNING},
+                f"{state} (try {try_number})",
+            )
             return
         reason = f"Airflow task instance {state} (try {try_number}) in run {run_id}"
         await self._fail(unit, units, reason)
@@ -332,38 +389,48 @@ class Executor:
 
     async def _fail(self, unit: UnitState, units: list[UnitState], reason: str) -> None:
         """The unit failed: everything downstream of it is not runnable."""
-        await self._move(unit, "failed", {"pending", "ready", "launching", "running"}, reason)
+        await self._move(unit, UnitStatus.FAILED, {*_OPEN, *_ACTIVE}, reason)
         for below in downstream(units, unit.unit_id):
             await self.state.set_unit_state(
                 self._plan_id,
                 below,
-                "skipped",
-                expected={"pending", "ready"},
+                UnitStatus.SKIPPED,
+                expected=_OPEN,
                 actor=self.options.actor,
                 reason=f"not runnable: {unit.unit_id} failed",
             )
 
-    async def _move(self, unit: UnitState, to: str, expected: set[str], detail: str) -> None:
+    async def _move(
+        self, unit: UnitState, to: UnitStatus, expected: set[UnitStatus], detail: str
+    ) -> None:
         await self.state.set_unit_state(
             self._plan_id,
             unit.unit_id,
             to,
             expected=expected,
             actor=self.options.actor,
-            reason=detail if to in ("failed", "skipped", "cancelled") else None,
+            reason=detail
+            if to in (UnitStatus.FAILED, UnitStatus.SKIPPED, UnitStatus.CANCELLED)
+            else None,
             detail=detail,
         )
 
     # -- Airflow, through the breaker, audited --------------------------------------------------
 
     async def _api(
-        self, action: str, request: dict[str, Any], fn: Callable[[ac.ApiClient], Any]
-    ) -> Any:
+        self,
+        action: str,
+        request: dict[str, Any],
+        call: Callable[[], Awaitable[T]],
+        summary: Callable[[T], Any],
+    ) -> T:
+        """One orchestrator call through the circuit breaker, audited as `action` with its
+        request and a plain summary of the answer (or of the error)."""
         breaker = await self._breakers.get_breaker(self._circuit)
         try:
             async with breaker:
                 self.calls_made += 1
-                result = await self.airflow.call(action, fn)
+                result = await call()
         except OpenedState:
             await self._audit("circuit.open", request=request, detail="call not made")
             raise Paused(
@@ -377,90 +444,75 @@ class Executor:
                 action, request=request, response={"error": str(exc), "status": status}
             )
             raise
-        await self._audit(action, request=request, response=_summary(result))
+        await self._audit(action, request=request, response=summary(result))
         return result
 
     async def _run_at(self, dag_id: str, logical_date: str) -> str | None:
         when = datetime.fromisoformat(logical_date)
-        runs = await self._api(
+        return await self._api(
             "airflow.get_dag_runs",
             {"dagId": dag_id, "logicalDate": logical_date},
-            lambda api: ac.DagRunApi(api).get_dag_runs(
-                dag_id,
-                logical_date_gte=when,
-                logical_date_lte=when,
-                limit=1,
-                _request_timeout=self.airflow.timeout(),
-            ),
+            lambda: self.airflow.run_at(dag_id, when),
+            lambda run_id: {"runs": [] if run_id is None else [run_id]},
         )
-        found = runs.dag_runs or []
-        return found[0].dag_run_id if found else None
 
     async def _run_ended(self, dag_id: str, run_id: str) -> bool:
         run = await self._api(
             "airflow.get_dag_run",
             {"dagId": dag_id, "runId": run_id},
-            lambda api: ac.DagRunApi(api).get_dag_run(
-                dag_id, run_id, _request_timeout=self.airflow.timeout()
+            lambda: self.airflow.dag_run(dag_id, run_id),
+            _run_summary,
+        )
+        return run.ended
+
+    async def _task_instance(self, dag_id: str, run_id: str, task_id: str) -> TaskInstance | None:
+        return await self._api(
+            "airflow.get_task_instance",
+            {"dagId": dag_id, "runId": run_id, "taskId": task_id},
+            lambda: self.airflow.task_instance(dag_id, run_id, task_id),
+            lambda ti: (
+                {"error": "no such task instance", "status": 404}
+                if ti is None
+                else {"state": _state(ti), "tryNumber": ti.try_number}
             ),
         )
-        return str(getattr(run.state, "value", run.state)) in ("success", "failed")
-
-    async def _task_instance(self, dag_id: str, run_id: str, task_id: str) -> Any:
-        try:
-            return await self._api(
-                "airflow.get_task_instance",
-                {"dagId": dag_id, "runId": run_id, "taskId": task_id},
-                lambda api: ac.TaskInstanceApi(api).get_task_instance(
-                    dag_id, run_id, task_id, _request_timeout=self.airflow.timeout()
-                ),
-            )
-        except SourceRefused as exc:
-            if exc.status == 404:
-                return None
-            raise
 
     async def _clear(self, unit: UnitState, run_id: str) -> None:
-        body = ac.ClearTaskInstancesBody(
-            dag_run_id=run_id,
-            task_ids=[ac.ClearTaskInstancesBodyTaskIdsInner(unit.task_id)],
-            only_failed=False,
-            only_running=False,
-            include_downstream=False,
-            include_upstream=False,
-            include_future=False,
-            include_past=False,
-            reset_dag_runs=True,
-            dry_run=False,
-        )
         await self._api(
             "airflow.clear_task_instances",
-            {"dagId": unit.dag_id, "runId": run_id, "taskIds": [unit.task_id], "onlyFailed": False},
-            lambda api: ac.TaskInstanceApi(api).post_clear_task_instances(
-                unit.dag_id, body, _request_timeout=self.airflow.timeout()
-            ),
+            {
+                "dagId": unit.dag_id,
+                "runId": run_id,
+                "taskIds": [unit.task_id],
+                "onlyFailed": False,
+            },
+            lambda: self.airflow.clear_task(unit.dag_id, run_id, unit.task_id),
+            lambda cleared: {
+                "cleared": [{"taskId": ti.task_id, "runId": ti.run_id} for ti in cleared]
+            },
         )
 
     async def _trigger(self, dag_id: str, logical_date: str, run_id: str) -> None:
-        body = ac.TriggerDAGRunPostBody(
-            dag_run_id=run_id,
-            logical_date=datetime.fromisoformat(logical_date),
-            conf={"ripple_backfill": self._plan_id},
+        conf = {"ripple_backfill": self._plan_id}
+        when = datetime.fromisoformat(logical_date)
+        await self._api(
+            "airflow.trigger_dag_run",
+            {"dagId": dag_id, "runId": run_id, "logicalDate": logical_date},
+            lambda: self.airflow.trigger_run(dag_id, run_id, when, conf),
+            lambda run: (  # None: the run exists — ours, from an earlier attempt
+                {"error": "the run exists already", "status": 409}
+                if run is None
+                else _run_summary(run)
+            ),
         )
-        try:
-            await self._api(
-                "airflow.trigger_dag_run",
-                {"dagId": dag_id, "runId": run_id, "logicalDate": logical_date},
-                lambda api: ac.DagRunApi(api).trigger_dag_run(
-                    dag_id, body, _request_timeout=self.airflow.timeout()
-                ),
-            )
-        except SourceRefused as exc:
-            if exc.status != 409:  # 409: the run exists — ours, from an earlier attempt
-                raise
 
     async def _audit(
-        self, action: str, *, request: Any = None, response: Any = None, detail: str | None = None
+        self,
+        action: str,
+        *,
+        request: Any = None,
+        response: Any = None,
+        detail: str | None = None,
     ) -> None:
         await self.state.append_audit(
             self.options.actor,
@@ -485,25 +537,9 @@ def _plan_cap(plan: dict[str, Any] | None) -> int | None:
     return int(value) if isinstance(value, int) and value > 0 else None
 
 
-def _state(ti: Any) -> str:
-    value = getattr(ti.state, "value", ti.state)
-    return str(value) if value is not None else "none"
+def _state(ti: TaskInstance) -> str:
+    return ti.state if ti.state is not None else "none"
 
 
-def _summary(result: Any) -> Any:
-    """What the audit keeps of a response: the fields that say what happened."""
-    if result is None:
-        return None
-    if isinstance(result, ac.TaskInstanceResponse):
-        return {"state": _state(result), "tryNumber": result.try_number}
-    if isinstance(result, ac.DAGRunResponse):
-        return {"runId": result.dag_run_id, "state": getattr(result.state, "value", result.state)}
-    if isinstance(result, ac.TaskInstanceCollectionResponse):
-        return {
-            "cleared": [
-                {"taskId": ti.task_id, "runId": ti.dag_run_id} for ti in result.task_instances or []
-            ]
-        }
-    if isinstance(result, ac.DAGRunCollectionResponse):
-        return {"runs": [run.dag_run_id for run in result.dag_runs or []]}
-    return {"type": type(result).__name__}
+def _run_summary(run: DagRun) -> dict[str, Any]:
+    return {"runId": run.run_id, "state": run.state}

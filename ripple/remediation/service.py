@@ -29,7 +29,13 @@ from ripple.remediation.planner import (
     logical_date,
     plan_backfill,
 )
-from ripple.remediation.state import QuarantineEntry, RemediationState, StoredPlan
+from ripple.remediation.state import (
+    PlanStatus,
+    QuarantineEntry,
+    RemediationState,
+    StoredPlan,
+    UnitStatus,
+)
 
 _READ_BY, _WRITES = EdgeKind.READ_BY.value, EdgeKind.WRITES.value
 _RUN_OF, _IMPLEMENTS = EdgeKind.RUN_OF.value, EdgeKind.IMPLEMENTS.value
@@ -372,18 +378,25 @@ async def release(state: RemediationState, dataset_id: str, actor: str) -> None:
 async def cancel(state: RemediationState, plan_id: str, actor: str) -> str:
     """Stop launching new units. A plan not started yet is cancelled at once; a running one
     becomes `cancelling` and its executor follows the running units to their end."""
-    if await state.set_plan_status(plan_id, "cancelled", expected={"planned"}, actor=actor):
+    if await state.set_plan_status(
+        plan_id, PlanStatus.CANCELLED, expected={PlanStatus.PLANNED}, actor=actor
+    ):
         for unit in await state.units(plan_id):
             await state.set_unit_state(
                 plan_id,
                 unit.unit_id,
-                "cancelled",
-                expected={"pending", "ready"},
+                UnitStatus.CANCELLED,
+                expected={UnitStatus.PENDING, UnitStatus.READY},
                 actor=actor,
                 reason="plan cancelled before it ran",
             )
-        return "cancelled"
-    await state.set_plan_status(plan_id, "cancelling", expected={"running", "paused"}, actor=actor)
+        return PlanStatus.CANCELLED
+    await state.set_plan_status(
+        plan_id,
+        PlanStatus.CANCELLING,
+        expected={PlanStatus.RUNNING, PlanStatus.PAUSED},
+        actor=actor,
+    )
     return (await state.get_plan(plan_id)).status
 
 

@@ -22,8 +22,9 @@ import sqlite3
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -31,18 +32,20 @@ from ripple.errors import NotFound, StoreUnavailable
 from ripple.ingest.database import connect_sqlite
 from ripple.remediation.planner import InvalidPlanRequest
 from ripple.remediation.state import (
-    PLAN_STATES,
     TERMINAL_UNIT_STATES,
-    UNIT_STATES,
     AuditEntry,
     Clock,
+    PlanStatus,
     QuarantineEntry,
     StoredPlan,
     Transition,
     UnitState,
+    UnitStatus,
     canonical_json,
     utc_now,
 )
+
+S = TypeVar("S", bound=StrEnum)
 
 
 class Tx(Protocol):
@@ -191,10 +194,12 @@ class SqlState:
         units = plan.get("units", [])
         rows = []
         for position, unit in enumerate(units):
+            state: UnitStatus
             if unit.get("held"):
-                state, reason = "held", unit["held"]
+                state, reason = UnitStatus.HELD, unit["held"]
             else:
-                state, reason = ("pending" if unit.get("parents") else "ready"), None
+                state = UnitStatus.PENDING if unit.get("parents") else UnitStatus.READY
+                reason = None
             rows.append(
                 (
                     plan_id,
@@ -205,7 +210,7 @@ class SqlState:
                     unit["logicalDate"],
                     unit["action"],
                     unit.get("runId"),
-                    state,
+                    state.value,
                     reason,
                     now,
                     unit.get("layer", 0),
@@ -220,7 +225,7 @@ class SqlState:
                     now,
                     actor,
                     digest,
-                    "planned",
+                    PlanStatus.PLANNED.value,
                     None,
                     now,
                     len(units),
@@ -235,11 +240,11 @@ class SqlState:
                 "plan.created",
                 plan_id=plan_id,
                 request=request,
-                to_state="planned",
+                to_state=PlanStatus.PLANNED.value,
                 detail=f"{len(units)} units, sha256 {digest}",
             )
         return StoredPlan(
-            plan_id, now, actor, digest, "planned", None, now, len(units), request, plan
+            plan_id, now, actor, digest, PlanStatus.PLANNED, None, now, len(units), request, plan
         )
 
     async def get_plan(self, plan_id: str) -> StoredPlan:
@@ -275,7 +280,7 @@ class SqlState:
         new_attempt: bool = False,
         detail: str | None = None,
     ) -> Transition:
-        _check_state(to, UNIT_STATES, "state")
+        state = _checked(to, UnitStatus, "state")
         now = self._stamp()
         select = _UNIT_LOCKED if self._db.locks_rows else _UNIT
         async with self._db.transaction() as tx:
@@ -288,15 +293,15 @@ class SqlState:
             await tx.rows(
                 _UPDATE_UNIT,
                 (
-                    to,
+                    state.value,
                     now,
                     reason,
                     airflow_run_id,
                     try_number,
                     1 if new_attempt else 0,
-                    to == "running",
+                    state is UnitStatus.RUNNING,
                     now,
-                    to in TERMINAL_UNIT_STATES,
+                    state in TERMINAL_UNIT_STATES,
                     now,
                     plan_id,
                     unit_id,
@@ -308,8 +313,8 @@ class SqlState:
                 "unit.state",
                 plan_id=plan_id,
                 unit_id=unit_id,
-                from_state=current.state,
-                to_state=to,
+                from_state=current.state.value,
+                to_state=state.value,
                 detail=detail or reason,
             )
             rows = await tx.rows(select, (plan_id, unit_id))
@@ -324,21 +329,21 @@ class SqlState:
         actor: str,
         reason: str | None = None,
     ) -> bool:
-        _check_state(to, PLAN_STATES, "status")
+        status = _checked(to, PlanStatus, "status")
         async with self._db.transaction() as tx:
             rows = await tx.rows(_STATUS_LOCKED if self._db.locks_rows else _STATUS, (plan_id,))
             if not rows:
                 raise _no_plan(plan_id)
             if rows[0][0] not in expected:
                 return False
-            await tx.rows(_UPDATE_STATUS, (to, reason, self._stamp(), plan_id))
+            await tx.rows(_UPDATE_STATUS, (status.value, reason, self._stamp(), plan_id))
             await self._audit(
                 tx,
                 actor,
                 "plan.status",
                 plan_id=plan_id,
                 from_state=rows[0][0],
-                to_state=to,
+                to_state=status.value,
                 detail=reason,
             )
         return True
@@ -460,9 +465,13 @@ def _about(dataset_id: str, reason: str | None) -> str:
     return dataset_id if reason is None else f"{dataset_id}: {reason}"
 
 
-def _check_state(value: str, allowed: tuple[str, ...], name: str) -> None:
-    if value not in allowed:
-        raise InvalidPlanRequest(name, f"{value!r} is not one of {', '.join(allowed)}")
+def _checked(value: str, kind: type[S], name: str) -> S:
+    """`value` as a member of `kind`; InvalidPlanRequest naming the allowed ones otherwise."""
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidPlanRequest(name, f"{value!r} is not one of {allowed}") from None
 
 
 def _no_plan(plan_id: str) -> NotFound:
@@ -475,7 +484,7 @@ def _plan(row: Sequence[Any]) -> StoredPlan:
         created_at=row[1],
         created_by=row[2],
         content_hash=row[3],
-        status=row[4],
+        status=PlanStatus(row[4]),
         status_reason=row[5],
         updated_at=row[6],
         unit_count=int(row[7]),
@@ -494,7 +503,7 @@ def _unit(row: Sequence[Any]) -> UnitState:
         logical_date=row[5],
         action=row[6],
         airflow_run_id=row[7],
-        state=row[8],
+        state=UnitStatus(row[8]),
         attempts=int(row[9]),
         try_number=row[10],
         reason=row[11],

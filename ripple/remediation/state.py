@@ -1,6 +1,7 @@
 """What the backfill state store keeps and answers: plans with their content hash, their units'
 states, an append-only audit trail and quarantined datasets — the values and the
-`RemediationState` protocol the planner's callers and the executor use. The SQL behind it, the
+`RemediationState` protocol the planner's callers and the executor use, and the plan and unit
+states (`PlanStatus`, `UnitStatus`: StrEnums, stored as their strings). The SQL behind it, the
 same for both databases, is in `sql_state.py` (SQLite) and `pg_state.py` (PostgreSQL); both live
 in the event log's database.
 
@@ -16,32 +17,45 @@ import hashlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 import orjson
 
-PLAN_STATES = (
-    "planned",
-    "running",
-    "paused",
-    "cancelling",
-    "cancelled",
-    "succeeded",
-    "partially_failed",
-    "failed",
+
+class PlanStatus(StrEnum):
+    """Where a stored plan stands. Stored and shown as these strings (a StrEnum equals them)."""
+
+    PLANNED = "planned"
+    RUNNING = "running"
+    PAUSED = "paused"  # the circuit to Airflow is open, or its credentials were refused
+    CANCELLING = "cancelling"  # no more launches; running units are followed to their end
+    CANCELLED = "cancelled"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_FAILED = "partially_failed"
+    FAILED = "failed"
+
+
+class UnitStatus(StrEnum):
+    """Where one unit of a plan stands (the `state` of its row)."""
+
+    PENDING = "pending"  # a parent has not succeeded yet
+    READY = "ready"
+    LAUNCHING = "launching"  # the executor is asking Airflow to (re)run it; resolved on resume
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # downstream of a failed unit: not run
+    HELD = "held"  # reads a quarantined dataset (or is below one that does): never run
+    CANCELLED = "cancelled"
+
+
+TERMINAL_UNIT_STATES = frozenset(
+    {UnitStatus.SUCCEEDED, UnitStatus.FAILED, UnitStatus.SKIPPED, UnitStatus.CANCELLED}
 )
-UNIT_STATES = (
-    "pending",
-    "ready",
-    "launching",  # the executor is asking Airflow to (re)run it; resolved on resume
-    "running",
-    "succeeded",
-    "failed",
-    "skipped",
-    "held",
-    "cancelled",
+END_PLAN_STATES = frozenset(
+    {PlanStatus.SUCCEEDED, PlanStatus.PARTIALLY_FAILED, PlanStatus.FAILED, PlanStatus.CANCELLED}
 )
-TERMINAL_UNIT_STATES = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
 Clock = Callable[[], datetime]
 
@@ -65,7 +79,7 @@ class StoredPlan:
     created_at: str
     created_by: str
     content_hash: str
-    status: str
+    status: PlanStatus
     status_reason: str | None
     updated_at: str
     unit_count: int
@@ -96,7 +110,7 @@ class UnitState:
     logical_date: str
     action: str
     airflow_run_id: str | None
-    state: str
+    state: UnitStatus
     attempts: int
     try_number: int | None
     reason: str | None
@@ -278,8 +292,8 @@ def ready(units: Sequence[UnitState]) -> list[UnitState]:
     return [
         unit
         for unit in units
-        if unit.state in ("pending", "ready")
-        and all(state.get(parent) == "succeeded" for parent in unit.parents)
+        if unit.state in (UnitStatus.PENDING, UnitStatus.READY)
+        and all(state.get(parent) == UnitStatus.SUCCEEDED for parent in unit.parents)
     ]
 
 

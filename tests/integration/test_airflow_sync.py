@@ -22,7 +22,7 @@ import httpx
 import orjson
 import pytest
 
-from ripple.airflow_rest import AirflowRest
+from ripple.clients.airflow import AirflowRest
 from ripple.config import Settings
 from ripple.errors import SourceUnavailable
 from ripple.graph import queries

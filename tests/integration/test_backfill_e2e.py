@@ -26,7 +26,7 @@ import httpx
 import psycopg
 import pytest
 
-from ripple.airflow_rest import AirflowRest
+from ripple.clients.airflow import AirflowRest
 from ripple.config import Settings
 from ripple.ingest.airflow_sync import sync_airflow
 from ripple.ingest.eventlog import SqliteEventLog

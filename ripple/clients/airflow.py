@@ -1,10 +1,15 @@
-"""The Airflow REST API adapter (API v2 through apache-airflow-client), for sync and backfills.
+"""The Airflow REST API adapter (API v2 through apache-airflow-client), for sync and backfills:
+the only module of Ripple that imports the generated client.
 
 Every call goes through `AirflowRest.call`, which is the one place that touches the network:
 the generated client is synchronous, so calls run in a worker thread; a transient failure (no
 connection, timeout, 429, 5xx) is retried with capped exponential backoff and full jitter
 (tenacity), a bounded number of times; an expired token is renewed once; anything else, or
 retries running out, becomes SourceUnavailable naming the call and what to check.
+
+`AirflowRest` reads what the sync needs; `AirflowOrchestrator` wraps it for the backfill
+executor (the `Orchestrator` protocol of ripple/remediation/orchestrator.py) and answers in the
+plain values defined here (`DagRun`, `TaskInstance`), never in generated-client objects.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -32,6 +38,34 @@ from ripple.errors import SourceRefused, SourceUnavailable
 
 T = TypeVar("T")
 PAGE = 100
+ENDED_RUN_STATES = frozenset({"success", "failed"})
+
+
+@dataclass(frozen=True, slots=True)
+class DagRun:
+    """A DAG run as the executor sees it; `state` is Airflow's (queued, running, success,
+    failed)."""
+
+    dag_id: str
+    run_id: str
+    state: str | None
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ENDED_RUN_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInstance:
+    """A task instance in one DAG run. `state` None: not scheduled (yet, or since a clear);
+    `try_number` counts the tries that started (0: never ran; a clear does not add one, the
+    scheduler does when it starts the task again)."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    state: str | None
+    try_number: int
 
 
 class _Transient(Exception):
@@ -287,3 +321,108 @@ class AirflowRest:
 def _reason(exc: ApiException) -> str:
     body = (exc.body or "") if isinstance(exc.body, str) else ""
     return (body or str(exc.reason or "")).strip()[:300]
+
+
+class AirflowOrchestrator:
+    """What the backfill executor asks of Airflow (ripple/remediation/orchestrator.py), through
+    an `AirflowRest` and so with its retries: each method is one REST call, named in errors by
+    the executor's audit action (`airflow.get_task_instance` …)."""
+
+    def __init__(self, rest: AirflowRest) -> None:
+        self.rest = rest
+
+    @property
+    def url(self) -> str:
+        return self.rest.url
+
+    async def run_at(self, dag_id: str, logical_date: datetime) -> str | None:
+        runs = await self.rest.call(
+            "airflow.get_dag_runs",
+            lambda api: ac.DagRunApi(api).get_dag_runs(
+                dag_id,
+                logical_date_gte=logical_date,
+                logical_date_lte=logical_date,
+                limit=1,
+                _request_timeout=self.rest.timeout(),
+            ),
+        )
+        found = runs.dag_runs or []
+        return found[0].dag_run_id if found else None
+
+    async def dag_run(self, dag_id: str, run_id: str) -> DagRun:
+        run = await self.rest.call(
+            "airflow.get_dag_run",
+            lambda api: ac.DagRunApi(api).get_dag_run(
+                dag_id, run_id, _request_timeout=self.rest.timeout()
+            ),
+        )
+        return DagRun(dag_id, run.dag_run_id, _text(run.state))
+
+    async def task_instance(self, dag_id: str, run_id: str, task_id: str) -> TaskInstance | None:
+        try:
+            ti = await self.rest.call(
+                "airflow.get_task_instance",
+                lambda api: ac.TaskInstanceApi(api).get_task_instance(
+                    dag_id, run_id, task_id, _request_timeout=self.rest.timeout()
+                ),
+            )
+        except SourceRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _task_instance(ti, dag_id)
+
+    async def clear_task(self, dag_id: str, run_id: str, task_id: str) -> list[TaskInstance]:
+        body = ac.ClearTaskInstancesBody(
+            dag_run_id=run_id,
+            task_ids=[ac.ClearTaskInstancesBodyTaskIdsInner(task_id)],
+            only_failed=False,
+            only_running=False,
+            include_downstream=False,
+            include_upstream=False,
+            include_future=False,
+            include_past=False,
+            reset_dag_runs=True,
+            dry_run=False,
+        )
+        cleared = await self.rest.call(
+            "airflow.clear_task_instances",
+            lambda api: ac.TaskInstanceApi(api).post_clear_task_instances(
+                dag_id, body, _request_timeout=self.rest.timeout()
+            ),
+        )
+        return [_task_instance(ti, dag_id) for ti in cleared.task_instances or []]
+
+    async def trigger_run(
+        self, dag_id: str, run_id: str, logical_date: datetime, conf: dict[str, Any]
+    ) -> DagRun | None:
+        body = ac.TriggerDAGRunPostBody(dag_run_id=run_id, logical_date=logical_date, conf=conf)
+        try:
+            run = await self.rest.call(
+                "airflow.trigger_dag_run",
+                lambda api: ac.DagRunApi(api).trigger_dag_run(
+                    dag_id, body, _request_timeout=self.rest.timeout()
+                ),
+            )
+        except SourceRefused as exc:
+            if exc.status == 409:  # a run with that id (or at that date) exists already
+                return None
+            raise
+        return DagRun(dag_id, run.dag_run_id, _text(run.state))
+
+
+def _task_instance(ti: Any, dag_id: str) -> TaskInstance:
+    return TaskInstance(
+        dag_id=getattr(ti, "dag_id", None) or dag_id,
+        run_id=ti.dag_run_id,
+        task_id=ti.task_id,
+        state=_text(ti.state),
+        try_number=int(ti.try_number or 0),
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A generated-client enum (or plain string) as its string value."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ripple.airflow_rest import AirflowRest, RetryBudget
+from ripple.clients.airflow import AirflowRest, RetryBudget
 from ripple.errors import SourceRefused, SourceUnavailable
 from tests.integration.server import free_port
 
