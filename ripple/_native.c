@@ -1,35 +1,188 @@
 /* ripple._native: the hottest loops of file ingest, in C.
 
-   Each does exactly what a Python function beside it does, and the tests check that they agree
-   (tests/unit/test_native.py):
+   Each C function does exactly what a Python twin does, and the tests hold them to the same
+   answers (tests/unit/test_native.py, tests/unit/test_merge.py). The exported functions, then
+   the helpers within them that have a twin of their own:
 
-   - apply(graph, delta) is MemoryGraph.apply (ripple/graph/memory.py): a delta's nodes, edges
-     and column facts merged into the in-memory graph;
-   - schema(raw) is fastparse._schema_fields: a schema facet's JSON to its fields, nested ones
-     flattened to "parent.child", or None to decline;
-   - lineage(raw) is fastparse._lineage_entries: a columnLineage facet's JSON (already checked to
-     be valid JSON by msgspec) to its LineageEntry tuples and output fields, or None to decline
-     anything unusual, which the Python parser then reads and, if need be, rejects.
+   C function     Python twin (module: function)
+   -------------  ----------------------------------------------------------------------------
+   apply          ripple.graph.memory: MemoryGraph.apply (its Python branch)
+   schema         ripple.ingest.fastparse: _schema_fields
+   lineage        ripple.ingest.fastparse: _lineage_entries (its entries and fields)
+   project        ripple.ingest.projection: project (of fastparse.parse_event_json's event)
+   project_many   ripple.ingest.projection: project (for each body, as above)
+   setup          ripple.graph.native: _load (no twin: the one call that hands in every fact)
+   touch          ripple.graph.merge: touch
+   merge          ripple.graph.merge: merge (a tie: calls merge.wins)
+   prefix_code    ripple.graph.codes: kind_of_id
+   apply_facts    ripple.graph.memory: MemoryGraph._apply_columns
+   new_column     ripple.graph.memory: MemoryGraph._new_column
+   facet_value    ripple.ingest.fastparse: _schema, _lineage
+   schema_value   ripple.ingest.columns: schema_value
+   lineage_value  ripple.ingest.columns: lineage_value
+   project_event  ripple.ingest.projection: project
+   utc_time       ripple.ingest.fields: parse_timestamp (then datetime.isoformat)
+   run_uuid       ripple.ingest.fastparse: _uuid
 
-   Python keeps every decision that is not in these loops (a tie between two values of one
-   stamp, an id of no known kind: the loops call back); without this module (no C compiler
-   when installing), Ripple runs the Python versions and is only slower. */
+   (tests/unit/test_native.py checks that each row names a function of this file and one of
+   Python, and that every exported function has a row.)
+
+   The readers decline (answer None) anything unusual, which the Python parser then reads and,
+   if need be, rejects; schema() flattens nested fields to "parent.child", and lineage() reads
+   JSON that msgspec has already checked. Python keeps every decision that is not in these
+   loops (a tie between two values of one stamp, an id of no known kind: the loops call back);
+   without this module (no C compiler when installing, or RIPPLE_NATIVE=0), Ripple runs the
+   Python twins and is only slower. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 #include <structmember.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
-/* Set once by setup(): the codes and types the loops need (see ripple/graph/codes.py). */
+/* -- the facts Python hands in: setup() ---------------------------------------------------------
+
+   This file holds no fact of Ripple's own: every name, key, prefix, code, kind, rank and facet
+   name the loops use is handed in once by setup() (ripple/graph/native.py, from graph/codes.py,
+   graph/merge.py, graph/delta.py and model.py) and held here, interned, for the life of the
+   process. What stays are JSON's own words (null, true, false) and the forms of the standard
+   library the loops reproduce (datetime.isoformat, str(uuid.UUID)). */
+
+/* A str handed in, with its UTF-8 text for comparing raw JSON bytes (valid while it is held). */
+typedef struct {
+    PyObject *str;
+    const char *utf8;
+    Py_ssize_t len;
+} Name;
+
+/* Every str setup() takes, by its keyword. */
+#define NAME_LIST(X)                                                                               \
+    /* node ids, stamps, column-fact versions (graph/codes.py, graph/merge.py, model.py) */       \
+    X(ID_SEPARATOR, "id_separator")                                                                \
+    X(DATASET_PREFIX, "dataset_prefix")                                                            \
+    X(COLUMN_PREFIX, "column_prefix")                                                              \
+    X(JOB_PREFIX, "job_prefix")                                                                    \
+    X(RUN_PREFIX, "run_prefix")                                                                    \
+    X(STAMP_SEPARATOR, "stamp_separator")                                                          \
+    X(SCHEMA_TAG, "schema_tag")                                                                    \
+    X(LINEAGE_TAG, "lineage_tag")                                                                  \
+    X(DIRECT_TYPE, "direct_type")                                                                  \
+    X(INDIRECT_TYPE, "indirect_type")                                                              \
+    X(FIELD_PATH_SEPARATOR, "field_path_separator")                                                \
+    /* the node properties the projection writes (model.Prop) */                                  \
+    X(P_NAMESPACE, "prop_namespace")                                                               \
+    X(P_NAME, "prop_name")                                                                         \
+    X(P_TYPE, "prop_type")                                                                         \
+    X(P_RUN_ID, "prop_run_id")                                                                     \
+    X(P_JOB, "prop_job")                                                                           \
+    X(P_STATE, "prop_state")                                                                       \
+    X(P_UPDATED_AT, "prop_updated_at")                                                             \
+    X(P_STARTED_AT, "prop_started_at")                                                             \
+    X(P_ENDED_AT, "prop_ended_at")                                                                 \
+    X(P_NOMINAL_START, "prop_nominal_start")                                                       \
+    X(P_NOMINAL_END, "prop_nominal_end")                                                           \
+    X(P_LAST_RUN, "prop_last_run")                                                                 \
+    X(P_LAST_RUN_STATE, "prop_last_run_state")                                                     \
+    X(P_UNRESOLVED, "prop_unresolved")                                                             \
+    X(P_FACET, "prop_facet")                                                                       \
+    X(P_INPUT, "prop_input")                                                                       \
+    X(P_OUTPUT, "prop_output")                                                                     \
+    /* the facets read beyond their shape (model.Facet) */                                        \
+    X(F_SCHEMA, "facet_schema")                                                                    \
+    X(F_COLUMN_LINEAGE, "facet_column_lineage")                                                    \
+    X(F_JOB_TYPE, "facet_job_type")                                                                \
+    X(F_NOMINAL_TIME, "facet_nominal_time")                                                        \
+    X(F_OUTPUT_STATISTICS, "facet_output_statistics")                                              \
+    /* OpenLineage keys: of the decoded event's structs, and of the facets read here (model.Key) */ \
+    X(K_EVENT_TIME, "key_event_time")                                                              \
+    X(K_EVENT_TYPE, "key_event_type")                                                              \
+    X(K_RUN, "key_run")                                                                            \
+    X(K_JOB, "key_job")                                                                            \
+    X(K_INPUTS, "key_inputs")                                                                      \
+    X(K_OUTPUTS, "key_outputs")                                                                    \
+    X(K_DATASET, "key_dataset")                                                                    \
+    X(K_RUN_ID, "key_run_id")                                                                      \
+    X(K_NAMESPACE, "key_namespace")                                                                \
+    X(K_NAME, "key_name")                                                                          \
+    X(K_FACETS, "key_facets")                                                                      \
+    X(K_INPUT_FACETS, "key_input_facets")                                                          \
+    X(K_OUTPUT_FACETS, "key_output_facets")                                                        \
+    X(K_FIELDS, "key_fields")                                                                      \
+    X(K_TYPE, "key_type")                                                                          \
+    X(K_DESCRIPTION, "key_description")                                                            \
+    X(K_INPUT_FIELDS, "key_input_fields")                                                          \
+    X(K_TRANSFORMATION_TYPE, "key_transformation_type")                                            \
+    X(K_TRANSFORMATION_DESCRIPTION, "key_transformation_description")                              \
+    X(K_FIELD, "key_field")                                                                        \
+    X(K_TRANSFORMATIONS, "key_transformations")                                                    \
+    X(K_SUBTYPE, "key_subtype")                                                                    \
+    X(K_MASKING, "key_masking")                                                                    \
+    X(K_JOB_TYPE, "key_job_type")                                                                  \
+    X(K_PROCESSING_TYPE, "key_processing_type")                                                    \
+    X(K_INTEGRATION, "key_integration")                                                            \
+    X(K_NOMINAL_START_TIME, "key_nominal_start_time")                                              \
+    X(K_NOMINAL_END_TIME, "key_nominal_end_time")                                                  \
+    X(K_ROW_COUNT, "key_row_count")                                                                \
+    X(K_SIZE, "key_size")                                                                          \
+    X(K_FILE_COUNT, "key_file_count")
+
+#define NAME_ENUM(id, keyword) N_##id,
+enum { NAME_LIST(NAME_ENUM) NAME_COUNT };
+#undef NAME_ENUM
+#define NAME_KEYWORD(id, keyword) keyword,
+static const char *const NAME_KEYWORDS[NAME_COUNT] = {NAME_LIST(NAME_KEYWORD)};
+#undef NAME_KEYWORD
+
+static Name NAMES[NAME_COUNT];
+#define S(id) (NAMES[N_##id].str) /* the str itself */
+#define NAME(id) (&NAMES[N_##id])
+
+static Py_UCS4 ID_SEPARATOR_CHAR, STAMP_SEPARATOR_CHAR; /* the two one-character separators */
+static PyObject *S_EMPTY;                               /* "", as Python's `x or ""` gives */
+static int SET_UP = 0;                                  /* whether setup() has succeeded */
+
+static int ready(void) {
+    if (!SET_UP) {
+        PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup() was not called");
+    }
+    return SET_UP;
+}
+
+/* The codes and types the graph loops need (graph/codes.py, graph/delta.py). */
 static long DATASET_CODE = -1, COLUMN_CODE, HAS_COLUMN, DIRECT, INDIRECT;
 static PyTypeObject *LINEAGE_ENTRY = NULL;
-static PyObject *S_DATASET, *S_SCHEMA, *S_LINEAGE, *S_LINEAGE_DIGEST;
-static PyObject *S_DIRECT, *S_INDIRECT, *S_S, *S_L, *S_EMPTY, *S_COLON, *S_COLUMN_PREFIX,
-    *S_DATASET_PREFIX, *S_RUN_PREFIX, *S_JOB_PREFIX;
-static PyObject *S_INDEX, *S_IDS, *S_KINDS, *S_RECORDS, *S_OUT, *S_INC, *S_EDGES, *S_COLUMNS;
+
+/* A class of graph/delta.py: the names of the fields the loops use (read with getattr) and their
+   slots (which project() fills directly: the classes are dataclasses with __slots__). */
+typedef struct {
+    PyTypeObject *type;
+    PyObject *names[5];
+    Py_ssize_t offsets[5];
+    int count;
+} Shape;
+
+static Shape DELTA, NODE_UPSERT, EDGE_UPSERT, COLUMN_FACTS;
+/* their fields, in the order setup() takes their names */
+#define DELTA_STAMP (DELTA.names[0])
+#define DELTA_RUN (DELTA.names[1])
+#define DELTA_NODES (DELTA.names[2])
+#define DELTA_EDGES (DELTA.names[3])
+#define DELTA_COLUMNS (DELTA.names[4])
+#define NODE_ID (NODE_UPSERT.names[0])
+#define NODE_KIND (NODE_UPSERT.names[1])
+#define NODE_PROPS (NODE_UPSERT.names[2])
+#define EDGE_SRC (EDGE_UPSERT.names[0])
+#define EDGE_KIND (EDGE_UPSERT.names[1])
+#define EDGE_DST (EDGE_UPSERT.names[2])
+#define EDGE_PROPS (EDGE_UPSERT.names[3])
+#define EDGE_VARIANT (EDGE_UPSERT.names[4])
+#define FACTS_DATASET (COLUMN_FACTS.names[0])
+#define FACTS_SCHEMA (COLUMN_FACTS.names[1])
+#define FACTS_LINEAGE (COLUMN_FACTS.names[2])
+#define FACTS_LINEAGE_DIGEST (COLUMN_FACTS.names[3])
 
 /* The concatenation of `n` strs (a NULL part is skipped): one allocation, where
    PyUnicode_FromFormat would parse its format every time. */
@@ -66,7 +219,7 @@ static PyObject *join(PyObject **parts, int n) {
 /* -- column facts (MemoryGraph._apply_columns) ------------------------------------------------------------------------- */
 
 typedef struct {
-    PyObject *index, *ids, *kinds, *records, *out, *inc, *edges, *columns; /* held for a call */
+    PyObject *index, *ids, *kinds, *records, *out, *inc, *edges, *columns; /* borrowed for a call */
 } Graph;
 
 static PyObject *edge_key(Py_ssize_t src, Py_ssize_t dst, long code) {
@@ -230,7 +383,7 @@ static int find_version(PyObject *versions, PyObject *tag, PyObject *digest, PyO
 static int apply_schema(Graph *g, Py_ssize_t ds, PyObject *versions, PyObject *prefix,
                         PyObject *schema, PyObject *time, PyObject *stamp, PyObject *run) {
     PyObject *fields = PyTuple_GET_ITEM(schema, 0), *key, *found;
-    if (find_version(versions, S_S, PyTuple_GET_ITEM(schema, 1), &key, &found) < 0) {
+    if (find_version(versions, S(SCHEMA_TAG), PyTuple_GET_ITEM(schema, 1), &key, &found) < 0) {
         return -1;
     }
     int rc = 0;
@@ -268,7 +421,7 @@ static int apply_lineage(Graph *g, Py_ssize_t ds, PyObject *versions, PyObject *
                          PyObject *entries, PyObject *digest, PyObject *time, PyObject *stamp,
                          PyObject *run) {
     PyObject *key, *found;
-    if (find_version(versions, S_L, digest, &key, &found) < 0) {
+    if (find_version(versions, S(LINEAGE_TAG), digest, &key, &found) < 0) {
         return -1;
     }
     if (found != NULL) {
@@ -326,7 +479,7 @@ static int apply_lineage(Graph *g, Py_ssize_t ds, PyObject *versions, PyObject *
             last_dst_field = dst_field;
             last_dst = dst;
         }
-        int direct = kind == S_DIRECT || PyUnicode_Compare(kind, S_DIRECT) == 0;
+        int direct = kind == S(DIRECT_TYPE) || PyUnicode_Compare(kind, S(DIRECT_TYPE)) == 0;
         if (direct == 0 && PyErr_Occurred()) {
             break;
         }
@@ -383,9 +536,10 @@ static int apply_facts(Graph *g, PyObject *facts, PyObject *time, PyObject *stam
     PyObject *ds_id = NULL, *schema = NULL, *entries = NULL, *digest = NULL, *prefix = NULL,
              *tail = NULL, *number = NULL;
     int rc = -1;
-    if (!(ds_id = PyObject_GetAttr(facts, S_DATASET)) || !(schema = PyObject_GetAttr(facts, S_SCHEMA)) ||
-        !(entries = PyObject_GetAttr(facts, S_LINEAGE)) ||
-        !(digest = PyObject_GetAttr(facts, S_LINEAGE_DIGEST))) {
+    if (!(ds_id = PyObject_GetAttr(facts, FACTS_DATASET)) ||
+        !(schema = PyObject_GetAttr(facts, FACTS_SCHEMA)) ||
+        !(entries = PyObject_GetAttr(facts, FACTS_LINEAGE)) ||
+        !(digest = PyObject_GetAttr(facts, FACTS_LINEAGE_DIGEST))) {
         goto done;
     }
     if (!PyUnicode_Check(ds_id) || !PyTuple_Check(entries) ||
@@ -416,9 +570,10 @@ static int apply_facts(Graph *g, PyObject *facts, PyObject *time, PyObject *stam
             goto done;
         }
     }
-    /* a column id is its dataset's id ("dataset:<ns>:<name>") plus ":<field>" */
-    if (!(tail = PyUnicode_Substring(ds_id, 8, PY_SSIZE_T_MAX)) ||
-        !(prefix = join((PyObject *[]){S_COLUMN_PREFIX, tail, S_COLON}, 3))) {
+    /* a column id is its dataset's id, the column prefix for the dataset one, plus ":<field>"
+       (codes.column_prefix) */
+    if (!(tail = PyUnicode_Substring(ds_id, NAME(DATASET_PREFIX)->len, PY_SSIZE_T_MAX)) ||
+        !(prefix = join((PyObject *[]){S(COLUMN_PREFIX), tail, S(ID_SEPARATOR)}, 3))) {
         goto done;
     }
     if (schema != Py_None &&
@@ -441,48 +596,24 @@ done:
     return rc;
 }
 
-static int graph_part(PyObject *graph, PyObject *name, PyObject **slot, PyTypeObject *type) {
-    PyObject *value = PyObject_GetAttr(graph, name); /* held until graph_release */
-    if (value == NULL) {
-        return -1;
-    }
-    *slot = value;
-    if (Py_TYPE(value) != type) {
-        PyErr_Format(PyExc_TypeError, "apply: graph.%U is not a %s", name, type->tp_name);
-        return -1;
+/* The graph's parts, as MemoryGraph.apply hands them (borrowed: the call holds them); -1 with
+   a TypeError if one is not of its type. */
+static int graph_parts(PyObject *const *args, Graph *g) {
+    static const char *names[] = {"index", "ids", "kinds", "records", "out", "inc", "edges",
+                                  "columns"};
+    PyTypeObject *types[] = {&PyDict_Type, &PyList_Type, &PyByteArray_Type, &PyList_Type,
+                             &PyList_Type, &PyList_Type, &PyDict_Type, &PyDict_Type};
+    PyObject **slots[] = {&g->index, &g->ids, &g->kinds, &g->records,
+                          &g->out, &g->inc, &g->edges, &g->columns};
+    for (int i = 0; i < 8; i++) {
+        if (Py_TYPE(args[i]) != types[i]) {
+            PyErr_Format(PyExc_TypeError, "apply: the graph's %s is not a %s", names[i],
+                         types[i]->tp_name);
+            return -1;
+        }
+        *slots[i] = args[i];
     }
     return 0;
-}
-
-static void graph_release(Graph *g) {
-    Py_CLEAR(g->index);
-    Py_CLEAR(g->ids);
-    Py_CLEAR(g->kinds);
-    Py_CLEAR(g->records);
-    Py_CLEAR(g->out);
-    Py_CLEAR(g->inc);
-    Py_CLEAR(g->edges);
-    Py_CLEAR(g->columns);
-}
-
-/* The graph's parts, each a strong reference (graph_release drops them); -1 on error, with
-   whatever was taken released. */
-static int graph_parts(PyObject *graph, Graph *g) {
-    *g = (Graph){NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    int rc = graph_part(graph, S_INDEX, &g->index, &PyDict_Type) < 0 ||
-                   graph_part(graph, S_IDS, &g->ids, &PyList_Type) < 0 ||
-                   graph_part(graph, S_KINDS, &g->kinds, &PyByteArray_Type) < 0 ||
-                   graph_part(graph, S_RECORDS, &g->records, &PyList_Type) < 0 ||
-                   graph_part(graph, S_OUT, &g->out, &PyList_Type) < 0 ||
-                   graph_part(graph, S_INC, &g->inc, &PyList_Type) < 0 ||
-                   graph_part(graph, S_EDGES, &g->edges, &PyDict_Type) < 0 ||
-                   graph_part(graph, S_COLUMNS, &g->columns, &PyDict_Type) < 0
-               ? -1
-               : 0;
-    if (rc < 0) {
-        graph_release(g);
-    }
-    return rc;
 }
 
 /* -- apply: MemoryGraph.apply for a whole delta -------------------------------------------------- */
@@ -490,9 +621,8 @@ static int graph_parts(PyObject *graph, Graph *g) {
 static PyObject *NODE_KINDS = NULL;   /* tuple: the NodeKind member of each node code */
 static PyObject *EDGE_CODES = NULL;   /* tuple: (EdgeKind member, variant) of each edge code */
 static PyObject *PREFIX_CODES = NULL; /* dict: "dataset" -> its node code, ... */
-static PyObject *WINS = NULL;         /* memory._wins: the tie-break of two values of one stamp */
-static PyObject *KIND_OF = NULL;      /* memory._kind_of: raises for an id of no known kind */
-static PyObject *S_ID, *S_KIND, *S_PROPS, *S_SRC, *S_DST, *S_VARIANT, *S_STAMP, *S_RUN, *S_NODES;
+static PyObject *WINS = NULL;         /* merge.wins: the tie-break of two values of one stamp */
+static PyObject *KIND_OF = NULL;      /* codes.kind_of_id: raises for an id of no known kind */
 
 static PyObject *new_record(PyObject *time, PyObject *stamp, PyObject *run, PyObject *props,
                             int none_if_empty) {
@@ -611,8 +741,9 @@ static long node_code(PyObject *kind) {
 }
 
 static long prefix_code(PyObject *node_id) {
-    /* the node code its id's prefix names ("dataset:..." -> dataset), as memory._kind_of */
-    Py_ssize_t colon = PyUnicode_FindChar(node_id, ':', 0, PyUnicode_GET_LENGTH(node_id), 1);
+    /* the node code its id's prefix names ("dataset:..." -> dataset), as codes.kind_of_id */
+    Py_ssize_t colon =
+        PyUnicode_FindChar(node_id, ID_SEPARATOR_CHAR, 0, PyUnicode_GET_LENGTH(node_id), 1);
     PyObject *prefix = NULL, *code = NULL;
     if (colon >= 0) {
         prefix = PyUnicode_Substring(node_id, 0, colon);
@@ -666,8 +797,8 @@ static PyObject *get_dict(PyObject *obj, PyObject *name) {
 }
 
 static int apply_node(Graph *g, PyObject *node, PyObject *time, PyObject *stamp, PyObject *run) {
-    PyObject *id = PyObject_GetAttr(node, S_ID), *kind = PyObject_GetAttr(node, S_KIND),
-             *props = get_dict(node, S_PROPS);
+    PyObject *id = PyObject_GetAttr(node, NODE_ID), *kind = PyObject_GetAttr(node, NODE_KIND),
+             *props = get_dict(node, NODE_PROPS);
     int rc = -1;
     if (!id || !kind || !props) {
         goto done;
@@ -736,9 +867,10 @@ static Py_ssize_t endpoint(Graph *g, PyObject *node_id, PyObject *time, PyObject
 }
 
 static int apply_edge(Graph *g, PyObject *edge, PyObject *time, PyObject *stamp, PyObject *run) {
-    PyObject *src_id = PyObject_GetAttr(edge, S_SRC), *dst_id = PyObject_GetAttr(edge, S_DST),
-             *kind = PyObject_GetAttr(edge, S_KIND), *variant = PyObject_GetAttr(edge, S_VARIANT),
-             *props = get_dict(edge, S_PROPS), *key = NULL;
+    PyObject *src_id = PyObject_GetAttr(edge, EDGE_SRC), *dst_id = PyObject_GetAttr(edge, EDGE_DST),
+             *kind = PyObject_GetAttr(edge, EDGE_KIND),
+             *variant = PyObject_GetAttr(edge, EDGE_VARIANT), *props = get_dict(edge, EDGE_PROPS),
+             *key = NULL;
     int rc = -1;
     if (!src_id || !dst_id || !kind || !variant || !props) {
         goto done;
@@ -781,22 +913,23 @@ done:
 
 static PyObject *apply(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "apply(graph, delta)");
-        return NULL;
-    }
-    if (NODE_KINDS == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup() was not called");
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError,
+                        "apply(index, ids, kinds, records, out, inc, edges, columns, delta)");
         return NULL;
     }
     Graph g;
-    if (graph_parts(args[0], &g) < 0) {
+    if (!ready()) {
         return NULL;
     }
-    PyObject *delta = args[1], *result = NULL, *time = NULL;
-    PyObject *stamp = PyObject_GetAttr(delta, S_STAMP), *run = PyObject_GetAttr(delta, S_RUN),
-             *nodes = PyObject_GetAttr(delta, S_NODES), *edges = PyObject_GetAttr(delta, S_EDGES),
-             *columns = PyObject_GetAttr(delta, S_COLUMNS);
+    if (graph_parts(args, &g) < 0) {
+        return NULL;
+    }
+    PyObject *delta = args[8], *result = NULL, *time = NULL;
+    PyObject *stamp = PyObject_GetAttr(delta, DELTA_STAMP), *run = PyObject_GetAttr(delta, DELTA_RUN),
+             *nodes = PyObject_GetAttr(delta, DELTA_NODES),
+             *edges = PyObject_GetAttr(delta, DELTA_EDGES),
+             *columns = PyObject_GetAttr(delta, DELTA_COLUMNS);
     if (!stamp || !run || !nodes || !edges || !columns) {
         goto done;
     }
@@ -805,8 +938,9 @@ static PyObject *apply(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         PyErr_SetString(PyExc_TypeError, "apply: a malformed GraphDelta");
         goto done;
     }
-    /* the stamp is "<time>|<rank>" */
-    Py_ssize_t bar = PyUnicode_FindChar(stamp, '|', 0, PyUnicode_GET_LENGTH(stamp), 1);
+    /* the stamp is "<time>|<rank>" (merge.time_of) */
+    Py_ssize_t bar =
+        PyUnicode_FindChar(stamp, STAMP_SEPARATOR_CHAR, 0, PyUnicode_GET_LENGTH(stamp), 1);
     if (bar == -2 || !(time = bar < 0 ? (Py_INCREF(stamp), stamp) : PyUnicode_Substring(stamp, 0, bar))) {
         goto done;
     }
@@ -834,7 +968,6 @@ done:
     Py_XDECREF(edges);
     Py_XDECREF(columns);
     Py_XDECREF(time);
-    graph_release(&g);
     return result;
 }
 
@@ -965,11 +1098,42 @@ static int skip(Cursor *c, int depth) {
     return c->p > start;
 }
 
-static int is_key(const Span *s, const char *key, size_t n) {
-    return !s->escaped && (size_t)s->len == n && memcmp(s->start, key, n) == 0;
+/* Whether n bytes at a and b are equal: keys are short, so a word or two of each (overlapping,
+   never past the n bytes) rather than a call to memcmp. */
+static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
+    if (n >= 8) {
+        uint64_t x, y, u, v;
+        if (n > 16) {
+            return memcmp(a, b, n) == 0;
+        }
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8);
+        memcpy(&v, b + n - 8, 8);
+        return x == y && u == v;
+    }
+    if (n >= 4) {
+        uint32_t x, y, u, v;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return x == y && u == v;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
-#define is(span, key) is_key(span, key, sizeof(key) - 1) /* key: a string literal */
+static inline int is_key(const Span *s, const Name *key) {
+    /* the span is that key, written without escapes */
+    return !s->escaped && s->len == key->len && same_bytes(s->start, key->utf8, s->len);
+}
+
+#define is(span, id) is_key(span, NAME(id)) /* id: a key setup() took (K_...) */
 
 static PyObject *text(const Span *s) {
     /* a str for an unescaped span; NULL without an exception declines (escapes, or text that
@@ -1087,19 +1251,29 @@ static int shared_text(Cursor *c, Target *t, PyObject **out) {
     return 1;
 }
 
-/* DIRECT or INDIRECT, whatever the case, as `type.upper()` would match; NULL otherwise
-   (non-ASCII text declines: Python's upper() maps a few letters of other scripts to ASCII). */
+/* Whether the span, upper-cased in ASCII, is `word` (non-ASCII text never is: Python's upper()
+   maps a few letters of other scripts to ASCII, so such text declines). */
+static int upper_is(const char *p, Py_ssize_t n, const Name *word) {
+    if (n != word->len) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if ((ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch) != word->utf8[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The direct or indirect type, whatever the case, as `type.upper()` would match; NULL otherwise. */
 static PyObject *transformation_type(const Span *type) {
-    char upper[9];
-    if (type->start == NULL || type->escaped || (type->len != 6 && type->len != 8)) {
+    if (type->start == NULL || type->escaped) {
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < type->len; i++) {
-        char ch = type->start[i];
-        upper[i] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
-    }
-    upper[type->len] = 0;
-    return strcmp(upper, "DIRECT") == 0 ? S_DIRECT : strcmp(upper, "INDIRECT") == 0 ? S_INDIRECT : NULL;
+    return upper_is(type->start, type->len, NAME(DIRECT_TYPE))     ? S(DIRECT_TYPE)
+           : upper_is(type->start, type->len, NAME(INDIRECT_TYPE)) ? S(INDIRECT_TYPE)
+                                                                   : NULL;
 }
 
 /* One transformation: {"type": Name, "subtype"?, "description"?, "masking"?}. */
@@ -1113,13 +1287,13 @@ static int transformation(Cursor *c, Target *t) {
         if (!ok) {
             break;
         }
-        if (is(&key, "type")) {
+        if (is(&key, K_TYPE)) {
             ok = type.start == NULL && string(c, &type);
-        } else if (is(&key, "subtype")) {
+        } else if (is(&key, K_SUBTYPE)) {
             ok = subtype == NULL && shared_text(c, t, &subtype);
-        } else if (is(&key, "description")) {
+        } else if (is(&key, K_DESCRIPTION)) {
             ok = description == NULL && shared_text(c, t, &description);
-        } else if (is(&key, "masking")) {
+        } else if (is(&key, K_MASKING)) {
             ok = masking == -1;
             if (ok) {
                 masking = literal(c, "true")                                 ? 1
@@ -1149,22 +1323,25 @@ static int transformation(Cursor *c, Target *t) {
 
 /* "<prefix><a>:<b>[:<c>]" from the raw spans, as one str; NULL without an exception declines
    (text that is not UTF-8, which msgspec would have refused anyway). */
-static PyObject *node_id(const char *prefix, const Span *a, const Span *b, const Span *c) {
-    size_t p = strlen(prefix), n = p + a->len + 1 + b->len + (c ? 1 + c->len : 0);
+static PyObject *node_id(const Name *prefix, const Span *a, const Span *b, const Span *c) {
+    const Name *sep = NAME(ID_SEPARATOR);
+    size_t n = prefix->len + a->len + sep->len + b->len + (c ? sep->len + c->len : 0);
     char small[512], *buf = n <= sizeof small ? small : PyMem_Malloc(n);
     if (buf == NULL) {
         return PyErr_NoMemory();
     }
     char *w = buf;
-    memcpy(w, prefix, p);
-    w += p;
+    memcpy(w, prefix->utf8, prefix->len);
+    w += prefix->len;
     memcpy(w, a->start, a->len);
     w += a->len;
-    *w++ = ':';
+    memcpy(w, sep->utf8, sep->len);
+    w += sep->len;
     memcpy(w, b->start, b->len);
     w += b->len;
     if (c != NULL) {
-        *w++ = ':';
+        memcpy(w, sep->utf8, sep->len);
+        w += sep->len;
         memcpy(w, c->start, c->len);
     }
     PyObject *id = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)n, NULL);
@@ -1181,13 +1358,13 @@ static PyObject *node_id(const char *prefix, const Span *a, const Span *b, const
 static int field_ids(Target *t, const Span *ns, const Span *name, const Span *field) {
     t->dataset = remembered(t->datasets, ns, name);
     if (t->dataset == NULL) {
-        PyObject *dataset = node_id("dataset:", ns, name, NULL);
+        PyObject *dataset = node_id(NAME(DATASET_PREFIX), ns, name, NULL);
         t->dataset = dataset ? shared(t->ids, dataset) : NULL;
         if (t->dataset != NULL) {
             remember(t->datasets, &t->next_dataset, ns, name, t->dataset);
         }
     }
-    t->column = t->dataset ? node_id("datasetField:", ns, name, field) : NULL;
+    t->column = t->dataset ? node_id(NAME(COLUMN_PREFIX), ns, name, field) : NULL;
     return t->column != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
 }
 
@@ -1221,13 +1398,13 @@ static int input_field(Cursor *c, Target *t, PyObject *default_kind) {
         if (!ok) {
             break;
         }
-        Span *slot = is(&key, "namespace") ? &ns
-                     : is(&key, "name")    ? &name
-                     : is(&key, "field")   ? &field
+        Span *slot = is(&key, K_NAMESPACE) ? &ns
+                     : is(&key, K_NAME)    ? &name
+                     : is(&key, K_FIELD)   ? &field
                                            : NULL;
         if (slot != NULL) { /* a Name: a non-empty string without escapes, given once */
             ok = slot->start == NULL && string(c, slot) && slot->len > 0 && !slot->escaped;
-        } else if (is(&key, "transformations")) {
+        } else if (is(&key, K_TRANSFORMATIONS)) {
             ok = !read && later == NULL;
             if (ok && ns.start && name.start && field.start) { /* the usual order: read it now */
                 rc = field_ids(t, &ns, &name, &field);
@@ -1287,14 +1464,14 @@ static int field_lineage(Cursor *c, Target *t) {
         if (!ok) {
             break;
         }
-        if (is(&key, "inputFields")) {
+        if (is(&key, K_INPUT_FIELDS)) {
             ok = !inputs;
             inputs = 1;
             if (ok) {
-                rc = input_list(c, t, S_DIRECT);
+                rc = input_list(c, t, S(DIRECT_TYPE));
                 ok = rc == 1;
             }
-        } else if (is(&key, "transformationType") || is(&key, "transformationDescription")) {
+        } else if (is(&key, K_TRANSFORMATION_TYPE) || is(&key, K_TRANSFORMATION_DESCRIPTION)) {
             ok = literal(c, "null"); /* the legacy form: Python reads it */
         } else {
             ok = skip(c, 0);
@@ -1311,8 +1488,7 @@ static int field_lineage(Cursor *c, Target *t) {
 
 static PyObject *lineage(PyObject *module, PyObject *raw) {
     (void)module;
-    if (LINEAGE_ENTRY == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup() was not called");
+    if (!ready()) {
         return NULL;
     }
     Py_buffer view;
@@ -1335,7 +1511,7 @@ static PyObject *lineage(PyObject *module, PyObject *raw) {
             rc = 0;
             break;
         }
-        if (is(&key, "fields")) {
+        if (is(&key, K_FIELDS)) {
             rc = !seen_fields && eat(&c, '{');
             seen_fields = 1;
             t.entries = direct;
@@ -1361,13 +1537,13 @@ static PyObject *lineage(PyObject *module, PyObject *raw) {
                 } while (rc == 1 && eat(&c, ','));
                 rc = rc == 1 ? eat(&c, '}') : rc;
             }
-        } else if (is(&key, "dataset")) {
+        } else if (is(&key, K_DATASET)) {
             rc = !seen_dataset;
             seen_dataset = 1;
             if (rc == 1 && !literal(&c, "null")) {
                 t.dst = Py_None;
                 t.entries = indirect;
-                rc = input_list(&c, &t, S_INDIRECT);
+                rc = input_list(&c, &t, S(INDIRECT_TYPE));
             }
         } else {
             rc = skip(&c, 0);
@@ -1438,13 +1614,13 @@ static int schema_fields(Cursor *c, PyObject *prefix, PyObject *out, int depth) 
             if (!ok) {
                 break;
             }
-            if (is(&key, "name")) {
+            if (is(&key, K_NAME)) {
                 ok = name.start == NULL && string(c, &name) && name.len > 0 && !name.escaped;
-            } else if (is(&key, "type")) {
+            } else if (is(&key, K_TYPE)) {
                 ok = type == NULL && optional_text(c, &type);
-            } else if (is(&key, "description")) {
+            } else if (is(&key, K_DESCRIPTION)) {
                 ok = description == NULL && optional_text(c, &description);
-            } else if (is(&key, "fields")) {
+            } else if (is(&key, K_FIELDS)) {
                 ok = nested == NULL;
                 if (ok) {
                     ws(c);
@@ -1483,7 +1659,7 @@ static int schema_fields(Cursor *c, PyObject *prefix, PyObject *out, int depth) 
                                                   : 1;
         }
         if (rc == 1 && nested != NULL) {
-            PyObject *child_prefix = PyUnicode_FromFormat("%U.", full);
+            PyObject *child_prefix = join((PyObject *[]){full, S(FIELD_PATH_SEPARATOR)}, 2);
             Cursor inner = {nested, c->end};
             rc = child_prefix == NULL ? -1 : schema_fields(&inner, child_prefix, out, depth + 1);
             Py_XDECREF(child_prefix);
@@ -1501,6 +1677,9 @@ static int schema_fields(Cursor *c, PyObject *prefix, PyObject *out, int depth) 
 
 static PyObject *schema(PyObject *module, PyObject *raw) {
     (void)module;
+    if (!ready()) {
+        return NULL;
+    }
     Py_buffer view;
     if (PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
@@ -1513,7 +1692,7 @@ static PyObject *schema(PyObject *module, PyObject *raw) {
             Span key;
             if (!object_key(&c, &key)) {
                 rc = 0;
-            } else if (is(&key, "fields")) {
+            } else if (is(&key, K_FIELDS)) {
                 rc = seen ? 0 : schema_fields(&c, NULL, out, 0);
                 seen = 1;
             } else {
@@ -1537,13 +1716,48 @@ static PyObject *schema(PyObject *module, PyObject *raw) {
 
 /* -- facet values: schema and lineage facets to Schema and Lineage, through the parser's memo --- */
 
-static PyObject *P_DIGEST = NULL;           /* columns._digest: bytes -> hex str */
-static PyTypeObject *SCHEMA_TYPE = NULL;    /* graph.delta.Schema (a named tuple) */
-static PyTypeObject *LINEAGE_TYPE = NULL;   /* ingest.columns.Lineage (a named tuple) */
-static PyObject *P_DECODE = NULL;           /* fastparse._EVENT.decode */
-static PyObject *P_DECLINES = NULL;         /* the exceptions that mean "take the Python path" */
-static PyObject *RECORD_PREFIX = NULL;      /* bytes a sync record starts with */
-static PyObject *A_SEEN, *A_CAPACITY;
+static PyTypeObject *SCHEMA_TYPE = NULL; /* graph.delta.Schema (a named tuple), from setup() */
+
+/* The parser's own helpers, which project() and project_many() take with each call (the `parser`
+   argument, fastparse._PARSER: ingest/ is a layer above the graph that configures this module,
+   so they are not held here). Borrowed for the call. */
+typedef struct {
+    PyObject *decode;           /* fastparse._EVENT.decode: an event's JSON -> its structs */
+    PyObject *generic;          /* fastparse._GENERIC.decode: a facet's JSON -> its value */
+    PyObject *schema;           /* fastparse._schema(raw, memo): a facet the readers decline */
+    PyObject *lineage;          /* fastparse._lineage(raw, memo): likewise */
+    PyObject *resolve;          /* projection._resolve(lineage, schema, known) */
+    PyObject *digest;           /* columns.digest: bytes -> hex str */
+    PyTypeObject *lineage_type; /* columns.Lineage (a named tuple) */
+    PyObject *memo_get;         /* FacetMemo.get(memo, key) */
+    PyObject *memo_put;         /* FacetMemo.put(memo, key, value) */
+    PyObject *unset;            /* msgspec.UNSET */
+    PyObject *declines;         /* the exceptions that mean "take the Python path" */
+    PyObject *record_prefix;    /* the bytes a sync record starts with */
+} Parser;
+
+enum { PARSER_FIELDS = 12 };
+
+static int parser_of(PyObject *given, Parser *h) {
+    if (!PyTuple_Check(given) || PyTuple_GET_SIZE(given) != PARSER_FIELDS) {
+        PyErr_SetString(PyExc_TypeError, "project: parser is a tuple of 12 (see _native.pyi)");
+        return -1;
+    }
+    PyObject **items = &PyTuple_GET_ITEM(given, 0);
+    PyObject *lineage_type = items[6];
+    if (!PyType_Check(lineage_type) ||
+        !PyType_IsSubtype((PyTypeObject *)lineage_type, &PyTuple_Type) ||
+        !PyTuple_Check(items[10]) || !PyBytes_Check(items[11])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "project: the parser's lineage type is a named tuple, its declines a "
+                        "tuple, its record prefix bytes");
+        return -1;
+    }
+    *h = (Parser){items[0], items[1], items[2], items[3], items[4], items[5],
+                  (PyTypeObject *)lineage_type, items[7], items[8], items[9], items[10],
+                  items[11]};
+    return 0;
+}
 
 /* A growing byte buffer. */
 typedef struct {
@@ -1620,10 +1834,10 @@ static int put_rows(Buf *b, PyObject *rows) {
     return put(b, "]", 1) < 0 ? -1 : 1;
 }
 
-/* columns._digest of the buffer; NULL on error. */
-static PyObject *digest_of(Buf *b) {
+/* columns.digest of the buffer; NULL on error. */
+static PyObject *digest_of(const Parser *h, Buf *b) {
     PyObject *data = PyBytes_FromStringAndSize(b->data, b->len);
-    PyObject *digest = data ? PyObject_CallOneArg(P_DIGEST, data) : NULL;
+    PyObject *digest = data ? PyObject_CallOneArg(h->digest, data) : NULL;
     Py_XDECREF(data);
     return digest;
 }
@@ -1640,12 +1854,12 @@ static PyObject *named_tuple(PyTypeObject *type, PyObject **items, int n) {
 }
 
 /* columns.schema_value(fields) */
-static PyObject *schema_value(PyObject *fields) {
+static PyObject *schema_value(const Parser *h, PyObject *fields) {
     Buf b = {NULL, 0, 0};
     int rc = put_rows(&b, fields);
     PyObject *value = NULL;
     if (rc == 1) {
-        PyObject *digest = digest_of(&b);
+        PyObject *digest = digest_of(h, &b);
         if (digest != NULL) {
             PyObject *items[2] = {fields, digest};
             value = named_tuple(SCHEMA_TYPE, items, 2);
@@ -1659,7 +1873,7 @@ static PyObject *schema_value(PyObject *fields) {
 }
 
 /* columns.lineage_value(entries, fields) */
-static PyObject *lineage_value(PyObject *entries, PyObject *fields) {
+static PyObject *lineage_value(const Parser *h, PyObject *entries, PyObject *fields) {
     Buf b = {NULL, 0, 0};
     PyObject *value = NULL, *digest = NULL, *sources = NULL;
     int rc = put(&b, "[", 1) < 0 ? -1 : put_rows(&b, entries);
@@ -1674,7 +1888,8 @@ static PyObject *lineage_value(PyObject *entries, PyObject *fields) {
         }
     }
     int wide = 0;
-    if (rc == 1 && (digest = digest_of(&b)) != NULL && (sources = PyFrozenSet_New(NULL)) != NULL) {
+    if (rc == 1 && (digest = digest_of(h, &b)) != NULL &&
+        (sources = PyFrozenSet_New(NULL)) != NULL) {
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(entries); i++) {
             PyObject *entry = PyTuple_GET_ITEM(entries, i);
             wide |= PyTuple_GET_ITEM(entry, 2) == Py_None;
@@ -1685,7 +1900,7 @@ static PyObject *lineage_value(PyObject *entries, PyObject *fields) {
         }
         if (sources != NULL) {
             PyObject *items[5] = {entries, fields, digest, sources, wide ? Py_True : Py_False};
-            value = named_tuple(LINEAGE_TYPE, items, 5);
+            value = named_tuple(h->lineage_type, items, 5);
         }
     } else if (rc == 0) {
         value = Py_NewRef(Py_None);
@@ -1696,115 +1911,114 @@ static PyObject *lineage_value(PyObject *entries, PyObject *fields) {
     return value;
 }
 
-/* The Schema (tag 's') or Lineage (tag 'l') of a facet's raw JSON, as fastparse._schema and
-   _lineage give it: from the memo when its exact bytes were seen, else read here and
-   remembered; what the readers decline goes to `fallback(raw, memo)` in Python. */
-static PyObject *facet_value(PyObject *raw, PyObject *memo, char tag, PyObject *fallback) {
+/* The Schema or Lineage of a facet's raw JSON, as fastparse._schema and _lineage give it: from
+   the memo when its exact bytes were seen (keyed by the tag, codes.SCHEMA_TAG or LINEAGE_TAG,
+   then the bytes), else read here and remembered; what the readers decline goes to the parser's
+   fallback(raw, memo) in Python. */
+static PyObject *facet_value(const Parser *h, PyObject *raw, PyObject *memo, int is_schema) {
     Py_buffer view;
     if (PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    PyObject *key = PyBytes_FromStringAndSize(NULL, view.len + 1), *seen = NULL, *value = NULL;
-    long capacity = 0;
-    PyTypeObject *type = tag == 's' ? SCHEMA_TYPE : LINEAGE_TYPE;
+    const Name *tag = is_schema ? NAME(SCHEMA_TAG) : NAME(LINEAGE_TAG);
+    PyObject *key = PyBytes_FromStringAndSize(NULL, tag->len + view.len), *value = NULL;
+    PyTypeObject *type = is_schema ? SCHEMA_TYPE : h->lineage_type;
     if (key != NULL) {
-        PyBytes_AS_STRING(key)[0] = tag;
-        memcpy(PyBytes_AS_STRING(key) + 1, view.buf, view.len);
+        memcpy(PyBytes_AS_STRING(key), tag->utf8, tag->len);
+        memcpy(PyBytes_AS_STRING(key) + tag->len, view.buf, view.len);
     }
     if (key != NULL && memo != Py_None) {
-        seen = PyObject_GetAttr(memo, A_SEEN);
-        PyObject *limit = seen ? PyObject_GetAttr(memo, A_CAPACITY) : NULL;
-        capacity = limit ? PyLong_AsLong(limit) : -1;
-        Py_XDECREF(limit);
-        if (seen != NULL && !PyDict_Check(seen)) {
-            PyErr_SetString(PyExc_TypeError, "project: the memo's _seen is not a dict");
-        }
-        if (!PyErr_Occurred()) {
-            PyObject *found = PyDict_GetItemWithError(seen, key);
-            if (found != NULL && Py_TYPE(found) == type) {
-                value = Py_NewRef(found);
-            }
+        PyObject *found = PyObject_CallFunctionObjArgs(h->memo_get, memo, key, NULL);
+        if (found != NULL && Py_TYPE(found) == type) {
+            value = found;
+        } else {
+            Py_XDECREF(found);
         }
     }
     if (value == NULL && key != NULL && !PyErr_Occurred()) {
-        PyObject *read = tag == 's' ? schema(NULL, raw) : lineage(NULL, raw);
+        PyObject *read = is_schema ? schema(NULL, raw) : lineage(NULL, raw);
         if (read != NULL && read != Py_None) {
-            value = tag == 's' ? schema_value(read)
-                               : lineage_value(PyTuple_GET_ITEM(read, 0), PyTuple_GET_ITEM(read, 1));
+            value = is_schema ? schema_value(h, read)
+                              : lineage_value(h, PyTuple_GET_ITEM(read, 0),
+                                              PyTuple_GET_ITEM(read, 1));
         }
         if (read == Py_None || value == Py_None) { /* declined: Python reads it (and remembers) */
             Py_CLEAR(value);
-            value = PyObject_CallFunctionObjArgs(fallback, raw, memo, NULL);
-        } else if (value != NULL && seen != NULL) {
-            if (PyDict_GET_SIZE(seen) >= capacity) {
-                PyDict_Clear(seen);
-            }
-            if (PyDict_SetItem(seen, key, value) < 0) {
+            value = PyObject_CallFunctionObjArgs(is_schema ? h->schema : h->lineage, raw, memo,
+                                                 NULL);
+        } else if (value != NULL && memo != Py_None) {
+            PyObject *put = PyObject_CallFunctionObjArgs(h->memo_put, memo, key, value, NULL);
+            if (put == NULL) {
                 Py_CLEAR(value);
             }
+            Py_XDECREF(put);
         }
         Py_XDECREF(read);
     }
     Py_XDECREF(key);
-    Py_XDECREF(seen);
     PyBuffer_Release(&view);
     return value;
 }
 
 /* -- project: a decoded event's common shape straight to its GraphDelta ----------------------- */
 
-/* The delta's classes are dataclasses with __slots__: an instance is allocated and its slots
-   filled directly (what their generated __init__ would do, without running Python). */
-typedef struct {
-    PyTypeObject *type;
-    Py_ssize_t offsets[5];
-    int count;
-} Shape;
+/* The kinds of what an event's common shape asserts (setup()'s project_kinds, project_edges). */
+static PyObject *KIND_JOB, *KIND_RUN, *KIND_DATASET; /* NodeKind members */
+enum { READ_BY, WRITES, RUN_OF, READ, PRODUCED, PROJECT_EDGES };
+static PyObject *EDGE_KINDS[PROJECT_EDGES];    /* EdgeKind members */
+static PyObject *EDGE_VARIANTS[PROJECT_EDGES]; /* their variants (graph/codes.py EDGE_CODES) */
 
-static Shape DELTA, NODE_UPSERT, EDGE_UPSERT, COLUMN_FACTS;
-static PyObject *P_GENERIC = NULL, *P_SCHEMA = NULL, *P_LINEAGE = NULL, *P_RESOLVE = NULL;
-static PyObject *P_JOB_KIND, *P_RUN_KIND, *P_DATASET_KIND;          /* NodeKind members */
-static PyObject *P_READ_BY, *P_WRITES, *P_RUN_OF, *P_READ, *P_PRODUCED; /* EdgeKind members */
-static PyObject *EVENT_TYPES[6];                                     /* START ... OTHER */
-static const char *EVENT_TYPE_NAMES[6] = {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"};
-static const int EVENT_RANKS[6] = {1, 2, 3, 3, 3, 0};
-static PyObject *K_NAMESPACE, *K_NAME, *K_TYPE, *K_RUN_ID, *K_JOB, *K_STATE, *K_UPDATED_AT,
-    *K_STARTED_AT, *K_ENDED_AT, *K_NOMINAL_START, *K_NOMINAL_END, *K_LAST_RUN,
-    *K_LAST_RUN_STATE, *K_UNRESOLVED, *F_COLUMN_LINEAGE, *F_JOB_TYPE, *F_NOMINAL_TIME,
-    *F_PROCESSING_TYPE, *F_INTEGRATION, *F_NOMINAL_START_TIME, *F_NOMINAL_END_TIME,
-    *F_OUTPUT_STATISTICS, *K_ROW_COUNT, *K_SIZE, *K_FILE_COUNT;
-static PyObject *A_EVENT_TIME, *A_EVENT_TYPE, *A_RUN, *A_JOB, *A_INPUTS, *A_OUTPUTS, *A_DATASET,
-    *A_RUN_ID, *A_FACETS, *A_INPUT_FACETS, *A_OUTPUT_FACETS;
-static PyObject *UNSET_VALUE = NULL; /* msgspec.UNSET */
-static PyObject *S_FACET_DOT, *S_INPUT_DOT, *S_OUTPUT_DOT;
+/* The run states an eventType may name (model.EVENT_TYPES): each as setup() gave it, with its
+   rank in a stamp (merge.RANK) and whether it sets a run's started_at or ended_at. */
+enum { MAX_EVENT_TYPES = 16 };
+static Name EVENT_TYPES[MAX_EVENT_TYPES];
+static long EVENT_RANKS[MAX_EVENT_TYPES];
+static int EVENT_STARTS[MAX_EVENT_TYPES], EVENT_ENDS[MAX_EVENT_TYPES], EVENT_TYPE_COUNT = 0;
 
-/* Facets whose shape the Python parser checks (fastparse._FACETS): this path declines them, but
-   for the two it checks itself. */
-static const char *TYPED_RUN[] = {"parent", "errorMessage", NULL};
-static const char *TYPED_JOB[] = {"ownership", "sourceCodeLocation", "sql", NULL};
-static const char *TYPED_DATASET[] = {"ownership", "version", "symlinks", "dataQualityAssertions",
-                                      NULL};
-static const char *TYPED_INPUT[] = {"dataQualityMetrics", NULL};
-static const char *TYPED_OUTPUT[] = {NULL}; /* outputStatistics: checked here */
+/* The facets whose shape the Python parser checks (model.CHECKED_FACETS), by where they appear,
+   but those this path checks itself: frozensets of names; this path declines an event with one. */
+enum { ON_RUN, ON_JOB, ON_DATASET, ON_INPUT, ON_OUTPUT, PLACES };
+static PyObject *DECLINED[PLACES];
 
-static int shape(Shape *s, PyObject *type, const char *const *fields) {
-    if (!PyType_Check(type)) {
-        PyErr_SetString(PyExc_TypeError, "setup_projection: a delta class is not a type");
+/* Fills `s` from a class of graph/delta.py and the names of its fields the loops use, which
+   must be its slots. */
+static int shape(Shape *s, PyObject *given, int count) {
+    PyObject *type = PyTuple_Check(given) && PyTuple_GET_SIZE(given) == 2
+                         ? PyTuple_GET_ITEM(given, 0)
+                         : NULL,
+             *names = type ? PyTuple_GET_ITEM(given, 1) : NULL;
+    if (type == NULL || !PyType_Check(type) || !PyTuple_Check(names) ||
+        PyTuple_GET_SIZE(names) != count) {
+        PyErr_Format(PyExc_TypeError, "setup: a delta class is given as (class, %d field names)",
+                     count);
         return -1;
     }
-    Shape found = {(PyTypeObject *)type, {0}, 0};
-    for (; fields[found.count] != NULL; found.count++) {
-        PyObject *descr = PyDict_GetItemString(found.type->tp_dict, fields[found.count]);
+    Shape found = {(PyTypeObject *)type, {NULL}, {0}, count};
+    for (int i = 0; i < count; i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        PyObject *descr = PyUnicode_Check(name)
+                              ? PyDict_GetItemWithError(found.type->tp_dict, name)
+                              : NULL;
         if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type ||
             ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
-            PyErr_Format(PyExc_TypeError, "setup_projection: %s.%s is not a slot",
-                         found.type->tp_name, fields[found.count]);
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError, "setup: %s.%S is not a slot", found.type->tp_name,
+                             name);
+            }
             return -1;
         }
-        found.offsets[found.count] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        found.offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        found.names[i] = name;
     }
     Py_INCREF(type);
+    for (int i = 0; i < count; i++) {
+        Py_INCREF(found.names[i]);
+        PyUnicode_InternInPlace(&found.names[i]);
+    }
     Py_XDECREF(s->type);
+    for (int i = 0; i < 5; i++) {
+        Py_XDECREF(s->names[i]);
+    }
     *s = found;
     return 0;
 }
@@ -1921,21 +2135,6 @@ static int run_uuid(PyObject *text, PyObject **out) {
     return *out == NULL ? -1 : 1;
 }
 
-static int in_list(PyObject *name, const char *const *names) {
-    Py_ssize_t n;
-    const char *p = PyUnicode_AsUTF8AndSize(name, &n);
-    if (p == NULL) {
-        PyErr_Clear();
-        return 1; /* cannot tell: decline */
-    }
-    for (; *names != NULL; names++) {
-        if ((size_t)n == strlen(*names) && memcmp(p, *names, n) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int starts_object(PyObject *raw) {
     Py_buffer view;
     if (PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE) < 0) {
@@ -1948,10 +2147,11 @@ static int starts_object(PyObject *raw) {
 
 /* Each facet of `facets` (a dict of msgspec.Raw, or None) decoded into `props` as prefix+name,
    but schema and columnLineage (returned through `schema`/`lineage`, borrowed, when asked) and
-   the typed facets this path does not check (decline). `typed`, if given, gets jobType or
-   nominalTime decoded (borrowed from props). 1 = done, 0 = decline, -1 = error. */
-static int facet_props(PyObject *facets, PyObject *props, PyObject *prefix, const char *const *decline,
-                       PyObject **schema, PyObject **lineage, PyObject *typed_name,
+   the checked facets of `place` this path does not check (decline). `typed`, if given, gets the
+   facet named `typed_name` (jobType, nominalTime, outputStatistics) decoded (borrowed from
+   props). 1 = done, 0 = decline, -1 = error. */
+static int facet_props(const Parser *h, PyObject *facets, PyObject *props, PyObject *prefix,
+                       int place, PyObject **schema, PyObject **lineage, PyObject *typed_name,
                        PyObject **typed) {
     if (facets == Py_None) {
         return 1;
@@ -1962,31 +2162,35 @@ static int facet_props(PyObject *facets, PyObject *props, PyObject *prefix, cons
     Py_ssize_t pos = 0;
     PyObject *name, *raw;
     while (PyDict_Next(facets, &pos, &name, &raw)) {
-        if (!PyUnicode_Check(name) || in_list(name, decline)) {
+        if (!PyUnicode_Check(name)) {
             return 0;
+        }
+        int declined = PySet_Contains(DECLINED[place], name);
+        if (declined != 0) {
+            return declined < 0 ? -1 : 0;
         }
         int object = starts_object(raw);
         if (object <= 0) {
             return object;
         }
-        if (schema != NULL && PyUnicode_Compare(name, S_SCHEMA) == 0) {
+        if (schema != NULL && PyUnicode_Compare(name, S(F_SCHEMA)) == 0) {
             *schema = raw;
             continue;
         }
-        if (lineage != NULL && PyUnicode_Compare(name, F_COLUMN_LINEAGE) == 0) {
+        if (lineage != NULL && PyUnicode_Compare(name, S(F_COLUMN_LINEAGE)) == 0) {
             *lineage = raw;
             continue;
         }
         if (PyErr_Occurred()) {
             return -1;
         }
-        PyObject *value = PyObject_CallOneArg(P_GENERIC, raw);
+        PyObject *value = PyObject_CallOneArg(h->generic, raw);
         if (value == NULL) {
             return -1;
         }
         /* projection keeps every facet as a property, but these two names */
-        int kept = schema != NULL || (PyUnicode_Compare(name, S_SCHEMA) != 0 &&
-                                      PyUnicode_Compare(name, F_COLUMN_LINEAGE) != 0);
+        int kept = schema != NULL || (PyUnicode_Compare(name, S(F_SCHEMA)) != 0 &&
+                                      PyUnicode_Compare(name, S(F_COLUMN_LINEAGE)) != 0);
         PyObject *key = kept ? PyUnicode_Concat(prefix, name) : NULL;
         int rc = kept && (key == NULL || PyDict_SetItem(props, key, value) < 0) ? -1 : 0;
         Py_XDECREF(key);
@@ -2019,7 +2223,7 @@ static int optional_str(PyObject *dict, PyObject *key, PyObject **out) {
 
 static int counts_only(PyObject *statistics) {
     /* outputStatistics as fastparse checks it: rowCount, size, fileCount integers or null */
-    PyObject *keys[] = {K_ROW_COUNT, K_SIZE, K_FILE_COUNT};
+    PyObject *keys[] = {S(K_ROW_COUNT), S(K_SIZE), S(K_FILE_COUNT)};
     for (int i = 0; i < 3; i++) {
         PyObject *value = PyDict_GetItemWithError(statistics, keys[i]);
         if (value == NULL && PyErr_Occurred()) {
@@ -2052,12 +2256,12 @@ static PyObject *node_upsert(Built *b, PyObject *id, PyObject *kind, PyObject *p
     return rc < 0 ? NULL : node;
 }
 
-static int edge_upsert(Built *b, PyObject *src, PyObject *kind, PyObject *dst) {
+static int edge_upsert(Built *b, PyObject *src, int which, PyObject *dst) {
     PyObject *props = PyDict_New();
     if (props == NULL) {
         return -1;
     }
-    PyObject *values[5] = {src, kind, dst, props, S_EMPTY};
+    PyObject *values[5] = {src, EDGE_KINDS[which], dst, props, EDGE_VARIANTS[which]};
     PyObject *edge = make(&EDGE_UPSERT, values);
     Py_DECREF(props);
     int rc = edge == NULL ? -1 : PyList_Append(b->edges, edge);
@@ -2072,27 +2276,28 @@ static PyObject *set_item(PyObject *dict, PyObject *key, PyObject *value) {
 
 /* One input or output, `id` its node id: its node and its column facts; 1 = done, 0 = decline,
    -1 = error. */
-static int dataset_part(Built *b, PyObject *raw, PyObject *id, PyObject *role_facets,
-                        PyObject *role_prefix, const char *const *role_typed, PyObject *memo,
-                        PyObject *known, PyObject **props_out) {
-    PyObject *ns = PyObject_GetAttr(raw, K_NAMESPACE), *name = PyObject_GetAttr(raw, K_NAME),
-             *facets = PyObject_GetAttr(raw, A_FACETS), *io = PyObject_GetAttr(raw, role_facets);
+static int dataset_part(const Parser *h, Built *b, PyObject *raw, PyObject *id, int output,
+                        PyObject *memo, PyObject *known, PyObject **props_out) {
+    PyObject *ns = PyObject_GetAttr(raw, S(K_NAMESPACE)), *name = PyObject_GetAttr(raw, S(K_NAME)),
+             *facets = PyObject_GetAttr(raw, S(K_FACETS)),
+             *io = PyObject_GetAttr(raw, output ? S(K_OUTPUT_FACETS) : S(K_INPUT_FACETS));
     PyObject *props = NULL, *schema = NULL, *lineage = NULL, *schema_raw = NULL,
              *lineage_raw = NULL;
     int result = -1;
     if (!ns || !name || !facets || !io) {
         goto done;
     }
-    if (!(props = PyDict_New()) || !set_item(props, K_NAMESPACE, ns) ||
-        !set_item(props, K_NAME, name)) {
+    if (!(props = PyDict_New()) || !set_item(props, S(P_NAMESPACE), ns) ||
+        !set_item(props, S(P_NAME), name)) {
         goto done;
     }
-    int rc = facet_props(facets, props, S_FACET_DOT, TYPED_DATASET, &schema_raw, &lineage_raw,
+    int rc = facet_props(h, facets, props, S(P_FACET), ON_DATASET, &schema_raw, &lineage_raw,
                          NULL, NULL);
     PyObject *statistics = NULL;
     if (rc == 1) {
-        rc = facet_props(io, props, role_prefix, role_typed, NULL, NULL,
-                         role_typed == TYPED_OUTPUT ? F_OUTPUT_STATISTICS : NULL, &statistics);
+        rc = facet_props(h, io, props, output ? S(P_OUTPUT) : S(P_INPUT),
+                         output ? ON_OUTPUT : ON_INPUT, NULL, NULL,
+                         output ? S(F_OUTPUT_STATISTICS) : NULL, &statistics);
     }
     if (rc == 1 && statistics != NULL) {
         rc = counts_only(statistics);
@@ -2101,25 +2306,25 @@ static int dataset_part(Built *b, PyObject *raw, PyObject *id, PyObject *role_fa
         result = rc;
         goto done;
     }
-    if (!node_upsert(b, id, P_DATASET_KIND, props)) {
+    if (!node_upsert(b, id, KIND_DATASET, props)) {
         goto done;
     }
-    if (schema_raw != NULL && !(schema = facet_value(schema_raw, memo, 's', P_SCHEMA))) {
+    if (schema_raw != NULL && !(schema = facet_value(h, schema_raw, memo, 1))) {
         goto done;
     }
-    if (lineage_raw != NULL && !(lineage = facet_value(lineage_raw, memo, 'l', P_LINEAGE))) {
+    if (lineage_raw != NULL && !(lineage = facet_value(h, lineage_raw, memo, 0))) {
         goto done;
     }
     if (schema != NULL || lineage != NULL) {
         PyObject *entries = PyTuple_New(0), *digest = Py_None, *resolved = NULL;
         Py_INCREF(digest);
         if (entries != NULL && lineage != NULL) {
-            resolved = PyObject_CallFunctionObjArgs(P_RESOLVE, lineage, schema ? schema : Py_None,
+            resolved = PyObject_CallFunctionObjArgs(h->resolve, lineage, schema ? schema : Py_None,
                                                     known, NULL);
             if (resolved != NULL && PyTuple_Check(resolved) && PyTuple_GET_SIZE(resolved) == 3) {
                 PyObject *unresolved = PyTuple_GET_ITEM(resolved, 2);
                 int any = PyObject_IsTrue(unresolved);
-                if (any < 0 || (any && PyDict_SetItem(props, K_UNRESOLVED, unresolved) < 0)) {
+                if (any < 0 || (any && PyDict_SetItem(props, S(P_UNRESOLVED), unresolved) < 0)) {
                     Py_CLEAR(resolved); /* kept visible when there are some, as projection does */
                 }
                 if (resolved != NULL) {
@@ -2171,36 +2376,19 @@ static int event_type_index(PyObject *value) {
     if (n == 0) {
         return -2; /* "": the Python parser rejects it */
     }
-    for (int i = 0; i < 6; i++) {
-        const char *want = EVENT_TYPE_NAMES[i];
-        if ((size_t)n != strlen(want)) {
-            continue;
-        }
-        Py_ssize_t k = 0;
-        while (k < n && (p[k] == want[k] || p[k] - 32 == want[k])) {
-            k++;
-        }
-        if (k == n) {
+    for (int i = 0; i < EVENT_TYPE_COUNT; i++) {
+        if (upper_is(p, n, &EVENT_TYPES[i])) {
             return i;
         }
     }
     return -2;
 }
 
-/* project(event, memo): the GraphDelta of a decoded fastparse._Event in its common shape (a run
-   event naming each dataset once, no parent, error, ownership or other checked facet besides
-   jobType and nominalTime, times in UTC, a canonical run id); None declines. */
-static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    (void)module;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "project(event, memo)");
-        return NULL;
-    }
-    if (P_GENERIC == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup_projection() was not called");
-        return NULL;
-    }
-    PyObject *raw = args[0], *memo = args[1], *result = NULL;
+/* The GraphDelta of a decoded fastparse._Event in its common shape (a run event naming each
+   dataset once, no parent, error, ownership or other checked facet besides jobType, nominalTime
+   and outputStatistics, times in UTC, a canonical run id); None declines. */
+static PyObject *project_event(const Parser *h, PyObject *raw, PyObject *memo) {
+    PyObject *result = NULL;
     PyObject *event_time = NULL, *event_type_raw = NULL, *run = NULL, *job = NULL, *inputs = NULL,
              *outputs = NULL, *dataset = NULL, *time = NULL, *stamp = NULL, *run_uuid_text = NULL,
              *run_node = NULL, *job_id = NULL, *job_ns = NULL, *job_name = NULL,
@@ -2215,16 +2403,16 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
     if (!(var = PyObject_GetAttr(obj, name))) {                                                \
         goto done;                                                                             \
     }
-    GET(event_time, raw, A_EVENT_TIME);
-    GET(event_type_raw, raw, A_EVENT_TYPE);
-    GET(run, raw, A_RUN);
-    GET(job, raw, A_JOB);
-    GET(inputs, raw, A_INPUTS);
-    GET(outputs, raw, A_OUTPUTS);
-    GET(dataset, raw, A_DATASET);
+    GET(event_time, raw, S(K_EVENT_TIME));
+    GET(event_type_raw, raw, S(K_EVENT_TYPE));
+    GET(run, raw, S(K_RUN));
+    GET(job, raw, S(K_JOB));
+    GET(inputs, raw, S(K_INPUTS));
+    GET(outputs, raw, S(K_OUTPUTS));
+    GET(dataset, raw, S(K_DATASET));
     /* a run event, its job and run given: anything else takes the Python path */
-    if (dataset != UNSET_VALUE || run == Py_None || run == UNSET_VALUE || job == Py_None ||
-        job == UNSET_VALUE || !(inputs == Py_None || PyList_Check(inputs)) ||
+    if (dataset != h->unset || run == Py_None || run == h->unset || job == Py_None ||
+        job == h->unset || !(inputs == Py_None || PyList_Check(inputs)) ||
         !(outputs == Py_None || PyList_Check(outputs))) {
         goto decline;
     }
@@ -2232,26 +2420,28 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
     if (type_at == -2) {
         goto decline;
     }
-    PyObject *event_type = type_at >= 0 ? EVENT_TYPES[type_at] : Py_None;
+    PyObject *event_type = type_at >= 0 ? EVENT_TYPES[type_at].str : Py_None;
     int rc = utc_time(event_time, 1, &time);
     if (rc <= 0) {
         goto end;
     }
-    if (!(stamp = PyUnicode_FromFormat("%U|%d", time, type_at >= 0 ? EVENT_RANKS[type_at] : 0))) {
+    /* merge.stamp(time, event type): a type's rank, and 0 for none */
+    if (!(stamp = PyUnicode_FromFormat("%U%U%ld", time, S(STAMP_SEPARATOR),
+                                       type_at >= 0 ? EVENT_RANKS[type_at] : 0L))) {
         goto done;
     }
-    GET(run_id_text, run, A_RUN_ID);
+    GET(run_id_text, run, S(K_RUN_ID));
     if ((rc = run_uuid(run_id_text, &run_uuid_text)) <= 0) {
         goto end;
     }
-    if (!(run_node = join((PyObject *[]){S_RUN_PREFIX, run_uuid_text}, 2))) {
+    if (!(run_node = join((PyObject *[]){S(RUN_PREFIX), run_uuid_text}, 2))) {
         goto done;
     }
-    GET(job_ns, job, K_NAMESPACE);
-    GET(job_name, job, K_NAME);
-    GET(job_facets, job, A_FACETS);
-    GET(run_facets, run, A_FACETS);
-    if (!(job_id = join((PyObject *[]){S_JOB_PREFIX, job_ns, S_COLON, job_name}, 4))) {
+    GET(job_ns, job, S(K_NAMESPACE));
+    GET(job_name, job, S(K_NAME));
+    GET(job_facets, job, S(K_FACETS));
+    GET(run_facets, run, S(K_FACETS));
+    if (!(job_id = join((PyObject *[]){S(JOB_PREFIX), job_ns, S(ID_SEPARATOR), job_name}, 4))) {
         goto done;
     }
     /* the datasets the event names, inputs then outputs: column lineage may cite only these
@@ -2263,9 +2453,10 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
         PyObject *list = side == 0 ? inputs : outputs;
         for (Py_ssize_t i = 0; list != Py_None && i < PyList_GET_SIZE(list); i++) {
             PyObject *item = PyList_GET_ITEM(list, i), *ns = NULL, *name = NULL, *id = NULL;
-            ns = PyObject_GetAttr(item, K_NAMESPACE);
-            name = ns ? PyObject_GetAttr(item, K_NAME) : NULL;
-            id = name ? join((PyObject *[]){S_DATASET_PREFIX, ns, S_COLON, name}, 4) : NULL;
+            ns = PyObject_GetAttr(item, S(K_NAMESPACE));
+            name = ns ? PyObject_GetAttr(item, S(K_NAME)) : NULL;
+            id = name ? join((PyObject *[]){S(DATASET_PREFIX), ns, S(ID_SEPARATOR), name}, 4)
+                      : NULL;
             int added = id == NULL ? -1 : PySet_Add(known, id);
             if (added == 0) {
                 added = PyList_Append(dataset_ids, id);
@@ -2282,31 +2473,31 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
         goto decline;
     }
     /* the job */
-    if (!(job_props = PyDict_New()) || !set_item(job_props, K_NAMESPACE, job_ns) ||
-        !set_item(job_props, K_NAME, job_name)) {
+    if (!(job_props = PyDict_New()) || !set_item(job_props, S(P_NAMESPACE), job_ns) ||
+        !set_item(job_props, S(P_NAME), job_name)) {
         goto done;
     }
     PyObject *job_type = NULL;
     {
-        /* "type" goes in before the facets, as projection puts it */
+        /* the type goes in before the facets, as projection puts it */
         PyObject *scratch = PyDict_New();
         if (scratch == NULL) {
             goto done;
         }
-        rc = facet_props(job_facets, scratch, S_FACET_DOT, TYPED_JOB, NULL, NULL, F_JOB_TYPE,
+        rc = facet_props(h, job_facets, scratch, S(P_FACET), ON_JOB, NULL, NULL, S(F_JOB_TYPE),
                          &job_type);
         if (rc == 1 && job_type != NULL && PyDict_Check(job_type) && PyDict_GET_SIZE(job_type) > 0) {
             PyObject *kind, *processing, *integration;
-            rc = optional_str(job_type, F_JOB_TYPE, &kind);
+            rc = optional_str(job_type, S(K_JOB_TYPE), &kind);
             if (rc == 1) {
-                rc = optional_str(job_type, F_PROCESSING_TYPE, &processing);
+                rc = optional_str(job_type, S(K_PROCESSING_TYPE), &processing);
             }
             if (rc == 1) {
-                rc = optional_str(job_type, F_INTEGRATION, &integration);
+                rc = optional_str(job_type, S(K_INTEGRATION), &integration);
             }
             if (rc == 1) {
                 PyObject *chosen = (kind != Py_None && PyUnicode_GET_LENGTH(kind) > 0) ? kind : processing;
-                if (chosen != Py_None && PyDict_SetItem(job_props, K_TYPE, chosen) < 0) {
+                if (chosen != Py_None && PyDict_SetItem(job_props, S(P_TYPE), chosen) < 0) {
                     rc = -1;
                 }
             }
@@ -2321,22 +2512,23 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
             goto end;
         }
     }
-    if (!node_upsert(&b, job_id, P_JOB_KIND, job_props)) {
+    if (!node_upsert(&b, job_id, KIND_JOB, job_props)) {
         goto done;
     }
     /* the run */
-    if (!(run_props = PyDict_New()) || !set_item(run_props, K_RUN_ID, run_uuid_text) ||
-        !set_item(run_props, K_JOB, job_id)) {
+    if (!(run_props = PyDict_New()) || !set_item(run_props, S(P_RUN_ID), run_uuid_text) ||
+        !set_item(run_props, S(P_JOB), job_id)) {
         goto done;
     }
     if (event_type != Py_None) {
-        if (!set_item(run_props, K_STATE, event_type) || !set_item(run_props, K_UPDATED_AT, time)) {
+        if (!set_item(run_props, S(P_STATE), event_type) ||
+            !set_item(run_props, S(P_UPDATED_AT), time)) {
             goto done;
         }
-        if (type_at == 0 && !set_item(run_props, K_STARTED_AT, time)) {
+        if (EVENT_STARTS[type_at] && !set_item(run_props, S(P_STARTED_AT), time)) {
             goto done;
         }
-        if (type_at >= 2 && type_at <= 4 && !set_item(run_props, K_ENDED_AT, time)) {
+        if (EVENT_ENDS[type_at] && !set_item(run_props, S(P_ENDED_AT), time)) {
             goto done;
         }
     }
@@ -2345,22 +2537,25 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
         if (scratch == NULL) {
             goto done;
         }
-        rc = facet_props(run_facets, scratch, S_FACET_DOT, TYPED_RUN, NULL, NULL, F_NOMINAL_TIME,
-                         &nominal);
+        rc = facet_props(h, run_facets, scratch, S(P_FACET), ON_RUN, NULL, NULL,
+                         S(F_NOMINAL_TIME), &nominal);
         if (rc == 1 && nominal != NULL) {
-            PyObject *start = PyDict_Check(nominal) ? PyDict_GetItemWithError(nominal, F_NOMINAL_START_TIME) : NULL;
+            PyObject *start = PyDict_Check(nominal)
+                                  ? PyDict_GetItemWithError(nominal, S(K_NOMINAL_START_TIME))
+                                  : NULL;
             PyObject *end_text = NULL;
             rc = PyErr_Occurred() ? -1 : 0;
             if (start != NULL && PyUnicode_Check(start) && PyUnicode_GET_LENGTH(start) > 0) {
-                rc = optional_str(nominal, F_NOMINAL_END_TIME, &end_text);
+                rc = optional_str(nominal, S(K_NOMINAL_END_TIME), &end_text);
                 if (rc == 1) {
                     rc = utc_time(start, 0, &nominal_start);
                 }
                 if (rc == 1 && end_text != Py_None && PyUnicode_GET_LENGTH(end_text) > 0) {
                     rc = utc_time(end_text, 0, &nominal_end);
                 }
-                if (rc == 1 && (!set_item(run_props, K_NOMINAL_START, nominal_start) ||
-                                (nominal_end && !set_item(run_props, K_NOMINAL_END, nominal_end)))) {
+                if (rc == 1 &&
+                    (!set_item(run_props, S(P_NOMINAL_START), nominal_start) ||
+                     (nominal_end && !set_item(run_props, S(P_NOMINAL_END), nominal_end)))) {
                     rc = -1;
                 }
             }
@@ -2373,12 +2568,12 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
             goto end;
         }
     }
-    if (!node_upsert(&b, run_node, P_RUN_KIND, run_props) ||
-        edge_upsert(&b, run_node, P_RUN_OF, job_id) < 0) {
+    if (!node_upsert(&b, run_node, KIND_RUN, run_props) ||
+        edge_upsert(&b, run_node, RUN_OF, job_id) < 0) {
         goto done;
     }
-    if (event_type != Py_None && (!set_item(job_props, K_LAST_RUN, run_node) ||
-                                  !set_item(job_props, K_LAST_RUN_STATE, event_type))) {
+    if (event_type != Py_None && (!set_item(job_props, S(P_LAST_RUN), run_node) ||
+                                  !set_item(job_props, S(P_LAST_RUN_STATE), event_type))) {
         goto done; /* the job node's props: its last run */
     }
     /* inputs, then outputs, in the order their ids were made above */
@@ -2391,20 +2586,18 @@ static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nar
                 goto decline; /* the lists changed under us: let Python read the event */
             }
             PyObject *id = PyList_GET_ITEM(dataset_ids, at);
-            rc = dataset_part(&b, PyList_GET_ITEM(list, i), id,
-                              side == 0 ? A_INPUT_FACETS : A_OUTPUT_FACETS,
-                              side == 0 ? S_INPUT_DOT : S_OUTPUT_DOT,
-                              side == 0 ? TYPED_INPUT : TYPED_OUTPUT, memo, known, &props);
+            rc = dataset_part(h, &b, PyList_GET_ITEM(list, i), id, side == 1, memo, known,
+                              &props);
             if (rc <= 0) {
                 goto end;
             }
-            int ok = side == 0 ? edge_upsert(&b, id, P_READ_BY, job_id) == 0 &&
-                                     edge_upsert(&b, run_node, P_READ, id) == 0
-                               : edge_upsert(&b, job_id, P_WRITES, id) == 0 &&
-                                     edge_upsert(&b, run_node, P_PRODUCED, id) == 0;
+            int ok = side == 0 ? edge_upsert(&b, id, READ_BY, job_id) == 0 &&
+                                     edge_upsert(&b, run_node, READ, id) == 0
+                               : edge_upsert(&b, job_id, WRITES, id) == 0 &&
+                                     edge_upsert(&b, run_node, PRODUCED, id) == 0;
             if (ok && side == 1 && event_type != Py_None) {
-                ok = set_item(props, K_LAST_RUN, run_node) &&
-                     set_item(props, K_LAST_RUN_STATE, event_type);
+                ok = set_item(props, S(P_LAST_RUN), run_node) &&
+                     set_item(props, S(P_LAST_RUN_STATE), event_type);
             }
             if (!ok) {
                 goto done;
@@ -2453,16 +2646,31 @@ done:
     return result;
 }
 
-/* project_many(bodies, memo): [project(decode(body), memo) or None for each body], where None
-   also stands for a body the decoder refuses or the parser's helpers decline (the exceptions
-   given as `declines`) and for a sync record; the caller takes the Python path for those. */
-static PyObject *project_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "project_many(bodies: list[bytes], memo)");
+/* project(event, memo, parser): project_event of one decoded event (fast_delta). */
+static PyObject *project(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    Parser h;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "project(event, memo, parser)");
         return NULL;
     }
-    if (P_DECODE == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ripple._native.setup_projection() was not called");
+    if (!ready() || parser_of(args[2], &h) < 0) {
+        return NULL;
+    }
+    return project_event(&h, args[0], args[1]);
+}
+
+/* project_many(bodies, memo, parser): [project(decode(body), memo) or None for each body], where
+   None also stands for a body the decoder refuses or the parser's helpers decline (the exceptions
+   given as its `declines`) and for a sync record; the caller takes the Python path for those. */
+static PyObject *project_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    Parser h;
+    if (nargs != 3 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "project_many(bodies: list[bytes], memo, parser)");
+        return NULL;
+    }
+    if (!ready() || parser_of(args[2], &h) < 0) {
         return NULL;
     }
     /* a tuple of them: the helpers called back into Python cannot change it under the loop */
@@ -2479,18 +2687,17 @@ static PyObject *project_many(PyObject *module, PyObject *const *args, Py_ssize_
             Py_CLEAR(out);
             break;
         }
-        Py_ssize_t p = PyBytes_GET_SIZE(RECORD_PREFIX);
+        Py_ssize_t p = PyBytes_GET_SIZE(h.record_prefix);
         if (PyBytes_GET_SIZE(body) >= p &&
-            memcmp(PyBytes_AS_STRING(body), PyBytes_AS_STRING(RECORD_PREFIX), p) == 0) {
+            memcmp(PyBytes_AS_STRING(body), PyBytes_AS_STRING(h.record_prefix), p) == 0) {
             delta = Py_NewRef(Py_None);
         } else {
-            PyObject *event = PyObject_CallOneArg(P_DECODE, body);
+            PyObject *event = PyObject_CallOneArg(h.decode, body);
             if (event != NULL) {
-                PyObject *pair[2] = {event, memo};
-                delta = project(module, pair, 2);
+                delta = project_event(&h, event, memo);
                 Py_DECREF(event);
             }
-            if (delta == NULL && PyErr_ExceptionMatches(P_DECLINES)) {
+            if (delta == NULL && PyErr_ExceptionMatches(h.declines)) {
                 PyErr_Clear();
                 delta = Py_NewRef(Py_None);
             }
@@ -2505,125 +2712,258 @@ static PyObject *project_many(PyObject *module, PyObject *const *args, Py_ssize_
     return out;
 }
 
-static PyObject *setup_projection(PyObject *module, PyObject *args, PyObject *kwargs) {
-    (void)module;
-    static char *names[] = {"generic", "schema", "lineage", "resolve", "unset", "delta", "node",
-                            "edge", "facts", "node_kinds", "edge_kinds", "digest", "schema_type",
-                            "lineage_type", "decode", "declines", "record_prefix", NULL};
-    PyObject *generic, *schema_fn, *lineage_fn, *resolve, *unset, *delta, *node, *edge, *facts,
-        *node_kinds, *edge_kinds, *digest, *schema_type, *lineage_type, *decode, *declines,
-        *record_prefix;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOO!O!OO!O!OO!O!", names, &generic,
-                                     &schema_fn, &lineage_fn, &resolve, &unset, &delta, &node,
-                                     &edge, &facts, &PyTuple_Type, &node_kinds, &PyTuple_Type,
-                                     &edge_kinds, &digest, &PyType_Type, &schema_type,
-                                     &PyType_Type, &lineage_type, &decode, &PyTuple_Type,
-                                     &declines, &PyBytes_Type, &record_prefix)) {
-        return NULL;
-    }
-    if (!PyType_IsSubtype((PyTypeObject *)schema_type, &PyTuple_Type) ||
-        !PyType_IsSubtype((PyTypeObject *)lineage_type, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "setup_projection: Schema and Lineage are named tuples");
-        return NULL;
-    }
-    PyObject **more[] = {&P_DIGEST, (PyObject **)&SCHEMA_TYPE, (PyObject **)&LINEAGE_TYPE,
-                         &P_DECODE, &P_DECLINES, &RECORD_PREFIX};
-    PyObject *values[] = {digest, schema_type, lineage_type, decode, declines, record_prefix};
-    for (int i = 0; i < 6; i++) {
-        Py_INCREF(values[i]);
-        Py_XSETREF(*more[i], values[i]);
-    }
-    if (PyTuple_GET_SIZE(node_kinds) != 3 || PyTuple_GET_SIZE(edge_kinds) != 5) {
-        PyErr_SetString(PyExc_TypeError,
-                        "setup_projection: node_kinds is (job, run, dataset), edge_kinds "
-                        "(READ_BY, WRITES, RUN_OF, READ, PRODUCED)");
-        return NULL;
-    }
-    static const char *delta_fields[] = {"stamp", "run", "nodes", "edges", "columns", NULL};
-    static const char *node_fields[] = {"id", "kind", "props", NULL};
-    static const char *edge_fields[] = {"src", "kind", "dst", "props", "variant", NULL};
-    static const char *facts_fields[] = {"dataset", "schema", "lineage", "lineage_digest", NULL};
-    if (shape(&DELTA, delta, delta_fields) < 0 || shape(&NODE_UPSERT, node, node_fields) < 0 ||
-        shape(&EDGE_UPSERT, edge, edge_fields) < 0 ||
-        shape(&COLUMN_FACTS, facts, facts_fields) < 0) {
-        return NULL;
-    }
-    PyObject **slots[] = {&P_GENERIC, &P_SCHEMA, &P_LINEAGE, &P_RESOLVE, &UNSET_VALUE};
-    PyObject *given[] = {generic, schema_fn, lineage_fn, resolve, unset};
-    for (int i = 0; i < 5; i++) {
-        Py_INCREF(given[i]);
-        Py_XSETREF(*slots[i], given[i]);
-    }
-    PyObject **kinds[] = {&P_JOB_KIND, &P_RUN_KIND, &P_DATASET_KIND};
-    for (int i = 0; i < 3; i++) {
-        Py_XSETREF(*kinds[i], Py_NewRef(PyTuple_GET_ITEM(node_kinds, i)));
-    }
-    PyObject **edges[] = {&P_READ_BY, &P_WRITES, &P_RUN_OF, &P_READ, &P_PRODUCED};
-    for (int i = 0; i < 5; i++) {
-        Py_XSETREF(*edges[i], Py_NewRef(PyTuple_GET_ITEM(edge_kinds, i)));
-    }
-    Py_RETURN_NONE;
-}
-
 /* -- module ----------------------------------------------------------------------------------- */
 
+static void shape_release(Shape *s) {
+    Py_CLEAR(s->type);
+    for (int i = 0; i < 5; i++) {
+        Py_CLEAR(s->names[i]);
+    }
+}
+
+/* kwargs[keyword], borrowed; NULL with a TypeError if it is missing. Counts it in `*used`. */
+static PyObject *given(PyObject *kwargs, const char *keyword, Py_ssize_t *used) {
+    PyObject *value = PyDict_GetItemString(kwargs, keyword);
+    if (value == NULL) {
+        PyErr_Format(PyExc_TypeError, "setup: missing keyword %s", keyword);
+        return NULL;
+    }
+    (*used)++;
+    return value;
+}
+
+/* A str handed in, interned, as a Name holding a new reference; -1 with a TypeError. */
+static int name_of(PyObject *value, const char *what, Name *out) {
+    if (!PyUnicode_CheckExact(value)) {
+        PyErr_Format(PyExc_TypeError, "setup: %s is not a str", what);
+        return -1;
+    }
+    Py_INCREF(value);
+    PyUnicode_InternInPlace(&value);
+    out->utf8 = PyUnicode_AsUTF8AndSize(value, &out->len);
+    if (out->utf8 == NULL) {
+        Py_DECREF(value);
+        return -1;
+    }
+    out->str = value;
+    return 0;
+}
+
+/* setup(**facts): every fact the loops use, handed in once by ripple/graph/native.py (which
+   says where each comes from). Everything is checked before anything is kept, so a failed call
+   leaves the module as it was; each object kept holds its own reference. */
 static PyObject *setup(PyObject *module, PyObject *args, PyObject *kwargs) {
     (void)module;
-    static char *names[] = {"dataset", "column", "has_column", "direct", "indirect",
-                            "lineage_entry", "node_kinds", "edge_codes", "prefix_codes",
-                            "wins", "kind_of", NULL};
-    PyObject *entry_type, *node_kinds, *edge_codes, *prefix_codes, *wins, *kind_of;
-    long dataset, column, has_column, direct, indirect;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$lllllO!O!O!O!OO", names, &dataset, &column,
-                                     &has_column, &direct, &indirect, &PyType_Type, &entry_type,
-                                     &PyTuple_Type, &node_kinds, &PyTuple_Type, &edge_codes,
-                                     &PyDict_Type, &prefix_codes, &wins, &kind_of)) {
+    if (PyTuple_GET_SIZE(args) != 0 || kwargs == NULL) {
+        PyErr_SetString(PyExc_TypeError, "setup takes keyword arguments only");
         return NULL;
     }
-    if (!PyType_IsSubtype((PyTypeObject *)entry_type, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "setup: lineage_entry must be a tuple type");
-        return NULL;
+    Py_ssize_t used = 0;
+    Name names[NAME_COUNT] = {{NULL, NULL, 0}}, types[MAX_EVENT_TYPES] = {{NULL, NULL, 0}};
+    Shape shapes[4] = {{NULL, {NULL}, {0}, 0}};
+    long ranks[MAX_EVENT_TYPES] = {0}, codes[5] = {0};
+    int starts[MAX_EVENT_TYPES] = {0}, ends[MAX_EVENT_TYPES] = {0}, type_count = 0, ok = 0;
+    PyObject *variants[PROJECT_EDGES] = {NULL};
+    PyObject *value;
+
+    for (int i = 0; i < NAME_COUNT; i++) {
+        if (!(value = given(kwargs, NAME_KEYWORDS[i], &used)) ||
+            name_of(value, NAME_KEYWORDS[i], &names[i]) < 0) {
+            goto done;
+        }
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(edge_codes); i++) {
-        PyObject *pair = PyTuple_GET_ITEM(edge_codes, i);
+    if (PyUnicode_GET_LENGTH(names[N_ID_SEPARATOR].str) != 1 ||
+        PyUnicode_GET_LENGTH(names[N_STAMP_SEPARATOR].str) != 1) {
+        PyErr_SetString(PyExc_TypeError, "setup: the id and stamp separators are one character");
+        goto done;
+    }
+
+    static const char *code_keywords[5] = {"dataset_code", "column_code", "has_column_code",
+                                           "direct_code", "indirect_code"};
+    for (int i = 0; i < 5; i++) {
+        if (!(value = given(kwargs, code_keywords[i], &used))) {
+            goto done;
+        }
+        codes[i] = PyLong_AsLong(value);
+        if (codes[i] == -1 && PyErr_Occurred()) {
+            goto done;
+        }
+        if (codes[i] < 0 || codes[i] > 15) {
+            PyErr_Format(PyExc_ValueError, "setup: %s is not a code of 4 bits", code_keywords[i]);
+            goto done;
+        }
+    }
+
+    /* objects kept as they are */
+    enum { ENTRY, SCHEMA_T, KINDS, EDGES, PREFIXES, WINS_FN, KIND_OF_FN, JOB_K, RUN_K, DATASET_K,
+           READ_BY_K, WRITES_K, RUN_OF_K, READ_K, PRODUCED_K, D_RUN, D_JOB, D_DATASET, D_INPUT,
+           D_OUTPUT, HELD };
+    static const char *held_keywords[HELD] = {
+        "lineage_entry", "schema_type", "node_kinds", "edge_codes", "prefix_codes", "wins",
+        "kind_of", "job_kind", "run_kind", "dataset_kind", "read_by_kind", "writes_kind",
+        "run_of_kind", "read_kind", "produced_kind", "declined_run_facets", "declined_job_facets",
+        "declined_dataset_facets", "declined_input_facets", "declined_output_facets"};
+    PyObject *held[HELD];
+    for (int i = 0; i < HELD; i++) {
+        if (!(held[i] = given(kwargs, held_keywords[i], &used))) {
+            goto done;
+        }
+        int fits = i == ENTRY || i == SCHEMA_T
+                       ? PyType_Check(held[i]) &&
+                             PyType_IsSubtype((PyTypeObject *)held[i], &PyTuple_Type)
+                   : i == KINDS || i == EDGES        ? PyTuple_Check(held[i])
+                   : i == PREFIXES                   ? PyDict_Check(held[i])
+                   : i == WINS_FN || i == KIND_OF_FN ? PyCallable_Check(held[i])
+                   : i >= D_RUN                      ? PyFrozenSet_Check(held[i])
+                                                     : 1;
+        if (!fits) {
+            PyErr_Format(PyExc_TypeError, "setup: %s is not what the loops take (see native.py)",
+                         held_keywords[i]);
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(held[EDGES]); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(held[EDGES], i);
         if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
             !PyUnicode_Check(PyTuple_GET_ITEM(pair, 1))) {
             PyErr_SetString(PyExc_TypeError, "setup: edge_codes holds (kind, variant) pairs");
-            return NULL;
+            goto done;
         }
     }
-    DATASET_CODE = dataset;
-    COLUMN_CODE = column;
-    HAS_COLUMN = has_column;
-    DIRECT = direct;
-    INDIRECT = indirect;
-    Py_INCREF(entry_type);
-    Py_XSETREF(LINEAGE_ENTRY, (PyTypeObject *)entry_type);
-    Py_INCREF(node_kinds);
-    Py_XSETREF(NODE_KINDS, node_kinds);
-    Py_INCREF(edge_codes);
-    Py_XSETREF(EDGE_CODES, edge_codes);
-    Py_INCREF(prefix_codes);
-    Py_XSETREF(PREFIX_CODES, prefix_codes);
-    Py_INCREF(wins);
-    Py_XSETREF(WINS, wins);
-    Py_INCREF(kind_of);
-    Py_XSETREF(KIND_OF, kind_of);
-    Py_RETURN_NONE;
+    /* the variant of each edge kind the projection asserts: that of its first code */
+    for (int e = 0; e < PROJECT_EDGES; e++) {
+        PyObject *kind = held[READ_BY_K + e];
+        for (Py_ssize_t i = 0; variants[e] == NULL && i < PyTuple_GET_SIZE(held[EDGES]); i++) {
+            PyObject *pair = PyTuple_GET_ITEM(held[EDGES], i);
+            if (PyTuple_GET_ITEM(pair, 0) == kind) {
+                variants[e] = PyTuple_GET_ITEM(pair, 1);
+            }
+        }
+        if (variants[e] == NULL) {
+            PyErr_Format(PyExc_TypeError, "setup: %s has no edge code",
+                         held_keywords[READ_BY_K + e]);
+            goto done;
+        }
+    }
+
+    static const char *shape_keywords[4] = {"delta", "node", "edge", "facts"};
+    static const int shape_fields[4] = {5, 3, 5, 4};
+    for (int i = 0; i < 4; i++) {
+        if (!(value = given(kwargs, shape_keywords[i], &used)) ||
+            shape(&shapes[i], value, shape_fields[i]) < 0) {
+            goto done;
+        }
+    }
+
+    /* event_types: ((name, rank, starts, ends), ...) */
+    if (!(value = given(kwargs, "event_types", &used))) {
+        goto done;
+    }
+    if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) == 0 ||
+        PyTuple_GET_SIZE(value) > MAX_EVENT_TYPES) {
+        PyErr_Format(PyExc_TypeError, "setup: event_types is a tuple of 1 to %d",
+                     (int)MAX_EVENT_TYPES);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); i++) {
+        PyObject *item = PyTuple_GET_ITEM(value, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4) {
+            PyErr_SetString(PyExc_TypeError, "setup: an event type is (name, rank, starts, ends)");
+            goto done;
+        }
+        if (name_of(PyTuple_GET_ITEM(item, 0), "an event type", &types[i]) < 0) {
+            goto done;
+        }
+        type_count++;
+        ranks[i] = PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        if (ranks[i] == -1 && PyErr_Occurred()) {
+            goto done;
+        }
+        starts[i] = PyObject_IsTrue(PyTuple_GET_ITEM(item, 2));
+        ends[i] = PyObject_IsTrue(PyTuple_GET_ITEM(item, 3));
+        if (starts[i] < 0 || ends[i] < 0) {
+            goto done;
+        }
+        if (types[i].len == 0) {
+            PyErr_SetString(PyExc_TypeError, "setup: an event type's name is empty");
+            goto done;
+        }
+    }
+    if (used != PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "setup: an unexpected keyword (see native.py)");
+        goto done;
+    }
+
+    /* all checked: keep them, releasing what an earlier call kept */
+    for (int i = 0; i < NAME_COUNT; i++) {
+        Py_XDECREF(NAMES[i].str);
+        NAMES[i] = names[i];
+        names[i].str = NULL; /* NAMES holds it now */
+    }
+    ID_SEPARATOR_CHAR = PyUnicode_READ_CHAR(S(ID_SEPARATOR), 0);
+    STAMP_SEPARATOR_CHAR = PyUnicode_READ_CHAR(S(STAMP_SEPARATOR), 0);
+    DATASET_CODE = codes[0];
+    COLUMN_CODE = codes[1];
+    HAS_COLUMN = codes[2];
+    DIRECT = codes[3];
+    INDIRECT = codes[4];
+    Py_XSETREF(LINEAGE_ENTRY, (PyTypeObject *)Py_NewRef(held[ENTRY]));
+    Py_XSETREF(SCHEMA_TYPE, (PyTypeObject *)Py_NewRef(held[SCHEMA_T]));
+    Py_XSETREF(NODE_KINDS, Py_NewRef(held[KINDS]));
+    Py_XSETREF(EDGE_CODES, Py_NewRef(held[EDGES]));
+    Py_XSETREF(PREFIX_CODES, Py_NewRef(held[PREFIXES]));
+    Py_XSETREF(WINS, Py_NewRef(held[WINS_FN]));
+    Py_XSETREF(KIND_OF, Py_NewRef(held[KIND_OF_FN]));
+    Py_XSETREF(KIND_JOB, Py_NewRef(held[JOB_K]));
+    Py_XSETREF(KIND_RUN, Py_NewRef(held[RUN_K]));
+    Py_XSETREF(KIND_DATASET, Py_NewRef(held[DATASET_K]));
+    for (int e = 0; e < PROJECT_EDGES; e++) {
+        Py_XSETREF(EDGE_KINDS[e], Py_NewRef(held[READ_BY_K + e]));
+        Py_XSETREF(EDGE_VARIANTS[e], Py_NewRef(variants[e]));
+    }
+    for (int p = 0; p < PLACES; p++) {
+        Py_XSETREF(DECLINED[p], Py_NewRef(held[D_RUN + p]));
+    }
+    Shape *kept[4] = {&DELTA, &NODE_UPSERT, &EDGE_UPSERT, &COLUMN_FACTS};
+    for (int i = 0; i < 4; i++) {
+        shape_release(kept[i]);
+        *kept[i] = shapes[i];
+        shapes[i] = (Shape){NULL, {NULL}, {0}, 0}; /* kept[i] holds its references now */
+    }
+    for (int i = 0; i < EVENT_TYPE_COUNT; i++) {
+        Py_CLEAR(EVENT_TYPES[i].str);
+    }
+    for (int i = 0; i < type_count; i++) {
+        EVENT_TYPES[i] = types[i];
+        types[i].str = NULL; /* EVENT_TYPES holds it now */
+        EVENT_RANKS[i] = ranks[i];
+        EVENT_STARTS[i] = starts[i];
+        EVENT_ENDS[i] = ends[i];
+    }
+    EVENT_TYPE_COUNT = type_count;
+    SET_UP = ok = 1;
+done:
+    for (int i = 0; i < NAME_COUNT; i++) {
+        Py_XDECREF(names[i].str);
+    }
+    for (int i = 0; i < MAX_EVENT_TYPES; i++) {
+        Py_XDECREF(types[i].str);
+    }
+    for (int i = 0; i < 4; i++) {
+        shape_release(&shapes[i]);
+    }
+    return ok ? Py_NewRef(Py_None) : NULL;
 }
 
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_VARARGS | METH_KEYWORDS,
-     "setup(**codes): the graph's codes and the Python helpers the loops call (see native.py)"},
+     "setup(**facts): every fact the loops use, from ripple/graph/native.py"},
     {"apply", (PyCFunction)(void (*)(void))apply, METH_FASTCALL,
-     "apply(graph, delta): MemoryGraph.apply in C"},
-    {"setup_projection", (PyCFunction)(void (*)(void))setup_projection,
-     METH_VARARGS | METH_KEYWORDS,
-     "setup_projection(**helpers): the delta classes and the parser's helpers project() calls"},
+     "apply(index, ids, kinds, records, out, inc, edges, columns, delta): MemoryGraph.apply"},
     {"project_many", (PyCFunction)(void (*)(void))project_many, METH_FASTCALL,
-     "project_many(bodies, memo) -> [project(decoded body) or None, ...]"},
+     "project_many(bodies, memo, parser) -> [project(decoded body) or None, ...]"},
     {"project", (PyCFunction)(void (*)(void))project, METH_FASTCALL,
-     "project(event, memo) -> the GraphDelta of a decoded event's common shape, or None"},
+     "project(event, memo, parser) -> the GraphDelta of a decoded event's common shape, or None"},
     {"schema", schema, METH_O,
      "schema(raw) -> the (name, type, description) fields of a schema facet's JSON, or None"},
     {"lineage", lineage, METH_O,
@@ -2636,85 +2976,8 @@ static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "ripple._native",
                                         methods};
 
 PyMODINIT_FUNC PyInit__native(void) {
-#define STR(var, text)                                                                     \
-    if (!(var = PyUnicode_InternFromString(text))) {                                       \
-        return NULL;                                                                       \
+    if (S_EMPTY == NULL && !(S_EMPTY = PyUnicode_InternFromString(""))) {
+        return NULL;
     }
-    STR(S_DATASET, "dataset");
-    STR(S_SCHEMA, "schema");
-    STR(S_LINEAGE, "lineage");
-    STR(S_LINEAGE_DIGEST, "lineage_digest");
-    STR(S_DIRECT, "DIRECT");
-    STR(S_INDIRECT, "INDIRECT");
-    STR(S_S, "s");
-    STR(S_L, "l");
-    STR(S_EMPTY, "");
-    STR(S_COLON, ":");
-    STR(S_COLUMN_PREFIX, "datasetField:");
-    STR(S_DATASET_PREFIX, "dataset:");
-    STR(S_RUN_PREFIX, "run:");
-    STR(S_JOB_PREFIX, "job:");
-    STR(S_INDEX, "index");
-    STR(S_IDS, "ids");
-    STR(S_KINDS, "kinds");
-    STR(S_RECORDS, "records");
-    STR(S_OUT, "out");
-    STR(S_INC, "inc");
-    STR(S_EDGES, "edges");
-    STR(S_COLUMNS, "columns");
-    STR(S_ID, "id");
-    STR(S_KIND, "kind");
-    STR(S_PROPS, "props");
-    STR(S_SRC, "src");
-    STR(S_DST, "dst");
-    STR(S_VARIANT, "variant");
-    STR(S_STAMP, "stamp");
-    STR(S_RUN, "run");
-    STR(S_NODES, "nodes");
-    STR(K_NAMESPACE, "namespace");
-    STR(K_NAME, "name");
-    STR(K_TYPE, "type");
-    STR(K_RUN_ID, "run_id");
-    STR(K_JOB, "job");
-    STR(K_STATE, "state");
-    STR(K_UPDATED_AT, "updated_at");
-    STR(K_STARTED_AT, "started_at");
-    STR(K_ENDED_AT, "ended_at");
-    STR(K_NOMINAL_START, "nominal_start");
-    STR(K_NOMINAL_END, "nominal_end");
-    STR(K_LAST_RUN, "last_run");
-    STR(K_LAST_RUN_STATE, "last_run_state");
-    STR(K_UNRESOLVED, "unresolved_column_inputs");
-    STR(F_COLUMN_LINEAGE, "columnLineage");
-    STR(F_JOB_TYPE, "jobType");
-    STR(F_NOMINAL_TIME, "nominalTime");
-    STR(F_PROCESSING_TYPE, "processingType");
-    STR(F_INTEGRATION, "integration");
-    STR(F_NOMINAL_START_TIME, "nominalStartTime");
-    STR(F_NOMINAL_END_TIME, "nominalEndTime");
-    STR(F_OUTPUT_STATISTICS, "outputStatistics");
-    STR(K_ROW_COUNT, "rowCount");
-    STR(K_SIZE, "size");
-    STR(K_FILE_COUNT, "fileCount");
-    STR(A_EVENT_TIME, "eventTime");
-    STR(A_EVENT_TYPE, "eventType");
-    STR(A_RUN, "run");
-    STR(A_JOB, "job");
-    STR(A_INPUTS, "inputs");
-    STR(A_OUTPUTS, "outputs");
-    STR(A_DATASET, "dataset");
-    STR(A_RUN_ID, "runId");
-    STR(A_FACETS, "facets");
-    STR(A_INPUT_FACETS, "inputFacets");
-    STR(A_OUTPUT_FACETS, "outputFacets");
-    STR(S_FACET_DOT, "facet.");
-    STR(A_SEEN, "_seen");
-    STR(A_CAPACITY, "_capacity");
-    STR(S_INPUT_DOT, "input.");
-    STR(S_OUTPUT_DOT, "output.");
-    for (int i = 0; i < 6; i++) {
-        STR(EVENT_TYPES[i], EVENT_TYPE_NAMES[i]);
-    }
-#undef STR
     return PyModule_Create(&module_def);
 }

@@ -3,42 +3,42 @@ from typing import Any
 
 from ripple.graph.delta import GraphDelta, LineageEntry
 
-def setup(
-    *,
-    dataset: int,
-    column: int,
-    has_column: int,
-    direct: int,
-    indirect: int,
-    lineage_entry: type[Any],
-    node_kinds: tuple[Any, ...],
-    edge_codes: tuple[tuple[Any, str], ...],
-    prefix_codes: dict[str, int],
-    wins: Callable[[Any, Any], bool],
-    kind_of: Callable[[str], Any],
+# setup(**facts) takes every fact the loops use by keyword; ripple/graph/native.py calls it once
+# and names each one (the keywords are listed in ripple/_native.c, NAME_LIST and setup()).
+def setup(**facts: Any) -> None: ...
+def apply(
+    index: dict[str, int],
+    ids: list[str],
+    kinds: bytearray,
+    records: list[Any],
+    out: list[list[int]],
+    inc: list[list[int]],
+    edges: dict[int, Any],
+    columns: dict[int, Any],
+    delta: GraphDelta,
+    /,
 ) -> None: ...
-def apply(graph: Any, delta: GraphDelta, /) -> None: ...
 def lineage(raw: Any, /) -> tuple[tuple[LineageEntry, ...], tuple[str, ...]] | None: ...
 def schema(raw: Any, /) -> tuple[tuple[str, str | None, str | None], ...] | None: ...
-def setup_projection(
-    *,
-    generic: Callable[[Any], Any],
-    schema: Callable[[Any, Any], Any],
-    lineage: Callable[[Any, Any], Any],
-    resolve: Callable[[Any, Any, set[str]], tuple[Any, Any, list[str]]],
-    unset: Any,
-    delta: type[Any],
-    node: type[Any],
-    edge: type[Any],
-    facts: type[Any],
-    digest: Callable[[bytes], str],
-    schema_type: type[Any],
-    lineage_type: type[Any],
-    decode: Callable[[bytes], Any],
-    declines: tuple[type[BaseException], ...],
-    record_prefix: bytes,
-    node_kinds: tuple[Any, Any, Any],
-    edge_kinds: tuple[Any, Any, Any, Any, Any],
-) -> None: ...
-def project(event: Any, memo: Any, /) -> GraphDelta | None: ...
-def project_many(bodies: list[bytes], memo: Any, /) -> list[GraphDelta | None]: ...
+
+# The parser's helpers, in this order (ingest/fastparse.py, _PARSER): decode an event's JSON,
+# decode a facet's JSON, read a schema facet (raw, memo), read a lineage facet (raw, memo),
+# projection._resolve, columns.digest, columns.Lineage, FacetMemo.get, FacetMemo.put,
+# msgspec.UNSET, the exceptions that decline, the prefix of a sync record.
+Parser = tuple[
+    Callable[[bytes], Any],
+    Callable[[Any], Any],
+    Callable[[Any, Any], Any],
+    Callable[[Any, Any], Any],
+    Callable[[Any, Any, set[str]], tuple[Any, Any, list[str]]],
+    Callable[[bytes], str],
+    type[Any],
+    Callable[[Any, bytes], Any],
+    Callable[[Any, bytes, Any], None],
+    Any,
+    tuple[type[BaseException], ...],
+    bytes,
+]
+
+def project(event: Any, memo: Any, parser: Parser, /) -> GraphDelta | None: ...
+def project_many(bodies: list[bytes], memo: Any, parser: Parser, /) -> list[GraphDelta | None]: ...

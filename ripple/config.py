@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -82,3 +84,11 @@ class Settings(BaseSettings):
     @property
     def snapshot_path(self) -> Path:
         return self.data_dir / "graph.snapshot"
+
+
+def native_loops_enabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether to load the C ingest loops (`RIPPLE_NATIVE=0`: run their Python twins).
+
+    The one setting read outside `Settings`: the C module is set up once per process, when
+    ripple/graph/native.py is first imported, before any Settings exists."""
+    return environ.get("RIPPLE_NATIVE", "1") != "0"

@@ -13,6 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from ripple.errors import InvalidNodeId
 
@@ -102,6 +103,9 @@ class TaskKey:
 
 NodeKey = DatasetKey | JobKey | FieldKey | RunId | DagKey | TaskKey
 
+ID_SEPARATOR = ":"  # between a node id's kind and its parts, as in the forms above
+FIELD_PATH_SEPARATOR = "."  # a nested schema field's name is `parent.child`
+
 # A ':' that starts '//' (scheme://) or a digit (host:port) is part of a namespace, not a separator.
 _SEPARATOR = re.compile(r":(?!//|\d)")
 _PREFIXES = {kind.value: kind for kind in NodeKind}
@@ -177,3 +181,125 @@ def _marquez_split(body: str) -> list[str]:
     if any(part == "" for part in parts):
         raise InvalidNodeId(f"Node id part is empty in {body!r}")
     return parts
+
+
+# -- The vocabulary events and the graph share ---------------------------------------------------
+# Pure constants: the parsers and the projection (ingest/) use them, and graph/native.py hands
+# them to the C loops (ripple/_native.c), which keep no copy of their own.
+
+# OpenLineage run states (`eventType`, read in any case), in the spec's order. START sets a run's
+# `started_at`, a terminal state its `ended_at`; graph/merge.py ranks them.
+START: Final = "START"
+RUNNING: Final = "RUNNING"
+COMPLETE: Final = "COMPLETE"
+ABORT: Final = "ABORT"
+FAIL: Final = "FAIL"
+OTHER: Final = "OTHER"
+EVENT_TYPES = (START, RUNNING, COMPLETE, ABORT, FAIL, OTHER)
+TERMINAL = frozenset({COMPLETE, ABORT, FAIL})
+
+# A column lineage transformation's type (any case in events); also the variant of a DERIVES edge.
+DIRECT_TYPE: Final = "DIRECT"
+INDIRECT_TYPE: Final = "INDIRECT"
+TRANSFORMATION_TYPES = (DIRECT_TYPE, INDIRECT_TYPE)
+
+
+class Prop:
+    """Names of the node properties the projection writes."""
+
+    NAMESPACE: Final = "namespace"
+    NAME: Final = "name"
+    TYPE: Final = "type"  # a job's type, from its jobType facet
+    OWNERS: Final = "owners"
+    SOURCE_LOCATION: Final = "source_location"
+    RUN_ID: Final = "run_id"
+    JOB: Final = "job"  # a run's job
+    STATE: Final = "state"  # a run's state: its latest event type
+    UPDATED_AT: Final = "updated_at"
+    STARTED_AT: Final = "started_at"
+    ENDED_AT: Final = "ended_at"
+    NOMINAL_START: Final = "nominal_start"
+    NOMINAL_END: Final = "nominal_end"
+    ERROR_MESSAGE: Final = "error_message"
+    PARENT_RUN: Final = "parent_run"
+    ROOT_RUN: Final = "root_run"
+    LAST_RUN: Final = "last_run"  # of a job or an output dataset
+    LAST_RUN_STATE: Final = "last_run_state"
+    UNRESOLVED: Final = "unresolved_column_inputs"  # lineage sources the event did not name
+    # A facet is kept as a property: its name after the prefix of where it was found (a
+    # dataset's own facets, or its input or output facets in the event).
+    FACET: Final = "facet."
+    INPUT: Final = "input."
+    OUTPUT: Final = "output."
+
+
+class Facet:
+    """The facets the projection treats apart: a dataset's schema and column lineage become its
+    column facts (not properties); the C projection reads the other three itself."""
+
+    SCHEMA: Final = "schema"
+    COLUMN_LINEAGE: Final = "columnLineage"
+    JOB_TYPE: Final = "jobType"
+    NOMINAL_TIME: Final = "nominalTime"
+    OUTPUT_STATISTICS: Final = "outputStatistics"
+
+
+# The facets whose shape the parsers check (ingest/facets.py, ingest/fastparse.py), by where they
+# appear; every other facet is kept as it came.
+CHECKED_FACETS: dict[str, frozenset[str]] = {
+    "run": frozenset({"parent", Facet.NOMINAL_TIME, "errorMessage"}),
+    "job": frozenset({Facet.JOB_TYPE, "ownership", "sourceCodeLocation", "sql"}),
+    "dataset": frozenset(
+        {
+            Facet.SCHEMA,
+            Facet.COLUMN_LINEAGE,
+            "ownership",
+            "version",
+            "symlinks",
+            "dataQualityAssertions",
+        }
+    ),
+    "input": frozenset({"dataQualityMetrics"}),
+    "output": frozenset({Facet.OUTPUT_STATISTICS}),
+}
+
+
+class Key:
+    """The OpenLineage keys the fast parser reads (ingest/fastparse.py declares its structs with
+    them, and the C loops read those structs and the schema and columnLineage facets by them)."""
+
+    # an event, its run, job and datasets
+    EVENT_TIME: Final = "eventTime"
+    EVENT_TYPE: Final = "eventType"
+    RUN: Final = "run"
+    JOB: Final = "job"
+    INPUTS: Final = "inputs"
+    OUTPUTS: Final = "outputs"
+    DATASET: Final = "dataset"  # of a DatasetEvent; also the dataset-wide inputs of a lineage
+    RUN_ID: Final = "runId"
+    NAMESPACE: Final = "namespace"
+    NAME: Final = "name"
+    FACETS: Final = "facets"
+    INPUT_FACETS: Final = "inputFacets"
+    OUTPUT_FACETS: Final = "outputFacets"
+    # the schema facet
+    FIELDS: Final = "fields"  # also the output fields of a columnLineage facet
+    TYPE: Final = "type"  # also a transformation's
+    DESCRIPTION: Final = "description"  # also a transformation's
+    # the columnLineage facet
+    INPUT_FIELDS: Final = "inputFields"
+    TRANSFORMATION_TYPE: Final = "transformationType"  # the legacy form
+    TRANSFORMATION_DESCRIPTION: Final = "transformationDescription"
+    FIELD: Final = "field"
+    TRANSFORMATIONS: Final = "transformations"
+    SUBTYPE: Final = "subtype"
+    MASKING: Final = "masking"
+    # the jobType, nominalTime and outputStatistics facets
+    JOB_TYPE: Final = "jobType"
+    PROCESSING_TYPE: Final = "processingType"
+    INTEGRATION: Final = "integration"
+    NOMINAL_START_TIME: Final = "nominalStartTime"
+    NOMINAL_END_TIME: Final = "nominalEndTime"
+    ROW_COUNT: Final = "rowCount"
+    SIZE: Final = "size"
+    FILE_COUNT: Final = "fileCount"

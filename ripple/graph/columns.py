@@ -13,17 +13,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ripple.graph.codes import SCHEMA_TAG
+from ripple.graph.merge import later, time_of
+
 Version = list[Any]  # [first_time, last_stamp, last_run, payload]
 # A lineage payload is a tuple of plain tuples in LineageEntry's field order:
 SRC_DATASET, SRC_COLUMN, DST_FIELD, TYPE, SUBTYPE, DESCRIPTION, MASKING = range(7)
 
 
 def is_schema(key: str) -> bool:
-    return key[0] == "s"
+    return key[0] == SCHEMA_TAG
 
 
 class Seen:
-    """Folds versions into first_seen / latest stamp / its run, like a record's touch."""
+    """Folds versions into first_seen / latest stamp / its run, like a record's touch
+    (graph/merge.py)."""
 
     __slots__ = ("first", "last", "run")
 
@@ -36,11 +40,7 @@ class Seen:
         first, last, run = version[0], version[1], version[2]
         if self.first is None or first < self.first:
             self.first = first
-        if (
-            self.last is None
-            or last > self.last
-            or (last == self.last and (run or "") > (self.run or ""))
-        ):
+        if later(last, run, self.last, self.run):
             self.last, self.run = last, run
 
 
@@ -130,7 +130,7 @@ def schema_history(versions: dict[str, Version]) -> dict[str, Any]:
     return {
         key[1:]: {
             "first_seen": version[0],
-            "last_seen": version[1].split("|", 1)[0],
+            "last_seen": time_of(version[1]),
             "fields": [name for name, _, _ in version[3]],
         }
         for key, version in sorted(versions.items())

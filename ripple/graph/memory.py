@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from sys import intern
 from typing import Any
 
-import orjson
-
 from ripple.graph import columns
 from ripple.graph.codes import (
     COLUMN,
@@ -24,21 +22,30 @@ from ripple.graph.codes import (
     EDGE_CODES,
     EDGE_NAMES,
     HAS_COLUMN,
+    ID_PREFIX,
     INDIRECT,
+    LINEAGE_TAG,
     NODE_CODE,
     NODE_CODE_OF_PREFIX,
     NODE_KINDS,
+    SCHEMA_TAG,
+    column_prefix,
+    kind_of_id,
 )
 from ripple.graph.columns import Version
 from ripple.graph.delta import ColumnFacts, GraphDelta
+from ripple.graph.merge import Record, merge, time_of, touch
+from ripple.graph.native import NATIVE
 from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 from ripple.graph.walk import closure
-from ripple.model import EdgeKind, NodeKind
-from ripple.native import load
+from ripple.model import DIRECT_TYPE, ID_SEPARATOR, EdgeKind, NodeKind, Prop
 
-# A record: [first_seen, last_stamp, last_run, props | None, stamps | None]
-Record = list[Any]
+# A record (graph/merge.py): [first_seen, last_stamp, last_run, props | None, stamps | None]
 _EMPTY: Record = [None, None, None, None, None]  # placeholder until apply() fills the slot
+# How much longer a column id's prefix is than its dataset's id (codes.column_prefix).
+_COLUMN_ID_EXTRA = len(column_prefix(ID_PREFIX[NodeKind.DATASET])) - len(
+    ID_PREFIX[NodeKind.DATASET]
+)
 
 
 class MemoryGraph:
@@ -60,10 +67,20 @@ class MemoryGraph:
         """Merge one delta (the hot path of ingest: kept flat on purpose, and run in C when
         ripple/_native.c was built; tests/unit/test_native.py checks that both agree)."""
         if NATIVE is not None:
-            NATIVE.apply(self, delta)
+            NATIVE.apply(
+                self.index,
+                self.ids,
+                self.kinds,
+                self.records,
+                self.out,
+                self.inc,
+                self.edges,
+                self.columns,
+                delta,
+            )
             return
         stamp, run = delta.stamp, delta.run
-        time = stamp.split("|", 1)[0]
+        time = time_of(stamp)
         index, records = self.index, self.records
         for node in delta.nodes:
             idx = index.get(node.id)
@@ -75,18 +92,18 @@ class MemoryGraph:
                 record = records[idx]
                 if record is None:  # a column first known from column facts
                     records[idx] = record = [time, stamp, run, {}, {}]
-                _touch(record, time, stamp, run)
+                touch(record, time, stamp, run)
                 if props:
-                    _merge(record, props, stamp, ())
+                    merge(record, props, stamp)
         edges, out, inc = self.edges, self.out, self.inc
         for edge in delta.edges:
             src = index.get(edge.src)
             if src is None:
-                src = self._new_node(edge.src, NODE_CODE[_kind_of(edge.src)])
+                src = self._new_node(edge.src, NODE_CODE[kind_of_id(edge.src)])
                 records[src] = [time, stamp, run, {}, {}]
             dst = index.get(edge.dst)
             if dst is None:
-                dst = self._new_node(edge.dst, NODE_CODE[_kind_of(edge.dst)])
+                dst = self._new_node(edge.dst, NODE_CODE[kind_of_id(edge.dst)])
                 records[dst] = [time, stamp, run, {}, {}]
             code = EDGE_CODE[(edge.kind, edge.variant)]
             key = (src << 40) | (dst << 4) | code
@@ -103,9 +120,9 @@ class MemoryGraph:
                 out[src].append((dst << 4) | code)
                 inc[dst].append((src << 4) | code)
             else:
-                _touch(found, time, stamp, run)
+                touch(found, time, stamp, run)
                 if edge.props:
-                    _merge(found, edge.props, stamp, ())
+                    merge(found, edge.props, stamp)
         for facts in delta.columns:
             self._apply_columns(facts, time, stamp, run)
 
@@ -120,23 +137,23 @@ class MemoryGraph:
         if versions is None:
             versions = self.columns[ds] = {}
         schema = facts.schema
-        prefix = f"datasetField:{ds_id[8:]}:"  # a column id is its dataset's id plus ':<field>'
+        prefix = column_prefix(ds_id)
         index = self.index
         if schema is not None:
-            key = "s" + schema.digest
+            key = SCHEMA_TAG + schema.digest
             found = versions.get(key)
             if found is not None:
-                _touch(found, time, stamp, run)
+                touch(found, time, stamp, run)
             else:
                 versions[key] = [time, stamp, run, schema.fields]
                 for name, _, _ in schema.fields:
                     if prefix + name not in index:
                         self._new_column(ds, prefix + name)
         if facts.lineage_digest is not None:
-            key = "l" + facts.lineage_digest
+            key = LINEAGE_TAG + facts.lineage_digest
             found = versions.get(key)
             if found is not None:
-                _touch(found, time, stamp, run)
+                touch(found, time, stamp, run)
             else:
                 # The payload keeps the graph's own id strings and interned names rather than
                 # the event's copies: millions fewer strings in memory, and in the snapshot one
@@ -153,7 +170,7 @@ class MemoryGraph:
                     dst = index.get(dst_id)
                     if dst is None:
                         dst = self._new_column(ds, dst_id)
-                    code = DIRECT if kind == "DIRECT" else INDIRECT
+                    code = DIRECT if kind == DIRECT_TYPE else INDIRECT
                     edge = (src << 40) | (dst << 4) | code
                     if edge not in edges:
                         edges[edge] = None
@@ -233,7 +250,8 @@ class MemoryGraph:
         """`add_node` without a record for many ids, each of the kind its prefix names."""
         for node_id in node_ids:
             if node_id not in self.index:
-                idx = self._new_node(node_id, NODE_CODE_OF_PREFIX[node_id.split(":", 1)[0]])
+                prefix = node_id.split(ID_SEPARATOR, 1)[0]
+                idx = self._new_node(node_id, NODE_CODE_OF_PREFIX[prefix])
                 self.records[idx] = None
 
     def add_stored_edges(self, rows: Iterable[Sequence[Any]]) -> None:
@@ -286,7 +304,7 @@ class MemoryGraph:
 
     def _field(self, column: int, owner: int) -> str:
         # datasetField:<ns>:<name>:<field> is dataset:<ns>:<name> plus ':<field>'
-        return self.ids[column][len("datasetField:") + len(self.ids[owner]) - len("dataset:") + 1 :]
+        return self.ids[column][len(self.ids[owner]) + _COLUMN_ID_EXTRA :]
 
     def _column_seen(self, idx: int) -> tuple[columns.Seen, dict[str, Any]]:
         owner = self._owner(idx)
@@ -329,15 +347,15 @@ class MemoryGraph:
                     return self.state(entry >> 4)
             return None
         if self.kind(idx) is NodeKind.RUN:
-            state = self.prop(idx, "state")
+            state = self.prop(idx, Prop.STATE)
             return state if isinstance(state, str) else None
         # A dataset's or job's health is the current state of the run that last touched it.
-        run = self.index.get(str(self.prop(idx, "last_run")))
+        run = self.index.get(str(self.prop(idx, Prop.LAST_RUN)))
         if run is not None:
-            state = self.prop(run, "state")
+            state = self.prop(run, Prop.STATE)
             if isinstance(state, str):
                 return state
-        value = self.prop(idx, "last_run_state")
+        value = self.prop(idx, Prop.LAST_RUN_STATE)
         return value if isinstance(value, str) else None
 
     def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
@@ -413,62 +431,5 @@ class MemoryGraph:
         return found
 
 
-def _kind_of(node_id: str) -> NodeKind:
-    return NodeKind(node_id.split(":", 1)[0])
-
-
 def _time(stamp: str | None) -> str | None:
-    return None if stamp is None else stamp.split("|", 1)[0]
-
-
-def _touch(record: Record, time: str, stamp: str, run: str | None) -> None:
-    if record[0] is None or time < record[0]:
-        record[0] = time
-    last = record[1]
-    if last is None or stamp > last or (stamp == last and (run or "") > (record[2] or "")):
-        record[1] = stamp
-        record[2] = run
-
-
-def _merge(record: Record, props: dict[str, Any], stamp: str, skip: tuple[str, ...]) -> None:
-    values, stamps = record[3], record[4]
-    if values is None:
-        values, stamps = record[3], record[4] = {}, {}
-    for key, value in props.items():
-        if key in skip:
-            continue
-        seen = stamps.get(key)
-        if seen is None or stamp > seen or (stamp == seen and _wins(value, values.get(key))):
-            values[key] = value
-            stamps[key] = stamp
-
-
-def combine(old: Record, new: Record) -> Record:
-    """Two records of one node or edge merged as if `new`'s assertions were applied after
-    `old`'s: each property keeps the value with the later stamp, so the result does not depend
-    on which record came first. Neither argument is changed."""
-    merged: Record = [old[0], old[1], old[2], old[3], old[4]]
-    _touch(merged, new[0], new[1], new[2])
-    values, stamps = new[3], new[4]
-    if values:
-        merged[3] = dict(old[3] or {})
-        merged[4] = dict(old[4] or {})
-        for key, value in values.items():
-            stamp = stamps[key]
-            seen = merged[4].get(key)
-            if seen is None or stamp > seen or (stamp == seen and _wins(value, merged[3].get(key))):
-                merged[3][key] = value
-                merged[4][key] = stamp
-    return merged
-
-
-def _wins(new: Any, old: Any) -> bool:
-    """Deterministic tie-break between two values asserted with the same stamp."""
-    if new == old:
-        return False
-    return orjson.dumps(new, option=orjson.OPT_SORT_KEYS) > orjson.dumps(
-        old, option=orjson.OPT_SORT_KEYS
-    )
-
-
-NATIVE = load(_wins, _kind_of)  # after the helpers it calls back
+    return None if stamp is None else time_of(stamp)

@@ -13,8 +13,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ripple.graph.codes import LINEAGE_TAG, SCHEMA_TAG
 from ripple.graph.delta import LineageEntry, Schema, SchemaFields
 from ripple.ingest import facets as checks
+from ripple.model import DIRECT_TYPE, FIELD_PATH_SEPARATOR, INDIRECT_TYPE
 
 
 class Lineage(NamedTuple):
@@ -30,7 +32,7 @@ class FacetMemo:
     full). Shared by one ingest pipeline; never needed for correctness."""
 
     def __init__(self, capacity: int = 100_000) -> None:
-        # ripple/_native.c (facet_value) reads and fills these two as get/put below do.
+        # ripple/_native.c (facet_value) reads and fills the memo through get and put.
         self._capacity = capacity
         self._seen: dict[bytes, Schema | Lineage] = {}
 
@@ -45,7 +47,7 @@ class FacetMemo:
 
 def parse_schema(raw: dict[str, Any], path: str, memo: FacetMemo | None) -> Schema:
     """Validate a `schema` facet (InvalidEvent naming the path) and return its value."""
-    key = b"s" + orjson.dumps(raw)
+    key = SCHEMA_TAG.encode() + orjson.dumps(raw)
     found = memo.get(key) if memo is not None else None
     if isinstance(found, Schema):
         return found
@@ -58,7 +60,7 @@ def parse_schema(raw: dict[str, Any], path: str, memo: FacetMemo | None) -> Sche
 
 def parse_lineage(raw: dict[str, Any], path: str, memo: FacetMemo | None) -> Lineage:
     """Validate a `columnLineage` facet (1-0 to 1-2 forms) and return its value."""
-    key = b"l" + orjson.dumps(raw)
+    key = LINEAGE_TAG.encode() + orjson.dumps(raw)
     found = memo.get(key) if memo is not None else None
     if isinstance(found, Lineage):
         return found
@@ -69,7 +71,7 @@ def parse_lineage(raw: dict[str, Any], path: str, memo: FacetMemo | None) -> Lin
         for item in spec["inputFields"]:
             entries.extend(_entries(item, out_field, kind, subtype, description))
     for item in raw.get("dataset") or []:
-        entries.extend(_entries(item, None, "INDIRECT", None, None))
+        entries.extend(_entries(item, None, INDIRECT_TYPE, None, None))
     lineage = lineage_value(tuple(entries), tuple(raw["fields"]))
     if memo is not None:
         memo.put(key, lineage)
@@ -99,7 +101,7 @@ def _flatten(items: list[dict[str, Any]], prefix: str) -> list[tuple[str, str | 
         flat.append((name, item.get("type"), item.get("description")))
         nested = item.get("fields")
         if nested:
-            flat.extend(_flatten(nested, name + "."))
+            flat.extend(_flatten(nested, name + FIELD_PATH_SEPARATOR))
     return flat
 
 
@@ -107,9 +109,9 @@ def _legacy(spec: dict[str, Any]) -> tuple[str, str | None, str | None]:
     """The pre-1-1 form keeps one transformationType/Description per output field."""
     kind = spec.get("transformationType")
     description = spec.get("transformationDescription")
-    if isinstance(kind, str) and kind.upper() == "INDIRECT":
-        return "INDIRECT", None, description
-    return "DIRECT", kind or None, description
+    if isinstance(kind, str) and kind.upper() == INDIRECT_TYPE:
+        return INDIRECT_TYPE, None, description
+    return DIRECT_TYPE, kind or None, description
 
 
 def _entries(
@@ -140,5 +142,5 @@ def _entries(
 
 
 def digest(data: bytes) -> str:
-    """The content digest of a facet value's canonical JSON (also computed in ripple/_native.c)."""
+    """The content digest of a facet value's canonical JSON (ripple/_native.c calls it too)."""
     return hashlib.blake2b(data, digest_size=8).hexdigest()

@@ -18,9 +18,8 @@ from ripple.graph.delta import Schema
 from ripple.ingest import fields as f
 from ripple.ingest.columns import FacetMemo, Lineage, parse_lineage, parse_schema
 from ripple.ingest.facets import validate_facets
-from ripple.model import DatasetKey, JobKey
+from ripple.model import EVENT_TYPES, DatasetKey, JobKey
 
-EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 EventKind = Literal["RunEvent", "DatasetEvent", "JobEvent"]
 
 

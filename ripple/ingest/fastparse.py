@@ -18,16 +18,14 @@ import orjson
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from ripple.errors import InvalidEvent, MalformedInput
+from ripple.graph.codes import LINEAGE_TAG, SCHEMA_TAG
 from ripple.graph.delta import (
-    ColumnFacts,
-    EdgeUpsert,
     GraphDelta,
     LineageEntry,
-    NodeUpsert,
     Schema,
     SchemaFields,
 )
-from ripple.graph.memory import NATIVE
+from ripple.graph.native import NATIVE
 from ripple.ingest.columns import (
     FacetMemo,
     Lineage,
@@ -35,18 +33,19 @@ from ripple.ingest.columns import (
     lineage_value,
     schema_value,
 )
-from ripple.ingest.event import (
-    EVENT_TYPES,
-    DatasetRef,
-    Event,
-    JobRef,
-    RunRef,
-    parse_event,
-)
+from ripple.ingest.event import DatasetRef, Event, JobRef, RunRef, parse_event
 from ripple.ingest.fields import parse_timestamp
 from ripple.ingest.projection import _resolve
 from ripple.ingest.records import PREFIX as RECORD_PREFIX
-from ripple.model import DatasetKey, EdgeKind, JobKey, NodeKind
+from ripple.model import (
+    DIRECT_TYPE,
+    EVENT_TYPES,
+    FIELD_PATH_SEPARATOR,
+    INDIRECT_TYPE,
+    TRANSFORMATION_TYPES,
+    DatasetKey,
+    JobKey,
+)
 
 Name = Annotated[str, Meta(min_length=1)]
 Facets = dict[str, Raw] | None
@@ -244,7 +243,9 @@ _FACETS = {
     "input": _decoders({"dataQualityMetrics": _QualityMetrics}),
     "output": _decoders({"outputStatistics": _OutputStatistics}),
 }
-_TRANSFORMATION_TYPES = {"DIRECT": "DIRECT", "INDIRECT": "INDIRECT"}
+_TRANSFORMATION_TYPES = {kind: kind for kind in TRANSFORMATION_TYPES}
+_SCHEMA_KEY = SCHEMA_TAG.encode()  # the memo keys a facet's JSON by its kind's tag, then the JSON
+_LINEAGE_KEY = LINEAGE_TAG.encode()
 
 
 class _Unusual(Exception):
@@ -275,7 +276,7 @@ def fast_delta(body: bytes, memo: FacetMemo | None = None) -> GraphDelta | None:
     if NATIVE is None or body.startswith(RECORD_PREFIX):
         return None
     try:
-        delta: GraphDelta | None = NATIVE.project(_EVENT.decode(body), memo)
+        delta: GraphDelta | None = NATIVE.project(_EVENT.decode(body), memo, _PARSER)
     except (msgspec.DecodeError, UnicodeDecodeError, _Unusual):  # a string not UTF-8: the
         # full parser rejects the event, naming it
         return None
@@ -287,7 +288,7 @@ def fast_deltas(bodies: list[bytes], memo: FacetMemo | None = None) -> list[Grap
     if NATIVE is None:
         return [None] * len(bodies)
     try:
-        deltas: list[GraphDelta | None] = NATIVE.project_many(bodies, memo)
+        deltas: list[GraphDelta | None] = NATIVE.project_many(bodies, memo, _PARSER)
     except UnicodeDecodeError:  # one body's string is not UTF-8: each alone, that one declined
         return [fast_delta(body, memo) for body in bodies]
     return deltas
@@ -393,7 +394,7 @@ def _dataset(raw: _Dataset, role: str | None, memo: FacetMemo | None) -> Dataset
 
 
 def _schema(raw: Raw, memo: FacetMemo | None) -> Schema:
-    key = b"s" + bytes(raw)
+    key = _SCHEMA_KEY + bytes(raw)
     found = memo.get(key) if memo is not None else None
     if isinstance(found, Schema):
         return found
@@ -418,11 +419,11 @@ def _flatten(
         name = intern(prefix + item.name)  # names and types repeat across datasets: one copy
         out.append((name, intern(item.type) if item.type else item.type, item.description))
         if item.fields:
-            _flatten(item.fields, name + ".", out)
+            _flatten(item.fields, name + FIELD_PATH_SEPARATOR, out)
 
 
 def _lineage(raw: Raw, memo: FacetMemo | None) -> Lineage:
-    key = b"l" + bytes(raw)
+    key = _LINEAGE_KEY + bytes(raw)
     found = memo.get(key) if memo is not None else None
     if isinstance(found, Lineage):
         return found
@@ -441,9 +442,9 @@ def _lineage_entries(raw: Raw) -> Lineage:
         if spec.transformationType is not None or spec.transformationDescription is not None:
             raise _Unusual  # the legacy form: the full parser reads it
         for item in spec.inputFields:
-            _entries(item, out_field, "DIRECT", entries)
+            _entries(item, out_field, DIRECT_TYPE, entries)
     for item in facet.dataset or ():
-        _entries(item, None, "INDIRECT", entries)
+        _entries(item, None, INDIRECT_TYPE, entries)
     return lineage_value(tuple(entries), tuple(facet.fields))
 
 
@@ -476,29 +477,20 @@ def _time(text: str) -> Any:
     return value
 
 
-if NATIVE is not None:
-    NATIVE.setup_projection(
-        generic=_GENERIC.decode,
-        schema=_schema,
-        lineage=_lineage,
-        resolve=_resolve,
-        unset=UNSET,
-        delta=GraphDelta,
-        node=NodeUpsert,
-        edge=EdgeUpsert,
-        facts=ColumnFacts,
-        digest=digest,
-        schema_type=Schema,
-        lineage_type=Lineage,
-        decode=_EVENT.decode,
-        declines=(msgspec.DecodeError, _Unusual),
-        record_prefix=RECORD_PREFIX,
-        node_kinds=(NodeKind.JOB, NodeKind.RUN, NodeKind.DATASET),
-        edge_kinds=(
-            EdgeKind.READ_BY,
-            EdgeKind.WRITES,
-            EdgeKind.RUN_OF,
-            EdgeKind.READ,
-            EdgeKind.PRODUCED,
-        ),
-    )
+# The parser's helpers the C projection calls (`project(event, memo, parser)` in
+# ripple/_native.pyi), in that order: this layer's own, so they travel with each call rather than
+# configure the module (graph/native.py does, with every fact).
+_PARSER = (
+    _EVENT.decode,
+    _GENERIC.decode,
+    _schema,
+    _lineage,
+    _resolve,
+    digest,
+    Lineage,
+    FacetMemo.get,
+    FacetMemo.put,
+    UNSET,
+    (msgspec.DecodeError, _Unusual),
+    RECORD_PREFIX,
+)

@@ -22,13 +22,10 @@ from ripple.graph.delta import (
     NodeUpsert,
     Schema,
 )
+from ripple.graph.merge import stamp
 from ripple.ingest.columns import Lineage
 from ripple.ingest.event import DatasetRef, Event, JobRef, RunRef
-from ripple.model import EdgeKind, JobKey, NodeKind
-
-# Among events stamped with the same time, a later lifecycle state wins.
-_RANK = {None: 0, "OTHER": 0, "START": 1, "RUNNING": 2, "COMPLETE": 3, "ABORT": 3, "FAIL": 3}
-TERMINAL = frozenset({"COMPLETE", "ABORT", "FAIL"})
+from ripple.model import START, TERMINAL, EdgeKind, Facet, JobKey, NodeKind, Prop
 
 
 def project(event: Event) -> GraphDelta:
@@ -37,26 +34,26 @@ def project(event: Event) -> GraphDelta:
     Each node and edge appears once in the delta, however often the event mentions it."""
     time = event.event_time.isoformat(timespec="microseconds")
     run_node = f"run:{event.run.run_id}" if event.run is not None else None
-    b = _Builder(GraphDelta(f"{time}|{_RANK.get(event.event_type, 0)}", run_node))
+    b = _Builder(GraphDelta(stamp(time, event.event_type), run_node))
     # Like Marquez, column lineage may only cite datasets the event itself names.
     b.known = {ref.key.node_id for ref in (*event.inputs, *event.outputs)}
     job_id = _job(b, event.job) if event.job is not None else None
     if event.run is not None and job_id is not None:
         _run(b, event.run, job_id, event.event_type, time)
     for ref in event.inputs:
-        ds_id = _dataset(b, ref, "input")
+        ds_id = _dataset(b, ref, Prop.INPUT)
         if job_id is not None:
             b.edge(ds_id, EdgeKind.READ_BY, job_id)
         if run_node is not None:
             b.edge(run_node, EdgeKind.READ, ds_id)
     for ref in event.outputs:
-        ds_id = _dataset(b, ref, "output")
+        ds_id = _dataset(b, ref, Prop.OUTPUT)
         if job_id is not None:
             b.edge(job_id, EdgeKind.WRITES, ds_id)
         if run_node is not None:
             b.edge(run_node, EdgeKind.PRODUCED, ds_id)
             if event.event_type is not None:
-                state = {"last_run": run_node, "last_run_state": event.event_type}
+                state = {Prop.LAST_RUN: run_node, Prop.LAST_RUN_STATE: event.event_type}
                 b.node(ds_id, NodeKind.DATASET, state)
     return b.delta
 
@@ -99,62 +96,62 @@ class _Builder:
 
 
 def _job(b: _Builder, job: JobRef) -> str:
-    props: dict[str, Any] = {"namespace": job.key.namespace, "name": job.key.name}
+    props: dict[str, Any] = {Prop.NAMESPACE: job.key.namespace, Prop.NAME: job.key.name}
     if job.job_type is not None:
-        props["type"] = job.job_type
+        props[Prop.TYPE] = job.job_type
     if job.owners:
-        props["owners"] = list(job.owners)
+        props[Prop.OWNERS] = list(job.owners)
     if job.source_location is not None:
-        props["source_location"] = job.source_location
-    _facets(props, job.facets, "facet.")
+        props[Prop.SOURCE_LOCATION] = job.source_location
+    _facets(props, job.facets, Prop.FACET)
     b.node(job.key.node_id, NodeKind.JOB, props)
     return job.key.node_id
 
 
 def _run(b: _Builder, run: RunRef, job_id: str, event_type: str | None, time: str) -> None:
     run_id = f"run:{run.run_id}"
-    props: dict[str, Any] = {"run_id": str(run.run_id), "job": job_id}
+    props: dict[str, Any] = {Prop.RUN_ID: str(run.run_id), Prop.JOB: job_id}
     if event_type is not None:
-        props["state"] = event_type
-        props["updated_at"] = time
-        if event_type == "START":
-            props["started_at"] = time
+        props[Prop.STATE] = event_type
+        props[Prop.UPDATED_AT] = time
+        if event_type == START:
+            props[Prop.STARTED_AT] = time
         elif event_type in TERMINAL:
-            props["ended_at"] = time
+            props[Prop.ENDED_AT] = time
     if run.nominal_start is not None:
-        props["nominal_start"] = run.nominal_start.isoformat()
+        props[Prop.NOMINAL_START] = run.nominal_start.isoformat()
     if run.nominal_end is not None:
-        props["nominal_end"] = run.nominal_end.isoformat()
+        props[Prop.NOMINAL_END] = run.nominal_end.isoformat()
     if run.error_message is not None:
-        props["error_message"] = run.error_message
+        props[Prop.ERROR_MESSAGE] = run.error_message
     if run.parent is not None:
-        props["parent_run"] = _bare_run(b, *run.parent)
-        b.edge(run_id, EdgeKind.CHILD_OF, props["parent_run"])
+        props[Prop.PARENT_RUN] = _bare_run(b, *run.parent)
+        b.edge(run_id, EdgeKind.CHILD_OF, props[Prop.PARENT_RUN])
     if run.root is not None:
-        props["root_run"] = _bare_run(b, *run.root)
-    _facets(props, run.facets, "facet.")
+        props[Prop.ROOT_RUN] = _bare_run(b, *run.root)
+    _facets(props, run.facets, Prop.FACET)
     b.node(run_id, NodeKind.RUN, props)
     b.edge(run_id, EdgeKind.RUN_OF, job_id)
     if event_type is not None:
-        b.node(job_id, NodeKind.JOB, {"last_run": run_id, "last_run_state": event_type})
+        b.node(job_id, NodeKind.JOB, {Prop.LAST_RUN: run_id, Prop.LAST_RUN_STATE: event_type})
 
 
 def _bare_run(b: _Builder, run_id: uuid.UUID, job: JobKey) -> str:
     """A run (and its job) known only from a parent/root facet."""
     node = f"run:{run_id}"
     job_id = job.node_id
-    b.node(job_id, NodeKind.JOB, {"namespace": job.namespace, "name": job.name})
-    b.node(node, NodeKind.RUN, {"run_id": str(run_id), "job": job_id})
+    b.node(job_id, NodeKind.JOB, {Prop.NAMESPACE: job.namespace, Prop.NAME: job.name})
+    b.node(node, NodeKind.RUN, {Prop.RUN_ID: str(run_id), Prop.JOB: job_id})
     b.edge(node, EdgeKind.RUN_OF, job_id)
     return node
 
 
-def _dataset(b: _Builder, ref: DatasetRef, role: str) -> str:
+def _dataset(b: _Builder, ref: DatasetRef, io_prefix: str) -> str:
     key = ref.key
     ds_id = key.node_id
-    props: dict[str, Any] = {"namespace": key.namespace, "name": key.name}
-    _facets(props, ref.facets, "facet.")
-    _facets(props, ref.io_facets, f"{role}.")
+    props: dict[str, Any] = {Prop.NAMESPACE: key.namespace, Prop.NAME: key.name}
+    _facets(props, ref.facets, Prop.FACET)
+    _facets(props, ref.io_facets, io_prefix)
     b.node(ds_id, NodeKind.DATASET, props)
     if ref.schema is None and ref.lineage is None:
         return ds_id
@@ -165,7 +162,7 @@ def _dataset(b: _Builder, ref: DatasetRef, role: str) -> str:
         entries, digest, unresolved = _resolve(lineage, ref.schema, b.known)
         if unresolved:
             # Kept visible rather than dropped silently: sources the event did not declare.
-            props["unresolved_column_inputs"] = unresolved
+            props[Prop.UNRESOLVED] = unresolved
     b.delta.columns.append(ColumnFacts(ds_id, ref.schema, entries, digest))
     return ds_id
 
@@ -205,5 +202,8 @@ def _resolve(
 
 def _facets(props: dict[str, Any], facets: dict[str, Any], prefix: str) -> None:
     for name, value in facets.items():
-        if name not in ("schema", "columnLineage"):
+        if name not in _COLUMN_FACETS:
             props[prefix + name] = value
+
+
+_COLUMN_FACETS = (Facet.SCHEMA, Facet.COLUMN_LINEAGE)  # column facts, not properties

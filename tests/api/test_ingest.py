@@ -144,7 +144,7 @@ def test_single_and_batch_posts_take_the_c_reader(
 ) -> None:
     """One reader ladder for every route: a single POST and a batch both go through the C
     projection first when it is built (the Python twins answer alike when it is not)."""
-    from ripple.graph.memory import NATIVE
+    from ripple.graph.native import NATIVE
 
     if NATIVE is None:
         pytest.skip("the C loops are not built here (RIPPLE_NATIVE=0 or no compiler)")

@@ -160,3 +160,14 @@ def test_the_checker_sees_an_upward_and_a_local_import(tmp_path: Path) -> None:
     found = dict(imported("ripple.graph.x", source / "x.py", known))
     assert found == {"ripple.runtime": 2}
     assert layer_of("ripple.runtime") > layer_of("ripple.graph.x")
+
+
+def test_only_config_reads_the_environment() -> None:
+    """Settings (ripple/config.py) is the only reader of RIPPLE_*: nothing else reads os.environ."""
+    readers = [
+        name
+        for name, path in modules().items()
+        if name != "ripple.config"
+        and ("os.environ" in path.read_text() or "getenv" in path.read_text())
+    ]
+    assert readers == []

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import os
 import random
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,26 +19,125 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import ripple
 from bench.generator import events_for
 from ripple.errors import RippleError
 from ripple.graph import memory
-from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
+from ripple.graph import native as loader
+from ripple.graph.codes import NODE_KINDS, kind_of_id
+from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert, Schema
 from ripple.graph.embedded import _image
-from ripple.graph.memory import NATIVE, MemoryGraph
-from ripple.ingest import fastparse
+from ripple.graph.memory import MemoryGraph
+from ripple.graph.merge import RANK, wins
+from ripple.graph.native import NATIVE
+from ripple.ingest import facets, fastparse
 from ripple.ingest.columns import FacetMemo, lineage_value
 from ripple.ingest.demo import demo_events
 from ripple.ingest.event import parse_event
 from ripple.ingest.fastparse import fast_delta, fast_deltas, parse_event_json
 from ripple.ingest.projection import project
-from ripple.model import EdgeKind, NodeKind
+from ripple.model import CHECKED_FACETS, EVENT_TYPES, EdgeKind, Key, NodeKind
 from tests.conftest import food_delivery_events
 from tests.unit.test_fastparse import mutated, paths
 
+# With RIPPLE_NATIVE=0 (scripts/check runs the unit, contract and API suites so as well) there is
+# no C to compare: those runs check the Python twins end to end, and this module only that no
+# module took the C loops.
+PYTHON_ONLY = os.environ.get("RIPPLE_NATIVE", "1") == "0"
+c_loops = pytest.mark.skipif(PYTHON_ONLY, reason="RIPPLE_NATIVE=0: the Python twins alone")
 
-def test_the_install_built_the_c_loops() -> None:
+
+def test_the_c_loops_are_loaded_unless_ripple_native_is_0() -> None:
+    if PYTHON_ONLY:
+        assert NATIVE is None and memory.NATIVE is None and fastparse.NATIVE is None
+        assert fast_delta(orjson.dumps(GENERATED)) is None  # parse_event_json and project run
+        return
     # Ripple runs without them, only slower; an install on this project's machines must build them.
     assert NATIVE is not None, "ripple._native is missing: reinstall with a C compiler present"
+    assert memory.NATIVE is NATIVE and fastparse.NATIVE is NATIVE
+
+
+def test_ripple_native_0_turns_the_c_loops_off() -> None:
+    code = "from ripple.graph.native import NATIVE; print(NATIVE is None)"
+    env = {**os.environ, "RIPPLE_NATIVE": "0"}
+    found = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "True"
+
+
+def test_the_facts_handed_to_c_are_the_parsers() -> None:
+    """graph/native.py hands C the checked facets and the OpenLineage keys from model.py; they
+    must be what the two Python parsers check and read."""
+    assert {where: frozenset(found) for where, found in facets._CHECKERS.items()} == CHECKED_FACETS
+    skipped = {"dataset": {"schema", "columnLineage"}}  # fastparse decodes these two itself
+    assert {
+        where: frozenset(decoders) | skipped.get(where, set())
+        for where, decoders in fastparse._FACETS.items()
+    } == CHECKED_FACETS
+    fields = {
+        name
+        for kind in vars(fastparse).values()
+        if isinstance(kind, type) and issubclass(kind, msgspec.Struct)
+        for name in kind.__struct_fields__
+    }
+    keys = {value for name, value in vars(Key).items() if name.isupper()}
+    assert keys <= fields, keys - fields
+    assert set(RANK) == {None, *EVENT_TYPES}
+
+
+SOURCE = Path(ripple.__file__).with_name("_native.c").read_text()
+
+
+def test_the_twin_table_in_native_c_is_true() -> None:
+    header = SOURCE[: SOURCE.index("*/")]
+    rows = re.findall(r"^   (\w+) +(ripple\.[\w.]+): ([\w.]+(?:, [\w.]+)*)", header, re.M)
+    assert len(rows) > 10
+    for c_name, module, names in rows:
+        assert re.search(rf"^static [\w *]+\b{c_name}\(", SOURCE, re.M), c_name
+        for name in names.split(", "):
+            found: Any = importlib.import_module(module)
+            for part in name.split("."):
+                found = getattr(found, part)  # AttributeError: the table names no such twin
+            assert callable(found), (module, name)
+    exported = set(re.findall(r'^    \{"(\w+)", ', SOURCE, re.M))
+    assert exported == {"setup", "apply", "schema", "lineage", "project", "project_many"}
+    assert exported <= {c_name for c_name, _, _ in rows}
+
+
+@c_loops
+def test_setup_checks_everything_before_it_keeps_anything() -> None:
+    with pytest.raises(TypeError, match="missing keyword"):
+        native().setup(id_separator=":")
+    with pytest.raises(TypeError, match="separators are one character"):
+        native().setup(**{**_setup_facts(), "stamp_separator": "||"})
+    assert check_delta(GENERATED)  # the module still holds what it held
+
+
+@c_loops
+def test_setup_again_holds_one_reference_to_each_object() -> None:
+    held = [wins, kind_of_id, Schema, NODE_KINDS, NodeKind.JOB, EdgeKind.READ_BY]
+    facts = _setup_facts()
+    before = [sys.getrefcount(item) for item in held]
+    for _ in range(3):
+        native().setup(**facts)  # each time: the new one kept, the old one released
+    assert [sys.getrefcount(item) for item in held] == before
+    assert check_delta(GENERATED)
+
+
+def _setup_facts() -> dict[str, Any]:
+    """The keywords graph/native.py hands to setup()."""
+    facts: dict[str, Any] = {}
+
+    class Recorder:
+        def setup(self, **given: Any) -> None:
+            facts.update(given)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ripple, "_native", Recorder())  # what `from ripple import _native` finds
+        patch.delenv("RIPPLE_NATIVE", raising=False)
+        loader._load()
+    return facts
 
 
 def native() -> Any:
@@ -75,6 +178,7 @@ def lineage_facets(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+@c_loops
 def test_generated_lineage_is_read_in_c() -> None:
     _, events = events_for(200, seed=3)
     facets = lineage_facets(events)
@@ -96,6 +200,7 @@ def corpus(fixtures: Path) -> list[dict[str, Any]]:
     return docs
 
 
+@c_loops
 def test_fixture_and_demo_lineage_agree(fixtures_dir: Path) -> None:
     facets = lineage_facets([*demo_events(), *corpus(fixtures_dir)])
     assert len(facets) > 10
@@ -104,6 +209,7 @@ def test_fixture_and_demo_lineage_agree(fixtures_dir: Path) -> None:
         check_lineage(json.dumps(facet, indent=2).encode())  # whitespace anywhere
 
 
+@c_loops
 def test_declines_what_it_does_not_read() -> None:
     field = {"namespace": "n", "name": "t", "field": "a"}
     cases = [
@@ -133,6 +239,7 @@ def test_declines_what_it_does_not_read() -> None:
     assert native().lineage(b'{"fields": {"\xff": {"inputFields": []}}}') is None  # not UTF-8
 
 
+@c_loops
 def test_transformations_before_the_field_they_transform() -> None:
     field = {"transformations": [{"type": "indirect"}], "field": "a", "namespace": "n", "name": "t"}
     raw = orjson.dumps({"fields": {"x": {"inputFields": [field]}}})  # keys in this order
@@ -140,6 +247,7 @@ def test_transformations_before_the_field_they_transform() -> None:
     assert native().lineage(raw)[0][0].src_column == "datasetField:n:t:a"
 
 
+@c_loops
 def test_dataset_inputs_follow_field_inputs_wherever_they_appear() -> None:
     field = {"namespace": "n", "name": "t", "field": "a"}
     raw = orjson.dumps({"dataset": [field], "fields": {"x": {"inputFields": [field]}}})
@@ -193,6 +301,7 @@ facet = st.fixed_dictionaries(
 )
 
 
+@c_loops
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(facet, st.booleans())
 def test_any_facet_agrees_or_declines(doc: dict[str, Any], pretty: bool) -> None:
@@ -227,6 +336,7 @@ def schema_facets(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+@c_loops
 def test_generated_and_fixture_schemas_agree(fixtures_dir: Path) -> None:
     _, events = events_for(100, seed=4)
     assert all(check_schema(orjson.dumps(f)) for f in schema_facets(events))
@@ -237,6 +347,7 @@ def test_generated_and_fixture_schemas_agree(fixtures_dir: Path) -> None:
         check_schema(json.dumps(facet, indent=2).encode())
 
 
+@c_loops
 def test_schema_declines_what_it_does_not_read() -> None:
     for case in [
         {"fields": [{"type": "INT"}]},  # no name
@@ -265,6 +376,7 @@ schema_field: st.SearchStrategy[dict[str, Any]] = st.deferred(
 )
 
 
+@c_loops
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.fixed_dictionaries(
@@ -298,6 +410,7 @@ def build(items: list[GraphDelta], use_c: bool, monkeypatch: pytest.MonkeyPatch)
         return graph
 
 
+@c_loops
 def test_apply_builds_the_same_graph(fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     native()
     _, generated = events_for(300, seed=5)
@@ -310,6 +423,7 @@ def test_apply_builds_the_same_graph(fixtures_dir: Path, monkeypatch: pytest.Mon
     assert found.dump() == expected.dump()
 
 
+@c_loops
 def test_apply_fails_like_python(monkeypatch: pytest.MonkeyPatch) -> None:
     native()
     item = deltas(events_for(3, seed=1)[1])[-1]
@@ -324,10 +438,11 @@ def test_apply_fails_like_python(monkeypatch: pytest.MonkeyPatch) -> None:
             errors.append((use_c, type(caught.value), caught.value.args))
     assert [e[1:] for e in errors[:2]] == [e[1:] for e in errors[2:]]
     assert errors[0][2] == ("dataset:nowhere:x",)
-    with pytest.raises(TypeError, match=r"graph\.index"):
-        native().apply(_Fake(), item)
+    with pytest.raises(TypeError, match=r"graph's index is not a dict"):
+        native().apply([], [], bytearray(), [], [], [], {}, {}, item)
 
 
+@c_loops
 def test_ties_are_broken_by_python(monkeypatch: pytest.MonkeyPatch) -> None:
     node = "job:ns:j"
     graphs = []
@@ -340,11 +455,6 @@ def test_ties_are_broken_by_python(monkeypatch: pytest.MonkeyPatch) -> None:
         ]
         graphs.append(build(items, use_c, monkeypatch))
     assert graph_state(graphs[0]) == graph_state(graphs[1])
-
-
-class _Fake:
-    def __init__(self) -> None:
-        self.index: list[int] = []
 
 
 # -- project: a decoded event straight to its delta -------------------------------------------
@@ -371,11 +481,13 @@ def check_delta(doc: Any) -> bool:
     return True
 
 
+@c_loops
 def test_generated_events_are_projected_in_c() -> None:
     _, events = events_for(300, seed=9)
     assert all(check_delta(e) for e in events)  # none declined: the bench's events take it
 
 
+@c_loops
 def test_fixture_and_demo_events_agree(fixtures_dir: Path) -> None:
     docs = [*demo_events(), *corpus(fixtures_dir)]
     answered = sum(check_delta(doc) for doc in docs)
@@ -416,6 +528,7 @@ SHAPES = [
 ]
 
 
+@c_loops
 @settings(max_examples=500, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
@@ -428,6 +541,7 @@ def test_mutated_events_agree_or_decline(changes: list[tuple[tuple[Any, ...], An
     check_delta(mutated(GENERATED, changes))
 
 
+@c_loops
 def test_named_twice_and_unusual_events_decline() -> None:
     doc = copy.deepcopy(GENERATED)
     doc["outputs"].append(doc["inputs"][0])  # a dataset read and written: Python merges it
@@ -438,6 +552,7 @@ def test_named_twice_and_unusual_events_decline() -> None:
     assert check_delta(GENERATED)
 
 
+@c_loops
 def test_batches_and_the_memo_give_the_same_deltas() -> None:
     _, events = events_for(120, seed=11)
     bodies = [orjson.dumps(e) for e in events]
@@ -450,6 +565,7 @@ def test_batches_and_the_memo_give_the_same_deltas() -> None:
         assert found[:-2] == [project(parse_event_json(b)) for b in bodies[:-2]]
 
 
+@c_loops
 def test_unusual_characters_keep_the_digests() -> None:
     doc = copy.deepcopy(GENERATED)
     odd = "é\u2028\x7f/ü"
@@ -461,6 +577,7 @@ def test_unusual_characters_keep_the_digests() -> None:
     assert check_delta(doc)
 
 
+@c_loops
 def test_escaped_keys_and_an_empty_event_type_decline() -> None:
     # msgspec reads "fi\u0065lds" as "fields": comparing raw text would miss it, so C declines.
     assert native().schema(rb'{"fi\u0065lds": [{"name": "a", "type": "INT"}]}') is None
@@ -477,6 +594,7 @@ def test_escaped_keys_and_an_empty_event_type_decline() -> None:
     assert isinstance(python_delta(orjson.dumps(doc)), str)  # the full parser rejects it
 
 
+@c_loops
 def test_kinds_given_as_plain_strings_apply_as_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
     graphs = []
     for use_c in (False, True):

@@ -1,8 +1,9 @@
 """What applying a batch of deltas writes to Neo4j, decided in Python (pure).
 
 The deltas are first folded into a scratch MemoryGraph — the embedded store's own merge code, so
-both stores merge alike. Each record is then combined with the stored one (graph/memory.combine:
-per-property stamps, earliest first_seen, latest stamp and its run); only what changes is written.
+both stores merge alike. Each record is then combined with the stored one by the merge rule
+(graph/merge.py: per-property stamps, earliest first_seen, latest stamp and its run); only what
+changes is written.
 A node that the batch only implies (an edge endpoint, a dataset named by column facts) is written
 only if it does not exist yet, as the embedded store creates it only when absent. Columns,
 HAS_COLUMN and DERIVES are materialized from column-fact versions the database has not seen.
@@ -14,9 +15,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ripple.graph.codes import EDGE_CODES, NODE_KINDS
-from ripple.graph.columns import DST_FIELD, SRC_COLUMN, SRC_DATASET, TYPE, Seen, Version
+from ripple.graph.columns import DST_FIELD, SRC_COLUMN, SRC_DATASET, TYPE, Version
 from ripple.graph.delta import GraphDelta
-from ripple.graph.memory import MemoryGraph, Record, combine
+from ripple.graph.memory import MemoryGraph
+from ripple.graph.merge import Record, combine, touch
 from ripple.model import EdgeKind, NodeKind
 
 
@@ -67,10 +69,8 @@ def merged(stored: Record | None, batch: Record, *, explicit: bool) -> Record | 
 
 def merged_version(stored: Version, batch: Version) -> Version | None:
     """A version's seen-stamps after the batch re-asserted it, or None when unchanged."""
-    seen = Seen()
-    seen.add(stored)
-    seen.add(batch)
-    result = [seen.first, seen.last, seen.run, stored[3]]
+    result = [stored[0], stored[1], stored[2], stored[3]]
+    touch(result, batch[0], batch[1], batch[2])
     return None if result[:3] == stored[:3] else result
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from ripple.graph.columns import Version
-from ripple.graph.memory import Record
+from ripple.graph.merge import Record
 
 # Property names the record uses; a mirrored property of the same name is not mirrored.
 RESERVED = frozenset(

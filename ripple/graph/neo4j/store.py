@@ -19,7 +19,8 @@ from ripple import heap
 from ripple.errors import InvalidNodeId, NotFound, StoreUnavailable
 from ripple.graph.columns import Version
 from ripple.graph.delta import GraphDelta
-from ripple.graph.memory import MemoryGraph, Record
+from ripple.graph.memory import MemoryGraph
+from ripple.graph.merge import Record
 from ripple.graph.neo4j import cypher
 from ripple.graph.neo4j.batch import (
     Batch,
