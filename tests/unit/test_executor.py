@@ -369,7 +369,7 @@ async def test_a_task_failing_in_airflow_fails_its_unit_and_skips_its_downstream
 async def test_a_plan_cancelled_before_it_ran_makes_no_call(state: SqliteRemediationState) -> None:
     fake = airflow()
     plan_id = await store_plan(state)
-    # What `ripple backfill cancel` does to a plan not started (remediation/running.py `cancel`).
+    # What `ripple backfill cancel` does to a plan not started (remediation/service.py `cancel`).
     assert await state.set_plan_status(plan_id, "cancelled", expected={"planned"}, actor="test")
 
     assert await run(state, fake, plan_id) == PlanStatus.CANCELLED
