@@ -14,21 +14,26 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from ripple.clients.airflow import AirflowOrchestrator, AirflowRest
 from ripple.config import Settings
 from ripple.errors import ConfigError
 from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import GraphStore
 from ripple.ingest import backfill_records
-from ripple.ingest.airflow_sync import PeriodicSync
 from ripple.ingest.database import PostgresDatabase
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
 from ripple.ingest.pipeline import GroupCommitter, Ingestor, Progress, prepare_record
 from ripple.model import EdgeKind
-from ripple.remediation.executor import Executor, ExecutorOptions
 from ripple.remediation.sql_state import SqliteRemediationState
 from ripple.remediation.state import RemediationState, UnitState, UnitStatus
+
+# Imported where used: apache-airflow-client, purgatory and their neighbours take a while to
+# import, and a command that neither syncs Airflow nor runs a backfill should not wait for them.
+if TYPE_CHECKING:
+    from ripple.clients.airflow import AirflowRest
+    from ripple.ingest.airflow_sync import PeriodicSync
+    from ripple.remediation.executor import ExecutorOptions
 
 logger = logging.getLogger("ripple.backfill")
 _TOUCHED = frozenset(
@@ -53,6 +58,8 @@ class Runtime:
         to the log (servers sharing a PostgreSQL log, `ripple ingest` into this data directory)."""
         self.committer = GroupCommitter(self.ingestor)
         self.committer.start()
+        from ripple.ingest.airflow_sync import PeriodicSync
+
         settings = self.settings
         self.airflow_sync = PeriodicSync(
             self.ingestor,
@@ -92,6 +99,9 @@ class Runtime:
         self, plan_id: str, options: ExecutorOptions, say: Callable[[str], None] = lambda _: None
     ) -> str:
         """Run (or resume) a stored plan against the configured Airflow; its final status."""
+        from ripple.clients.airflow import AirflowOrchestrator
+        from ripple.remediation.executor import Executor
+
         airflow = AirflowOrchestrator(self.airflow_client())
         executor = Executor(self.remediation, airflow, options, link=self.link_backfill, say=say)
         return await executor.run(plan_id)
@@ -144,6 +154,10 @@ def airflow_client(settings: Settings) -> AirflowRest:
             "RIPPLE_AIRFLOW_URL is not set — point it at Airflow's api-server (and set "
             "RIPPLE_AIRFLOW_USERNAME/PASSWORD or RIPPLE_AIRFLOW_TOKEN)"
         )
+    # Imported here: apache-airflow-client takes seconds to import, and only commands that
+    # talk to Airflow should pay for it.
+    from ripple.clients.airflow import AirflowRest
+
     return AirflowRest(
         settings.airflow_url,
         username=settings.airflow_username,

@@ -15,7 +15,6 @@ from ripple.cli import render
 from ripple.cli.console import actor, data_dir_option, err, out, print_json, run, settings
 from ripple.graph import queries
 from ripple.remediation import service
-from ripple.remediation.executor import ExecutorOptions
 from ripple.remediation.planner import PlanOptions
 from ripple.runtime import Runtime, open_runtime
 
@@ -168,6 +167,8 @@ def run_command(
     breaker_ttl: float,
 ) -> None:
     """Run (or resume) a saved plan through Airflow's REST API (RIPPLE_AIRFLOW_*)."""
+    from ripple.remediation.executor import ExecutorOptions  # slow to import: only here
+
     options = ExecutorOptions(
         actor=actor(),
         poll_interval=poll,

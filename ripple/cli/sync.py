@@ -6,18 +6,20 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.progress import Progress
 
 from ripple.cli.console import count_progress, data_dir_option, err, print_json, run, settings
-from ripple.clients.marquez import MarquezClient, RetryPolicy
 from ripple.config import Settings
 from ripple.ingest.airflow_sync import sync_airflow
-from ripple.ingest.marquez_sync import SyncSummary, sync_marquez
 from ripple.runtime import airflow_client, open_runtime
+
+if TYPE_CHECKING:  # imported by the command that uses them (httpx and tenacity are not free)
+    from ripple.clients.marquez import RetryPolicy
+    from ripple.ingest.marquez_sync import SyncSummary
 
 
 @click.group()
@@ -58,6 +60,8 @@ def sync_marquez_command(
     config = settings(data_dir=data_dir, marquez_url=url)
     if config.marquez_url is None:
         raise click.UsageError("Missing option '--url' (or set RIPPLE_MARQUEZ_URL).")
+    from ripple.clients.marquez import RetryPolicy
+
     retry = RetryPolicy(retries, retry_wait, min(0.5, retry_wait))
     summary = run(_sync_marquez(config, config.marquez_url, page_size, from_start, retry))
     _print_summary(summary, err)
@@ -68,6 +72,9 @@ def sync_marquez_command(
 async def _sync_marquez(
     config: Settings, url: str, page_size: int, from_start: bool, retry: RetryPolicy
 ) -> SyncSummary:
+    from ripple.clients.marquez import MarquezClient
+    from ripple.ingest.marquez_sync import sync_marquez
+
     runtime = await open_runtime(config)
     try:
         async with MarquezClient(url, retry=retry) as client:

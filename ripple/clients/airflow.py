@@ -18,7 +18,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -34,38 +33,11 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from ripple.clients.runs import DagRun, TaskInstance
 from ripple.errors import SourceRefused, SourceUnavailable
 
 T = TypeVar("T")
 PAGE = 100
-ENDED_RUN_STATES = frozenset({"success", "failed"})
-
-
-@dataclass(frozen=True, slots=True)
-class DagRun:
-    """A DAG run as the executor sees it; `state` is Airflow's (queued, running, success,
-    failed)."""
-
-    dag_id: str
-    run_id: str
-    state: str | None
-
-    @property
-    def ended(self) -> bool:
-        return self.state in ENDED_RUN_STATES
-
-
-@dataclass(frozen=True, slots=True)
-class TaskInstance:
-    """A task instance in one DAG run. `state` None: not scheduled (yet, or since a clear);
-    `try_number` counts the tries that started (0: never ran; a clear does not add one, the
-    scheduler does when it starts the task again)."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    state: str | None
-    try_number: int
 
 
 class _Transient(Exception):

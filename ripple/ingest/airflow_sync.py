@@ -22,14 +22,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ripple.clients.airflow import AirflowRest
 from ripple.errors import RippleError
 from ripple.ingest.airflow_records import KIND
 from ripple.ingest.pipeline import Ingestor, prepare_record
+
+if TYPE_CHECKING:  # the client itself imports apache-airflow-client, slow to import
+    from ripple.clients.airflow import AirflowRest
 
 log = logging.getLogger("ripple.sync")
 OVERLAP = timedelta(minutes=1)  # read changes from a little before the previous sync began

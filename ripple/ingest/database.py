@@ -13,11 +13,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-from psycopg_pool import AsyncConnectionPool
+if TYPE_CHECKING:  # psycopg is imported when PostgreSQL is used: SQLite users skip its import
+    import psycopg
+    from psycopg_pool import AsyncConnectionPool
 
 _LOCK: LiteralString = "SELECT pg_advisory_xact_lock(%s)"
 
@@ -61,6 +62,9 @@ class PostgresDatabase:
         """Create `schema` (idempotent DDL) under the advisory lock `lock` — concurrent `CREATE
         … IF NOT EXISTS` from several processes collide otherwise — then the shared pool (opened
         by the first user). Pair each call with `release`."""
+        import psycopg
+        from psycopg_pool import AsyncConnectionPool
+
         conn = await psycopg.AsyncConnection.connect(
             self.url, autocommit=True, connect_timeout=max(1, round(self._wait))
         )

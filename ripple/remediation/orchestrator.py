@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from ripple.clients.airflow import DagRun, TaskInstance
+from ripple.clients.runs import DagRun, TaskInstance
 
 __all__ = ["DagRun", "Orchestrator", "TaskInstance"]
 

@@ -8,6 +8,8 @@ import each other, directly or round a loop. Function-local imports count too.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +173,14 @@ def test_only_config_reads_the_environment() -> None:
         and ("os.environ" in path.read_text() or "getenv" in path.read_text())
     ]
     assert readers == []
+
+
+def test_a_command_imports_no_client_it_does_not_use() -> None:
+    """Every `ripple` command starts by importing ripple.cli: the slow imports (the Airflow
+    client alone takes about two seconds) wait for the commands that need them."""
+    slow = ("airflow_client", "purgatory", "psycopg", "psycopg_pool", "httpx", "neo4j", "fastapi")
+    probe = f"import sys, ripple.cli; print(sorted(m for m in {slow!r} if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
