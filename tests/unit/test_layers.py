@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from ripple.graph.order import strongly_connected
+
 PACKAGE = Path(__file__).resolve().parents[2] / "ripple"
 
 # Lowest first; a module belongs to the layer of the longest prefix that names it.
@@ -94,37 +96,8 @@ def test_no_upward_import() -> None:
 
 def test_no_import_cycle() -> None:
     edges = {name: set(targets) for name, targets in graph().items()}
-    # Tarjan's strongly connected components: any with two or more files is a cycle.
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    cycles: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for other in sorted(edges[node]):
-            if other not in index:
-                visit(other)
-                low[node] = min(low[node], low[other])
-            elif other in on_stack:
-                low[node] = min(low[node], index[other])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                cycles.append(sorted(component))
-
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
+    # A strongly connected component of two or more files is an import cycle.
+    cycles = [sorted(c) for c in strongly_connected(edges) if len(c) > 1]
     assert cycles == []
 
 
