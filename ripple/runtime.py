@@ -21,6 +21,7 @@ from ripple.errors import ConfigError
 from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import GraphStore
 from ripple.ingest import backfill_records
+from ripple.ingest.airflow_sync import PeriodicSync
 from ripple.ingest.database import PostgresDatabase
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
 from ripple.ingest.pipeline import GroupCommitter, Ingestor, Progress, prepare_record
@@ -32,7 +33,6 @@ from ripple.remediation.state import RemediationState, UnitState, UnitStatus
 # import, and a command that neither syncs Airflow nor runs a backfill should not wait for them.
 if TYPE_CHECKING:
     from ripple.clients.airflow import AirflowRest
-    from ripple.ingest.airflow_sync import PeriodicSync
     from ripple.remediation.executor import ExecutorOptions
 
 logger = logging.getLogger("ripple.backfill")
@@ -58,8 +58,6 @@ class Runtime:
         to the log (servers sharing a PostgreSQL log, `ripple ingest` into this data directory)."""
         self.committer = GroupCommitter(self.ingestor)
         self.committer.start()
-        from ripple.ingest.airflow_sync import PeriodicSync
-
         settings = self.settings
         self.airflow_sync = PeriodicSync(
             self.ingestor,
