@@ -34,6 +34,7 @@ from ripple.remediation.state import RemediationState, UnitState, UnitStatus
 if TYPE_CHECKING:
     from ripple.clients.airflow import AirflowRest
     from ripple.remediation.executor import ExecutorOptions
+    from ripple.remediation.orchestrator import Orchestrator
 
 logger = logging.getLogger("ripple.backfill")
 _TOUCHED = frozenset(
@@ -87,6 +88,12 @@ class Runtime:
         await self.store.close()
         await self.log.close()
 
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     # -- Airflow and backfills ------------------------------------------------------------------
 
     def airflow_client(self) -> AirflowRest:
@@ -97,22 +104,38 @@ class Runtime:
         self, plan_id: str, options: ExecutorOptions, say: Callable[[str], None] = lambda _: None
     ) -> str:
         """Run (or resume) a stored plan against the configured Airflow; its final status."""
-        from ripple.clients.airflow import AirflowOrchestrator
-        from ripple.remediation.executor import Executor
-
-        airflow = AirflowOrchestrator(self.airflow_client())
-        executor = Executor(self.remediation, airflow, options, link=self.link_backfill, say=say)
-        return await executor.run(plan_id)
+        return await self._execute(self._orchestrator(), plan_id, options, say)
 
     def start_backfill(self, plan_id: str, options: ExecutorOptions) -> None:
         """Run a plan in the background of this server, unless it is running here already."""
         task = self.executors.get(plan_id)
         if task is not None and not task.done():
             return
-        self.airflow_client()  # ConfigError now, not in the background
-        task = asyncio.create_task(self.run_backfill(plan_id, options), name=f"backfill-{plan_id}")
+        orchestrator = self._orchestrator()  # ConfigError now, not in the background
+        task = asyncio.create_task(
+            self._execute(orchestrator, plan_id, options), name=f"backfill-{plan_id}"
+        )
         task.add_done_callback(_report)
         self.executors[plan_id] = task
+
+    def _orchestrator(self) -> Orchestrator:
+        from ripple.clients.airflow import AirflowOrchestrator
+
+        return AirflowOrchestrator(self.airflow_client())
+
+    async def _execute(
+        self,
+        orchestrator: Orchestrator,
+        plan_id: str,
+        options: ExecutorOptions,
+        say: Callable[[str], None] = lambda _: None,
+    ) -> str:
+        from ripple.remediation.executor import Executor
+
+        executor = Executor(
+            self.remediation, orchestrator, options, link=self.link_backfill, say=say
+        )
+        return await executor.run(plan_id)
 
     async def link_backfill(self, plan_id: str, status: str, units: list[UnitState]) -> None:
         """Link an ended plan into the graph: the jobs its units reran and the datasets they write

@@ -4,7 +4,6 @@ and cancel plans, and quarantine datasets."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,24 +11,14 @@ import click
 from rich.table import Table
 
 from ripple.cli import render
-from ripple.cli.console import actor, data_dir_option, err, out, print_json, run, settings
+from ripple.cli.console import actor, data_dir_option, err, out, print_json, run, with_runtime
 from ripple.graph import queries
 from ripple.remediation import service
 from ripple.remediation.planner import PlanOptions
-from ripple.runtime import Runtime, open_runtime
+from ripple.runtime import Runtime
 
 T = TypeVar("T")
 FORMATS = click.Choice(["table", "json", "mermaid"])
-
-
-async def _with_runtime(
-    data_dir: Path | None, work: Callable[[Runtime], Awaitable[T]], *, read_only: bool = True
-) -> T:
-    runtime = await open_runtime(settings(data_dir=data_dir), read_only=read_only)
-    try:
-        return await work(runtime)
-    finally:
-        await runtime.close()
 
 
 def _show(plan: dict[str, Any], fmt: str, title: str | None = None) -> None:
@@ -96,7 +85,7 @@ def plan_command(
             runtime.store, runtime.remediation, request, actor=actor(), save=save
         )
 
-    result, stored = run(_with_runtime(data_dir, work))
+    result, stored = run(with_runtime(data_dir, work))
     _show(result.as_dict(), fmt)
     if stored is not None:
         click.echo(f"saved plan {stored.id} sha256 {stored.content_hash}", err=True)
@@ -113,7 +102,7 @@ def show_command(data_dir: Path | None, plan_id: str, fmt: str) -> None:
         stored = await runtime.remediation.get_plan(plan_id)
         return stored, await runtime.remediation.units(plan_id)
 
-    stored, units = run(_with_runtime(data_dir, work))
+    stored, units = run(with_runtime(data_dir, work))
     assert stored.plan is not None
     if fmt == "json":
         print_json(
@@ -198,7 +187,7 @@ def run_command(
             finally:
                 ticker.cancel()
 
-    final = run(_with_runtime(data_dir, work, read_only=False))
+    final = run(with_runtime(data_dir, work, read_only=False))
     click.echo(f"backfill {plan_id}: {final}", err=True)
     if final != "succeeded":
         raise SystemExit(1)
@@ -213,7 +202,7 @@ def cancel_command(data_dir: Path | None, plan_id: str) -> None:
     async def work(runtime: Runtime) -> str:
         return await service.cancel(runtime.remediation, plan_id, actor())
 
-    click.echo(f"backfill {plan_id}: {run(_with_runtime(data_dir, work))}", err=True)
+    click.echo(f"backfill {plan_id}: {run(with_runtime(data_dir, work))}", err=True)
 
 
 @backfill.command(name="list")
@@ -226,7 +215,7 @@ def list_command(data_dir: Path | None, limit: int, fmt: str) -> None:
     async def work(runtime: Runtime) -> Any:
         return await runtime.remediation.list_plans(limit)
 
-    plans = run(_with_runtime(data_dir, work))
+    plans = run(with_runtime(data_dir, work))
     if fmt == "json":
         print_json([p.summary() for p in plans])
         return
@@ -264,7 +253,7 @@ def quarantine_add(data_dir: Path | None, dataset_id: str, reason: str | None) -
             runtime.store, runtime.remediation, dataset_id, actor(), reason
         )
 
-    entry = run(_with_runtime(data_dir, work))
+    entry = run(with_runtime(data_dir, work))
     click.echo(f"quarantined {entry.dataset_id} since {entry.since}")
 
 
@@ -277,7 +266,7 @@ def quarantine_remove(data_dir: Path | None, dataset_id: str) -> None:
     async def work(runtime: Runtime) -> Any:
         await service.release(runtime.remediation, dataset_id, actor())
 
-    run(_with_runtime(data_dir, work))
+    run(with_runtime(data_dir, work))
     click.echo(f"released {dataset_id}")
 
 
@@ -290,7 +279,7 @@ def quarantine_list(data_dir: Path | None, fmt: str) -> None:
     async def work(runtime: Runtime) -> Any:
         return await runtime.remediation.quarantined()
 
-    entries = run(_with_runtime(data_dir, work))
+    entries = run(with_runtime(data_dir, work))
     if fmt == "json":
         print_json([e.as_dict() for e in entries])
         return

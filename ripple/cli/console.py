@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from rich.progress import (
 
 from ripple.config import Settings
 from ripple.errors import RippleError
+from ripple.runtime import Runtime, open_runtime
 
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -59,6 +60,15 @@ def run(work: Awaitable[T]) -> T:
         return asyncio.run(work)  # type: ignore[arg-type]
     except RippleError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+async def with_runtime(
+    data_dir: Path | None, work: Callable[[Runtime], Awaitable[T]], *, read_only: bool = True
+) -> T:
+    """`work` on the data directory's runtime (read-only unless asked: a query never writes a
+    snapshot, so it can run beside a live server), closed afterwards."""
+    async with await open_runtime(settings(data_dir=data_dir), read_only=read_only) as runtime:
+        return await work(runtime)
 
 
 def print_json(value: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,6 +22,7 @@ from ripple.cli.console import (
     print_json,
     run,
     settings,
+    with_runtime,
 )
 from ripple.cli.render import print_closure
 from ripple.config import Settings
@@ -31,7 +32,7 @@ from ripple.graph.store import WalkOptions
 from ripple.ingest.bulk import Batch, ingest_batches
 from ripple.ingest.files import RawEvent, expand, input_size, read_raw
 from ripple.ingest.pipeline import Outcome
-from ripple.runtime import Runtime, open_runtime
+from ripple.runtime import open_runtime
 
 T = TypeVar("T")
 
@@ -124,14 +125,11 @@ def replay(data_dir: Path | None) -> None:
     config = settings(data_dir=data_dir)
 
     async def go() -> int:
-        runtime = await open_runtime(config, replaying=True)
-        try:
+        async with await open_runtime(config, replaying=True) as runtime:
             total = await runtime.log.last_seq()
             with count_progress() as bar:
                 task = bar.add_task("replaying", total=total)
                 return await runtime.ingestor.replay(lambda n: bar.advance(task, n))
-        finally:
-            await runtime.close()
 
     err.print(f"Replayed {run(go())} events from {config.event_log_path}")
 
@@ -160,7 +158,7 @@ def _walk_command(name: str, help_text: str) -> Callable[..., None]:
     ) -> None:
         options = WalkOptions(depth, limit, columns, direct_only)
         ask = queries.impact if name == "impact" else queries.upstream
-        closure = run(_query(data_dir, lambda rt: ask(rt.store, node_id, options)))
+        closure = run(with_runtime(data_dir, lambda rt: ask(rt.store, node_id, options)))
         if fmt == "json":
             print_json(closure.as_dict())
         else:
@@ -181,7 +179,7 @@ _walk_command("upstream", "Root cause: everything NODE_ID comes from, with last 
 def order_command(data_dir: Path | None, node_id: str, depth: int, fmt: str) -> None:
     """Backfill order: the impacted jobs in layers (each layer can run in parallel)."""
     options = WalkOptions(depth, 1_000_000)
-    result = run(_query(data_dir, lambda rt: queries.order(rt.store, node_id, options)))
+    result = run(with_runtime(data_dir, lambda rt: queries.order(rt.store, node_id, options)))
     if fmt == "json":
         print_json(result.as_dict())
         return
@@ -195,23 +193,14 @@ def order_command(data_dir: Path | None, node_id: str, depth: int, fmt: str) -> 
         out.print(f"[red]cycle:[/] {' ⇄ '.join(cycle)}")
 
 
-async def _query(data_dir: Path | None, ask: Callable[[Runtime], Awaitable[T]]) -> T:
-    runtime = await open_runtime(settings(data_dir=data_dir), read_only=True)
-    try:
-        return await ask(runtime)
-    finally:
-        await runtime.close()
-
-
 async def _ingest_files(
     config: Settings, files: list[str], sizes: list[int | None], batch: int
 ) -> tuple[int, list[tuple[str, str]]]:
     """Ingest the files (`sizes` in bytes, None for stdin) in batches, with a progress bar."""
-    runtime = await open_runtime(config)
     accepted = 0
     rejected: list[tuple[str, str]] = []
     total = None if None in sizes else sum(size or 0 for size in sizes)
-    try:
+    async with await open_runtime(config) as runtime:
         with bytes_progress() as bar:
             task = bar.add_task("ingesting", total=total, events=0)
             position = 0  # bytes read up to the end of the batch being committed
@@ -250,8 +239,6 @@ async def _ingest_files(
                 bar.update(task, completed=position, events=accepted + len(rejected))
 
             await ingest_batches(runtime.ingestor, batches(), done)
-    finally:
-        await runtime.close()
     return accepted, rejected
 
 
@@ -259,12 +246,9 @@ async def _load_demo(config: Settings) -> None:
     """Load the demo pipeline unless this data directory already has it."""
     from ripple.ingest.demo import JOB_NAMESPACE, demo_events
 
-    runtime = await open_runtime(config)
-    try:
+    async with await open_runtime(config) as runtime:
         if await runtime.store.nodes([f"job:{JOB_NAMESPACE}:stg_orders"]):
             err.print(f"The demo pipeline is already in {config.data_dir}")
             return
         outcomes = await runtime.ingestor.ingest(demo_events())
         err.print(f"Loaded the demo pipeline ({len(outcomes)} events) into {config.data_dir}")
-    finally:
-        await runtime.close()

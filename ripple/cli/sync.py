@@ -75,20 +75,16 @@ async def _sync_marquez(
     from ripple.clients.marquez import MarquezClient
     from ripple.ingest.marquez_sync import sync_marquez
 
-    runtime = await open_runtime(config)
-    try:
-        async with MarquezClient(url, retry=retry) as client:
-            with count_progress() as bar:
-                return await sync_marquez(
-                    runtime.log,
-                    runtime.ingestor,
-                    client,
-                    page_size=page_size,
-                    from_start=from_start,
-                    observer=_BarObserver(bar),
-                )
-    finally:
-        await runtime.close()
+    async with await open_runtime(config) as runtime, MarquezClient(url, retry=retry) as client:
+        with count_progress() as bar:
+            return await sync_marquez(
+                runtime.log,
+                runtime.ingestor,
+                client,
+                page_size=page_size,
+                from_start=from_start,
+                observer=_BarObserver(bar),
+            )
 
 
 class _BarObserver:
@@ -156,8 +152,7 @@ def sync_airflow_command(
 
     async def go() -> dict[str, Any]:
         client = airflow_client(config)  # before the data directory is opened: no Airflow, no log
-        runtime = await open_runtime(config)
-        try:
+        async with await open_runtime(config) as runtime:
             with err.status("syncing Airflow") as status:
                 report = await sync_airflow(
                     runtime.ingestor,
@@ -168,8 +163,6 @@ def sync_airflow_command(
                     say=lambda message: status.update(message),
                 )
             return report.as_dict()
-        finally:
-            await runtime.close()
 
     report = run(go())
     if fmt == "json":
