@@ -6,8 +6,13 @@ RippleError
 ├── PayloadTooLarge         a body over the configured limit
 ├── InvalidNodeId           a node id that does not parse
 ├── NotFound                a node id that parses but is not in the graph
+├── Unauthenticated         no token, or one Ripple does not know (or revoked)
+├── Forbidden               a token used beyond its role
+├── Conflict                a write that contradicts what is already recorded
 ├── ConfigError             a setting with a bad value
-└── StoreUnavailable        the graph store or event log cannot be reached
+├── NotConfigured           a feature asked for whose setting is not given
+├── StoreUnavailable        the graph store or event log cannot be reached
+└── SourceUnavailable       Airflow or Marquez failed (SourceRefused: it said no)
 """
 
 from __future__ import annotations
@@ -46,6 +51,22 @@ class InvalidNodeId(RippleError):
 
 class NotFound(RippleError):
     """A well-formed node id that the graph does not hold."""
+
+
+class Unauthenticated(RippleError):
+    """A request without a valid `Authorization: Bearer <token>` where one is required."""
+
+
+class Forbidden(RippleError):
+    """A valid token whose role does not allow the request; the message names the role needed."""
+
+
+class Conflict(RippleError):
+    """A write that contradicts what Ripple already recorded (e.g. a runId bound to another job)."""
+
+
+class NotConfigured(RippleError):
+    """A feature that needs a setting which is not given; the message names the setting."""
 
 
 class ConfigError(RippleError):

@@ -20,6 +20,7 @@ from ripple.config import Settings
 from ripple.errors import ConfigError
 from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import GraphStore
+from ripple.identity import TokenCache
 from ripple.ingest import backfill_records
 from ripple.ingest.airflow_sync import PeriodicSync
 from ripple.ingest.database import PostgresDatabase
@@ -53,6 +54,10 @@ class Runtime:
     airflow_sync: PeriodicSync | None = None
     executors: dict[str, asyncio.Task[str]] = field(default_factory=dict)  # plan id -> its run
     _follower: asyncio.Task[None] | None = None
+    tokens: TokenCache = field(init=False)  # who may call the API (ripple/api/auth.py)
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenCache(self.remediation.tokens)
 
     async def start(self, *, follow: bool = True) -> None:
         """Start a server's background work. `follow` keeps up with what other processes append

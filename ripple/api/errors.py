@@ -11,14 +11,18 @@ from fastapi.exceptions import RequestValidationError
 from ripple.api.body import JSONBytes
 from ripple.errors import (
     ConfigError,
+    Conflict,
+    Forbidden,
     InvalidEvent,
     InvalidNodeId,
     MalformedInput,
+    NotConfigured,
     NotFound,
     PayloadTooLarge,
     RippleError,
     SourceUnavailable,
     StoreUnavailable,
+    Unauthenticated,
 )
 
 log = logging.getLogger("ripple.api")
@@ -28,6 +32,10 @@ _STATUS: list[tuple[type[RippleError], int, str]] = [
     (MalformedInput, 400, "malformed_input"),
     (InvalidNodeId, 400, "invalid_node_id"),
     (NotFound, 404, "not_found"),
+    (Unauthenticated, 401, "unauthenticated"),
+    (Forbidden, 403, "forbidden"),
+    (Conflict, 409, "conflict"),
+    (NotConfigured, 503, "not_configured"),
     (PayloadTooLarge, 413, "payload_too_large"),
     (StoreUnavailable, 503, "store_unavailable"),
     (SourceUnavailable, 502, "source_unavailable"),

@@ -11,6 +11,8 @@ Tables (the same in both databases; times are UTC ISO 8601 text, JSON is canonic
     backfill_audit  (seq PK, at, actor, plan_id, unit_id, action, request, response,
                      from_state, to_state, detail)          append-only
     quarantine      (dataset_id PK, reason, actor, since)
+    api_tokens      (name PK, role, token_hash UNIQUE, created_at, created_by, revoked_at)
+                    only a token's SHA-256 is kept (see ripple/identity.py)
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from ripple.errors import NotFound, StoreUnavailable
+from ripple.errors import Conflict, NotFound, StoreUnavailable
+from ripple.identity import Role, TokenRecord
 from ripple.ingest.database import connect_sqlite
 from ripple.remediation.planner import InvalidPlanRequest
 from ripple.remediation.state import (
@@ -116,6 +119,14 @@ def schema(serial: str) -> list[str]:
             actor TEXT NOT NULL,
             since TEXT NOT NULL
         )""",
+        """CREATE TABLE IF NOT EXISTS api_tokens (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            revoked_at TEXT
+        )""",
     ]
 
 
@@ -171,6 +182,18 @@ _AUDIT = (
 _QUARANTINED = "SELECT dataset_id, reason, actor, since FROM quarantine WHERE dataset_id = ?"
 _QUARANTINE = "INSERT INTO quarantine (dataset_id, reason, actor, since) VALUES (?, ?, ?, ?)"
 _UNQUARANTINE = "DELETE FROM quarantine WHERE dataset_id = ? RETURNING dataset_id"
+_KEYS = (
+    "SELECT name, role, token_hash, created_at, created_by, revoked_at FROM api_tokens "
+    "ORDER BY name"
+)
+_KEY_NAMED = "SELECT name FROM api_tokens WHERE name = ?"
+_KEY_INSERT = (
+    "INSERT INTO api_tokens (name, role, token_hash, created_at, created_by, revoked_at) "
+    "VALUES (?, ?, ?, ?, ?, NULL)"
+)
+_KEY_REVOKE = (
+    "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING name"
+)
 _QUARANTINE_ALL = "SELECT dataset_id, reason, actor, since FROM quarantine ORDER BY dataset_id"
 
 
@@ -459,6 +482,35 @@ class SqlState:
         async with self._db.transaction() as tx:
             rows = await tx.rows(_QUARANTINE_ALL)
         return [QuarantineEntry(*row) for row in rows]
+
+    async def create_token(self, name: str, role: Role, digest: str, actor: str) -> TokenRecord:
+        """Store a new token's hash; Conflict if the name is taken (revoked names stay taken,
+        so the audit trail's actor names stay unambiguous)."""
+        async with self._db.transaction() as tx:
+            if await tx.rows(_KEY_NAMED, (name,)):
+                raise Conflict(
+                    f"A token named {name!r} exists already (names are never reused; "
+                    "`ripple token list` shows them)"
+                )
+            record = TokenRecord(name, role, digest, self._stamp(), actor)
+            await tx.rows(
+                _KEY_INSERT, (name, role.value, digest, record.created_at, record.created_by)
+            )
+            await self._audit(tx, actor, "token.create", to_state=role.value, detail=name)
+        return record
+
+    async def tokens(self) -> list[TokenRecord]:
+        async with self._db.transaction() as tx:
+            rows = await tx.rows(_KEYS)
+        return [TokenRecord(r[0], Role(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+
+    async def revoke_token(self, name: str, actor: str) -> bool:
+        """Revoke the token `name`; False if there is none (or it was revoked before)."""
+        async with self._db.transaction() as tx:
+            rows = await tx.rows(_KEY_REVOKE, (self._stamp(), name))
+            if rows:
+                await self._audit(tx, actor, "token.revoke", from_state="active", detail=name)
+        return bool(rows)
 
 
 def _about(dataset_id: str, reason: str | None) -> str:

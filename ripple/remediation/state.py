@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from ripple.identity import Role, TokenRecord
+
 
 class PlanStatus(StrEnum):
     """Where a stored plan stands. Stored and shown as these strings (a StrEnum equals them)."""
@@ -283,6 +285,13 @@ class RemediationState(Protocol):
         ...
 
     async def quarantined(self) -> list[QuarantineEntry]: ...
+
+    # API tokens (ripple/identity.py): kept beside the audit trail they name the actors of.
+    async def create_token(self, name: str, role: Role, digest: str, actor: str) -> TokenRecord: ...
+
+    async def tokens(self) -> list[TokenRecord]: ...
+
+    async def revoke_token(self, name: str, actor: str) -> bool: ...
 
 
 def ready(units: Sequence[UnitState]) -> list[UnitState]:

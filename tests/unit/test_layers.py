@@ -2,7 +2,7 @@
 import each other, directly or round a loop. Function-local imports count too.
 
     ripple/cli/ → ripple/api/ → ripple/runtime.py → remediation/ → ingest/ → graph/
-        → clients/, model → errors, config
+        → clients/, model, identity → errors, config
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "ripple"
 # Lowest first; a module belongs to the layer of the longest prefix that names it.
 LAYERS: list[tuple[str, ...]] = [
     ("ripple", "ripple.errors", "ripple.config", "ripple.heap"),
-    ("ripple.model", "ripple.clients"),
+    ("ripple.model", "ripple.identity", "ripple.clients"),
     ("ripple.graph",),
     ("ripple.ingest",),
     ("ripple.remediation",),
