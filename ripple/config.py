@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,48 +47,6 @@ class Settings(BaseSettings):
     airflow_lookback_hours: float = Field(
         72, gt=0, description="How far back the first Airflow sync reads runs"
     )
-
-    # -- Who may call, and how much one call may ask (see README "Security") ----------------
-    allowed_hosts: str = Field(
-        "localhost,127.0.0.1,::1",
-        description="Host header names the API answers (comma-separated; `*`: any) — "
-        "the defence against DNS rebinding",
-    )
-    ssl_certfile: Path | None = Field(None, description="Serve HTTPS with this certificate (PEM)")
-    ssl_keyfile: Path | None = Field(None, description="The private key of `ssl_certfile` (PEM)")
-    log_format: Literal["text", "json"] = Field(
-        "text", description="`json`: one JSON object per log line (access log included)"
-    )
-    access_log: bool = Field(True, description="Log one line per request, with its request id")
-    max_connections: int = Field(256, ge=1, description="Concurrent connections `serve` accepts")
-    body_timeout: float = Field(
-        30, gt=0, description="Seconds a client may take to send a request body"
-    )
-    max_name_length: int = Field(
-        4096, ge=16, description="Longest namespace or name (job, dataset, field) in an event"
-    )
-    max_facets: int = Field(1000, ge=1, description="Most facets in one event (all positions)")
-    max_datasets: int = Field(
-        10_000, ge=1, description="Most inputs, and most outputs, of one event"
-    )
-    max_batch_items: int = Field(10_000, ge=1, description="Most events in one batch request")
-    max_rejections_reported: int = Field(
-        100, ge=1, description="Rejections a batch answer details; the rest are counted"
-    )
-    max_clock_skew: float = Field(
-        86_400, ge=0, description="Seconds an eventTime may lie in the future (0: no check)"
-    )
-    query_budget: float = Field(
-        10, gt=0, description="Seconds a query may walk; past it the answer is flagged partial"
-    )
-    default_max_tasks: int = Field(
-        10_000, ge=1, description="A plan's maxTasks when the request gives none"
-    )
-
-    @property
-    def host_names(self) -> frozenset[str]:
-        """`allowed_hosts` as lower-case names (`*` alone: any host)."""
-        return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
 
     @field_validator("airflow_url")
     @classmethod
