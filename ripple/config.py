@@ -48,6 +48,38 @@ class Settings(BaseSettings):
         72, gt=0, description="How far back the first Airflow sync reads runs"
     )
 
+    # Serving safely (ripple/api/security.py, cli/main.py serve)
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        description="Host header names this server answers to (others get 421); '*' for any",
+    )
+    ssl_certfile: Path | None = Field(None, description="TLS certificate (PEM) for `ripple serve`")
+    ssl_keyfile: Path | None = Field(None, description="TLS private key (PEM) for `ripple serve`")
+    log_format: str = Field("text", pattern="^(text|json)$", description="text or json log lines")
+    access_log: bool = Field(True, description="One log line per request, with its request id")
+    max_connections: int = Field(1000, ge=1, description="Concurrent connections before 503")
+    body_timeout: float = Field(30, gt=0, description="Seconds to receive a request body (408)")
+
+    # Input limits: hostile or broken producers cost a clear error, never data or the server
+    max_name_length: int = Field(
+        1024, ge=16, description="Longest namespace or name of a job, dataset or field"
+    )
+    max_facets: int = Field(1000, ge=1, description="Most facets in one event (all positions)")
+    max_datasets: int = Field(10_000, ge=1, description="Most inputs plus outputs in one event")
+    max_batch_items: int = Field(10_000, ge=1, description="Most events in one batch request")
+    max_rejections_reported: int = Field(
+        100, ge=1, description="Rejections a batch answer details (the rest are counted)"
+    )
+    max_clock_skew: float = Field(
+        86_400, gt=0, description="Seconds an eventTime may lie in the future (else 422)"
+    )
+    query_budget: float = Field(
+        10, gt=0, description="Seconds a lineage query may run before it answers partial"
+    )
+    default_max_tasks: int = Field(
+        1000, ge=1, description="Most units in a backfill plan unless the request sets maxTasks"
+    )
+
     @field_validator("airflow_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -45,6 +45,10 @@ class PayloadTooLarge(RippleError):
     """A request body (after decompression) over the configured limit."""
 
 
+class RequestTimeout(RippleError):
+    """The client did not send its request body within the body timeout (408)."""
+
+
 class InvalidNodeId(RippleError):
     """A node id not of the form `dataset:<ns>:<name>`, `job:…`, `datasetField:…`, `run:<uuid>`."""
 

@@ -57,7 +57,8 @@ class Identity:
 
     @property
     def actor(self) -> str:
-        return f"token:{self.name}"
+        """What the audit trail records as who acted: the token's name."""
+        return self.name
 
 
 # Who calls when no token exists at all: Ripple then serves loopback only (see cli/main.py).

@@ -17,16 +17,21 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 import pydantic
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ripple.api.auth import require
 from ripple.api.body import JSONBytes, read_body
+from ripple.api.deps import runtime as _runtime
+from ripple.errors import Forbidden
+from ripple.identity import Identity, Role
 from ripple.remediation import service
 from ripple.remediation.executor import ExecutorOptions
 from ripple.remediation.planner import InvalidPlanRequest, PlanOptions
-from ripple.runtime import Runtime
 
 router = APIRouter()
+Reader = Annotated[Identity, Depends(require(Role.READ))]
+Operator = Annotated[Identity, Depends(require(Role.OPERATE))]
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 Count = Annotated[int, Field(ge=1)]
@@ -56,7 +61,6 @@ class PlanBody(_Body):
     end: str | None = Field(None, alias="to", description="last date of a range (inclusive)")
     options: PlanOptionsBody = Field(default_factory=lambda: PlanOptionsBody())
     dry_run: bool = Field(True, alias="dryRun", description="false: save the plan")
-    actor: str | None = None
     depth: Annotated[int, Field(ge=1, le=100)] = 100
 
     def plan_request(self) -> service.PlanRequest:
@@ -80,7 +84,6 @@ class QuarantineBody(_Body):
 
     dataset_id: NonEmpty = Field(alias="datasetId", description="the dataset to quarantine")
     reason: str | None = None
-    actor: str | None = None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -104,16 +107,6 @@ def parse_body(model: type[M], doc: Any) -> M:
 _BODY_LIMIT = 1024 * 1024
 
 
-def _runtime(request: Request) -> Runtime:
-    value: Runtime = request.app.state.runtime
-    return value
-
-
-def _actor(request: Request, given: str | None) -> str:
-    client = request.client.host if request.client is not None else "unknown"
-    return given or f"http:{client}"
-
-
 async def _json(request: Request) -> Any:
     body = await read_body(request, _BODY_LIMIT)
     try:
@@ -123,15 +116,17 @@ async def _json(request: Request) -> Any:
 
 
 @router.post("/api/v1/backfills")
-async def post_backfill(request: Request) -> Response:
+async def post_backfill(request: Request, caller: Reader) -> Response:
+    """A dry run needs `read`; saving the plan (`dryRun: false`) needs `operate`."""
     asked = parse_body(PlanBody, await _json(request))
+    if not asked.dry_run and not caller.role.allows(Role.OPERATE):
+        raise Forbidden(
+            f"Saving a plan (dryRun: false) needs the role 'operate' (or above); the token "
+            f"'{caller.name}' has '{caller.role.value}'"
+        )
     rt = _runtime(request)
     plan, stored = await service.plan_and_store(
-        rt.store,
-        rt.remediation,
-        asked.plan_request(),
-        actor=_actor(request, asked.actor),
-        save=not asked.dry_run,
+        rt.store, rt.remediation, asked.plan_request(), actor=caller.actor, save=not asked.dry_run
     )
     if stored is None:
         return JSONBytes({"dryRun": True, "plan": plan.as_dict()})
@@ -141,14 +136,14 @@ async def post_backfill(request: Request) -> Response:
 
 @router.get("/api/v1/backfills")
 async def list_backfills(
-    request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request, _: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:
     plans = await _runtime(request).remediation.list_plans(limit)
     return {"backfills": [p.summary() for p in plans]}
 
 
 @router.get("/api/v1/backfills/{plan_id}")
-async def get_backfill(request: Request, plan_id: str) -> dict[str, Any]:
+async def get_backfill(request: Request, plan_id: str, _: Reader) -> dict[str, Any]:
     state = _runtime(request).remediation
     stored = await state.get_plan(plan_id)
     units = await state.units(plan_id)
@@ -162,32 +157,32 @@ async def get_backfill(request: Request, plan_id: str) -> dict[str, Any]:
 
 
 @router.post("/api/v1/backfills/{plan_id}/run", status_code=202)
-async def run_backfill(request: Request, plan_id: str) -> dict[str, Any]:
+async def run_backfill(request: Request, plan_id: str, caller: Operator) -> dict[str, Any]:
     """Start (or resume) the executor for a saved plan in this server; 202 while it runs."""
     rt = _runtime(request)
     stored = await rt.remediation.get_plan(plan_id)  # 404 for an unknown plan
-    rt.start_backfill(plan_id, ExecutorOptions(actor=_actor(request, None)))
+    rt.start_backfill(plan_id, ExecutorOptions(actor=caller.actor))
     return {"id": plan_id, "status": stored.status, "executing": True}
 
 
 @router.post("/api/v1/backfills/{plan_id}/cancel", status_code=202)
-async def cancel_backfill(request: Request, plan_id: str) -> dict[str, Any]:
-    status = await service.cancel(_runtime(request).remediation, plan_id, _actor(request, None))
+async def cancel_backfill(request: Request, plan_id: str, caller: Operator) -> dict[str, Any]:
+    status = await service.cancel(_runtime(request).remediation, plan_id, caller.actor)
     return {"id": plan_id, "status": status}
 
 
 @router.get("/api/v1/quarantine")
-async def list_quarantine(request: Request) -> dict[str, Any]:
+async def list_quarantine(request: Request, _: Reader) -> dict[str, Any]:
     entries = await _runtime(request).remediation.quarantined()
     return {"quarantined": [e.as_dict() for e in entries]}
 
 
 @router.post("/api/v1/quarantine", status_code=201)
-async def post_quarantine(request: Request) -> dict[str, Any]:
+async def post_quarantine(request: Request, caller: Operator) -> dict[str, Any]:
     body = parse_body(QuarantineBody, await _json(request))
     rt = _runtime(request)
     entry = await service.quarantine(
-        rt.store, rt.remediation, body.dataset_id, _actor(request, body.actor), body.reason
+        rt.store, rt.remediation, body.dataset_id, caller.actor, body.reason
     )
     return entry.as_dict()
 
@@ -196,6 +191,7 @@ async def post_quarantine(request: Request) -> dict[str, Any]:
 async def delete_quarantine(
     request: Request,
     dataset_id: Annotated[str, Query(alias="datasetId", min_length=1)],
+    caller: Operator,
 ) -> Response:
-    await service.release(_runtime(request).remediation, dataset_id, _actor(request, None))
+    await service.release(_runtime(request).remediation, dataset_id, caller.actor)
     return Response(status_code=204)
