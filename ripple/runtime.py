@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import shutil
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ripple.config import Settings
-from ripple.errors import ConfigError
+from ripple.errors import ConfigError, NotConfigured
 from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import GraphStore
 from ripple.identity import TokenCache
@@ -101,6 +103,29 @@ class Runtime:
 
     # -- Airflow and backfills ------------------------------------------------------------------
 
+    async def readiness(self, min_free_bytes: int = 256 * 1024 * 1024) -> dict[str, dict[str, Any]]:
+        """Whether this server can take work: the event log takes a write, the graph store
+        answers, the data directory's disk has room. Each check: ok, and why not."""
+        checks: dict[str, dict[str, Any]] = {}
+        try:
+            await self.log.set_meta("ready_probe", datetime.now(UTC).isoformat())
+            checks["eventLog"] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 (any failure is "not ready", said plainly)
+            checks["eventLog"] = {"ok": False, "reason": f"not writable: {exc}"}
+        try:
+            await self.store.projected_through()
+            checks["store"] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001
+            checks["store"] = {"ok": False, "reason": f"not reachable: {exc}"}
+        if self.settings.database_url is None:
+            free = shutil.disk_usage(self.settings.data_dir).free
+            checks["disk"] = {"ok": free >= min_free_bytes, "freeBytes": free}
+            if free < min_free_bytes:
+                checks["disk"]["reason"] = (
+                    f"{free} bytes free in {self.settings.data_dir}, under {min_free_bytes}"
+                )
+        return checks
+
     def airflow_client(self) -> AirflowRest:
         """The client of the configured Airflow; ConfigError when none is configured."""
         return airflow_client(self.settings)
@@ -176,7 +201,7 @@ class Runtime:
 def airflow_client(settings: Settings) -> AirflowRest:
     """The client of the Airflow `settings` name; ConfigError when none is configured."""
     if settings.airflow_url is None:
-        raise ConfigError(
+        raise NotConfigured(
             "RIPPLE_AIRFLOW_URL is not set — point it at Airflow's api-server (and set "
             "RIPPLE_AIRFLOW_USERNAME/PASSWORD or RIPPLE_AIRFLOW_TOKEN)"
         )
@@ -238,6 +263,20 @@ async def open_runtime(
         await log.close()
         raise
     return Runtime(settings, log, store, ingestor, remediation)
+
+
+@asynccontextmanager
+async def open_state(settings: Settings) -> AsyncIterator[RemediationState]:
+    """The remediation state alone (plans, audit, quarantine, API tokens), without loading the
+    graph: what `ripple token` and `ripple serve`'s pre-flight checks need."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    state = _remediation(settings, None, in_memory=False)
+    await state.open()
+    try:
+        yield state
+    finally:
+        await state.close()
 
 
 def _require_data(settings: Settings) -> None:

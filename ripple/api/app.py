@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from ripple import __version__
 from ripple.api import backfills, browser, errors, graph, lineage
+from ripple.api.auth import require
 from ripple.api.body import JSONBytes
 from ripple.api.deps import runtime
+from ripple.api.security import Gate
 from ripple.config import Settings
+from ripple.identity import Role
 from ripple.runtime import open_runtime
 
 
@@ -49,6 +52,7 @@ def create_app(
         default_response_class=JSONBytes,
     )
     app.state.settings = settings
+    app.add_middleware(Gate, allowed_hosts=settings.allowed_hosts, access_log=settings.access_log)
     errors.install(app)
     app.include_router(lineage.router)  # posting events (role ingest)
     app.include_router(graph.router)  # the lineage questions (role read)
@@ -67,5 +71,14 @@ def create_app(
             "projected": await rt.store.projected_through(),
             "airflowSync": rt.airflow_sync.status() if rt.airflow_sync else {"enabled": False},
         }
+
+    @app.get("/api/v1/ready", dependencies=[Depends(require(Role.READ))])
+    async def ready(request: Request) -> JSONBytes:
+        """Readiness: 200 when the event log takes writes, the store answers and the disk has
+        room; 503 naming what is not."""
+        checks = await runtime(request).readiness()
+        ok = all(check["ok"] for check in checks.values())
+        body = {"status": "ready" if ok else "not_ready", "checks": checks}
+        return JSONBytes(body, status_code=200 if ok else 503)
 
     return app

@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from ripple.api.body import JSONBytes
+from ripple.api.logs import REQUEST_ID
 from ripple.errors import (
     ConfigError,
     Conflict,
@@ -51,8 +53,17 @@ def error_body(exc: RippleError) -> tuple[int, dict[str, Any]]:
             body: dict[str, Any] = {"code": code, "message": str(exc)}
             if isinstance(exc, InvalidEvent):
                 body.update(exc.as_dict())
+            body["requestId"] = REQUEST_ID.get()
             return status, {"error": body}
-    return 500, {"error": {"code": "internal", "message": str(exc)}}
+    return 500, {"error": {"code": "internal", "message": str(exc), "requestId": REQUEST_ID.get()}}
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+
+
+def _plain(status: int, code: str, message: str, **extra: Any) -> JSONBytes:
+    body = {"code": code, "message": message, "requestId": REQUEST_ID.get(), **extra}
+    return JSONBytes({"error": body}, status_code=status)
 
 
 def install(app: FastAPI) -> None:
@@ -62,6 +73,25 @@ def install(app: FastAPI) -> None:
         if status >= 500:
             log.error("%s", exc)
         return JSONBytes(body, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONBytes:
+        """Starlette's own answers (unknown route, wrong method) in Ripple's error shape."""
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"No route {request.url.path}; the API is described at /openapi.json"
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})"
+        answer = _plain(exc.status_code, code, message)
+        answer.headers.update(exc.headers or {})
+        return answer
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(_: Request, exc: RecursionError) -> JSONBytes:
+        """A backstop: JSON nested deeper than any parser here follows is bad input."""
+        return _plain(400, "malformed_input", "The body is nested too deeply to be read")
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(_: Request, exc: RequestValidationError) -> JSONBytes:
@@ -75,7 +105,4 @@ def install(app: FastAPI) -> None:
         ]
         first = problems[0] if problems else {"parameter": "?", "reason": "invalid"}
         message = f"Query parameter '{first['parameter']}': {first['reason']}"
-        return JSONBytes(
-            {"error": {"code": "invalid_parameter", "message": message, "problems": problems}},
-            status_code=400,
-        )
+        return _plain(400, "invalid_parameter", message, problems=problems)

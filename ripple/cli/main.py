@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -12,7 +13,7 @@ from typing import TypeVar
 import click
 from rich.table import Table
 
-from ripple.cli import backfill, sync
+from ripple.cli import backfill, sync, tokens
 from ripple.cli.console import (
     bytes_progress,
     count_progress,
@@ -32,7 +33,7 @@ from ripple.graph.store import WalkOptions
 from ripple.ingest.bulk import Batch, ingest_batches
 from ripple.ingest.files import RawEvent, expand, input_size, read_raw
 from ripple.ingest.pipeline import Outcome
-from ripple.runtime import open_runtime
+from ripple.runtime import open_runtime, open_state
 
 T = TypeVar("T")
 
@@ -46,36 +47,93 @@ def main() -> None:
 main.add_command(backfill.backfill)
 main.add_command(backfill.quarantine)
 main.add_command(sync.sync)
+main.add_command(tokens.token)
 
 
 @main.command()
 @data_dir_option
 @click.option("--host", help="Address to listen on [default: 127.0.0.1; env RIPPLE_HOST].")
 @click.option("--port", type=int, help="Port [default: 5000; env RIPPLE_PORT].")
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Serve HTTPS with this certificate (PEM) [env RIPPLE_SSL_CERTFILE].",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The certificate's private key (PEM) [env RIPPLE_SSL_KEYFILE].",
+)
 @click.option("--demo", is_flag=True, help="Load the demo pipeline before serving.")
-def serve(data_dir: Path | None, host: str | None, port: int | None, demo: bool) -> None:
+def serve(
+    data_dir: Path | None,
+    host: str | None,
+    port: int | None,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
+    demo: bool,
+) -> None:
     """Serve the HTTP API (Marquez's ingest contract + impact questions)."""
     import uvicorn
 
+    from ripple.api import logs
     from ripple.api.app import create_app
 
-    config = settings(data_dir=data_dir, host=host, port=port)
+    config = settings(
+        data_dir=data_dir, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
+    )
+    if (config.ssl_certfile is None) != (config.ssl_keyfile is None):
+        raise click.UsageError("TLS needs both --ssl-certfile and --ssl-keyfile")
+    if not _loopback(config.host) and not run(_tokens_exist(config)):
+        raise click.ClickException(
+            f"Refusing to listen on {config.host}: no API token exists, so anyone who reaches "
+            "this address could post events and run backfills. Create an admin token first — "
+            "`ripple token create admin --role admin` (with the same --data-dir / "
+            "RIPPLE_DATABASE_URL) — or listen on 127.0.0.1."
+        )
+    logs.configure(config.log_format)
     # The address first: a port already taken fails at once, not after the graph has loaded.
     sock = _bind(config.host, config.port)
     if demo:
         run(_load_demo(config))
     err.print(f"Ripple opening its graph (data in {config.data_dir}) …", soft_wrap=True)
+    scheme = "https" if config.ssl_certfile is not None else "http"
 
     def ready(seconds: float) -> None:
         message = (
-            f"Ripple listening on http://{config.host}:{config.port} "
+            f"Ripple listening on {scheme}://{config.host}:{config.port} "
             f"(graph opened in {seconds:.1f} s)"
         )
         err.print(message, soft_wrap=True)
 
     app = create_app(config, on_ready=ready)
-    server = uvicorn.Config(app, host=config.host, port=config.port, log_level="warning")
+    server = uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        access_log=False,  # Ripple's own access log has the request id and the caller
+        log_config=None,  # keep the handlers logs.configure set up
+        limit_concurrency=config.max_connections,
+        timeout_keep_alive=30,
+        ssl_certfile=str(config.ssl_certfile) if config.ssl_certfile else None,
+        ssl_keyfile=str(config.ssl_keyfile) if config.ssl_keyfile else None,
+    )
     uvicorn.Server(server).run(sockets=[sock])
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+async def _tokens_exist(config: Settings) -> bool:
+    async with open_state(config) as state:
+        return bool(await state.tokens())
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from ripple.api.app import create_app
 from ripple.api.backfills import PlanBody, parse_body
 from ripple.remediation.planner import InvalidPlanRequest
+from tests.http import local_client
 from tests.unit.builders import ds, run_event
 
 D1 = "2026-03-01T00:00:00+00:00"
@@ -35,7 +36,7 @@ EVENTS = [
 
 @pytest.fixture
 def app() -> Iterator[TestClient]:
-    with TestClient(create_app(in_memory=True)) as client:
+    with local_client(create_app(in_memory=True)) as client:
         assert client.post("/api/v1/lineage/batch", json=EVENTS).json()["rejected"] == 0
         yield client
 

@@ -18,7 +18,7 @@ def test_guide_is_html_with_cors(client: TestClient) -> None:
     assert '<article class="guide">' in html and "<carousel" in html
     assert html.count("<slide") >= 6
     # links back to the server that served it
-    assert ":style http://testserver/browser/style.grass" in runnable_blocks(html)
+    assert ":style http://127.0.0.1/browser/style.grass" in runnable_blocks(html)
 
 
 def test_guide_answers_the_browser_preflight(client: TestClient) -> None:

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from ripple.api.app import create_app
 from ripple.ingest.demo import JOB_NAMESPACE, NAMESPACE, demo_events
+from tests.http import local_client
 
 ORDERS = f"dataset:{NAMESPACE}:shop.public.orders"
 STG_ORDERS = f"dataset:{NAMESPACE}:staging.orders"
@@ -21,7 +22,7 @@ def job(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[TestClient]:
-    with TestClient(create_app(in_memory=True)) as client:
+    with local_client(create_app(in_memory=True)) as client:
         response = client.post("/api/v1/lineage/batch", json=demo_events())
         assert response.json()["rejected"] == 0
         yield client

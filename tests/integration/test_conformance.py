@@ -16,6 +16,7 @@ from ripple.api.app import create_app
 from ripple.errors import InvalidEvent
 from ripple.ingest.event import parse_event
 from tests.conftest import food_delivery_events
+from tests.http import local_client
 
 EVENT_DIRS = (
     "marquez/open_lineage",
@@ -108,7 +109,7 @@ NEGATIVE = {  # file -> the JSON path the 422 must name
 
 @pytest.fixture(scope="module")
 def client() -> Any:
-    with TestClient(create_app(in_memory=True)) as test_client:
+    with local_client(create_app(in_memory=True)) as test_client:
         yield test_client
 
 
@@ -147,7 +148,7 @@ def _downstream(events: list[dict[str, Any]], start: str) -> set[str]:
 
 def test_food_delivery_seed(fixtures_dir: Path) -> None:
     events = food_delivery_events(fixtures_dir)
-    with TestClient(create_app(in_memory=True)) as client:
+    with local_client(create_app(in_memory=True)) as client:
         body = client.post("/api/v1/lineage/batch", json=events).json()
         assert body["accepted"] == 26
         datasets = {
@@ -184,7 +185,7 @@ def test_food_delivery_seed(fixtures_dir: Path) -> None:
 def test_airflow3_task_runs_link_to_dag_run(fixtures_dir: Path) -> None:
     folder = fixtures_dir / "airflow3"
     events = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-    with TestClient(create_app(in_memory=True)) as client:
+    with local_client(create_app(in_memory=True)) as client:
         assert client.post("/api/v1/lineage/batch", json=events).json()["rejected"] == 0
         dag_runs = {e["run"]["runId"] for e in events if "." not in e["job"]["name"]}
         task_events = [e for e in events if "." in e["job"]["name"]]

@@ -13,12 +13,12 @@ import orjson
 
 from ripple.api.app import create_app
 from ripple.ingest.demo import NAMESPACE, demo_events
+from tests.http import local_client
 from tests.integration.server import RippleServer
 from tests.neo4j_service import SERVICE, clear_graph
 
 
 def test_serve_on_neo4j_answers_like_the_embedded_store(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
 
     uri = SERVICE.uri()
     asyncio.run(clear_graph(uri))  # projected from this test's fresh log only
@@ -34,7 +34,7 @@ def test_serve_on_neo4j_answers_like_the_embedded_store(tmp_path: Path) -> None:
             order = client.get("/api/v1/order", params={"nodeId": root}).json()
     finally:
         server.stop()
-    with TestClient(create_app(in_memory=True)) as embedded:
+    with local_client(create_app(in_memory=True)) as embedded:
         embedded.post("/api/v1/lineage/batch", content=orjson.dumps(demo_events()))
         expected = embedded.get("/api/v1/impact", params={"nodeId": root}).json()
         expected_order = embedded.get("/api/v1/order", params={"nodeId": root}).json()
