@@ -118,7 +118,10 @@ class Runtime:
         except Exception as exc:  # noqa: BLE001
             checks["store"] = {"ok": False, "reason": f"not reachable: {exc}"}
         if self.settings.database_url is None:
-            free = shutil.disk_usage(self.settings.data_dir).free
+            where = self.settings.data_dir.absolute()
+            while not where.exists():  # not made yet: the disk it will be made on
+                where = where.parent
+            free = shutil.disk_usage(where).free
             checks["disk"] = {"ok": free >= min_free_bytes, "freeBytes": free}
             if free < min_free_bytes:
                 checks["disk"]["reason"] = (
