@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -22,12 +23,22 @@ def free_port() -> int:
 
 class RippleServer:
     def __init__(
-        self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        tls_ca: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.env = env or {}
+        self.args = args
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.verify: ssl.SSLContext | bool = True
+        if tls_ca is not None:
+            self.verify = ssl.create_default_context(cafile=str(tls_ca))
+        scheme = "https" if tls_ca is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
@@ -35,7 +46,10 @@ class RippleServer:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(ripple), "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+                [
+                    *(str(ripple), "serve", "--data-dir", str(self.data_dir)),
+                    *("--port", str(self.port), *self.args),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "RIPPLE_DATA_DIR": str(self.data_dir), **self.env},
@@ -45,7 +59,8 @@ class RippleServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"ripple serve exited: {self.log_path.read_text()}")
             try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                health = httpx.get(f"{self.url}/api/v1/health", timeout=1, verify=self.verify)
+                if health.status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)

@@ -425,7 +425,9 @@ async def test_a_plan_runs_through_the_http_api(airflow_env: AirflowEnv, tmp_pat
     )
     server.start()
     try:
-        started = httpx.post(f"{server.url}/api/v1/backfills/{scenario.plan_id}/run", timeout=30)
+        started = httpx.post(
+            f"{server.url}/api/v1/backfills/{scenario.plan_id}/run", json={}, timeout=30
+        )
         assert started.status_code == 202, started.text
         deadline = time.monotonic() + 300
         answer: dict[str, Any] = {}

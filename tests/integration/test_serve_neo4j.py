@@ -13,7 +13,7 @@ import orjson
 
 from ripple.api.app import create_app
 from ripple.ingest.demo import NAMESPACE, demo_events
-from tests.http import local_client
+from tests.http import JSON, local_client
 from tests.integration.server import RippleServer
 from tests.neo4j_service import SERVICE, clear_graph
 
@@ -28,7 +28,9 @@ def test_serve_on_neo4j_answers_like_the_embedded_store(tmp_path: Path) -> None:
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             client.post("/api/v1/lineage/batch", json=[]).raise_for_status()
-            body = client.post("/api/v1/lineage/batch", content=orjson.dumps(demo_events()))
+            body = client.post(
+                "/api/v1/lineage/batch", content=orjson.dumps(demo_events()), headers=JSON
+            )
             assert body.json()["rejected"] == 0
             on_neo4j = client.get("/api/v1/impact", params={"nodeId": root}).json()
             order = client.get("/api/v1/order", params={"nodeId": root}).json()
