@@ -50,6 +50,7 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         default_response_class=JSONBytes,
+        responses=errors.RESPONSES,
     )
     app.state.settings = settings
     app.add_middleware(Gate, allowed_hosts=settings.allowed_hosts, access_log=settings.access_log)

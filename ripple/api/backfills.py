@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ripple.api.auth import require
-from ripple.api.body import JSONBytes, read_body
+from ripple.api.body import JSONBytes, json_request, read_body
 from ripple.api.deps import runtime as _runtime
 from ripple.errors import Forbidden
 from ripple.identity import Identity, Role
@@ -115,7 +115,9 @@ async def _json(request: Request) -> Any:
         raise InvalidPlanRequest("$", f"the body is not JSON ({exc})") from None
 
 
-@router.post("/api/v1/backfills")
+@router.post(
+    "/api/v1/backfills", openapi_extra=json_request(PlanBody.model_json_schema(by_alias=True))
+)
 async def post_backfill(request: Request, caller: Reader) -> Response:
     """A dry run needs `read`; saving the plan (`dryRun: false`) needs `operate`."""
     asked = parse_body(PlanBody, await _json(request))
@@ -177,7 +179,11 @@ async def list_quarantine(request: Request, _: Reader) -> dict[str, Any]:
     return {"quarantined": [e.as_dict() for e in entries]}
 
 
-@router.post("/api/v1/quarantine", status_code=201)
+@router.post(
+    "/api/v1/quarantine",
+    status_code=201,
+    openapi_extra=json_request(QuarantineBody.model_json_schema(by_alias=True)),
+)
 async def post_quarantine(request: Request, caller: Operator) -> dict[str, Any]:
     body = parse_body(QuarantineBody, await _json(request))
     rt = _runtime(request)

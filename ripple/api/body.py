@@ -7,15 +7,14 @@ from typing import Any
 
 import msgspec
 import orjson
-from fastapi import Request, Response
+from fastapi import Request
+from fastapi.responses import JSONResponse
 
 from ripple.errors import MalformedInput, PayloadTooLarge
 
 
-class JSONBytes(Response):
-    """JSON responses encoded by orjson."""
-
-    media_type = "application/json"
+class JSONBytes(JSONResponse):
+    """JSON responses encoded by orjson (a JSONResponse, so the OpenAPI document says JSON)."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
@@ -79,3 +78,54 @@ def _too_large(size: int, limit: int, what: str = "") -> str:
         f"Request {what}body of {size} bytes exceeds the limit of {limit} bytes; "
         "split it into smaller batches or raise RIPPLE_MAX_BODY_BYTES"
     )
+
+
+def json_request(schema: dict[str, Any], *, ndjson: bool = False) -> dict[str, Any]:
+    """An operation's `openapi_extra` documenting a JSON request body of `schema` (a pydantic
+    JSON schema's `$defs` inlined: the OpenAPI document has no place for them)."""
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    content = {"application/json": {"schema": inline(schema)}}
+    if ndjson:
+        content["application/x-ndjson"] = {"schema": {"type": "string"}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+_NAME_PROPERTIES: dict[str, Any] = {"namespace": {"type": "string"}, "name": {"type": "string"}}
+_NAMED: dict[str, Any] = {
+    "type": "object",
+    "required": ["namespace", "name"],
+    "properties": _NAME_PROPERTIES,
+}
+RUN_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "An OpenLineage RunEvent (https://openlineage.io/spec/)",
+    "required": ["eventTime", "run", "job"],
+    "properties": {
+        "eventType": {
+            "type": "string",
+            "enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"],
+        },
+        "eventTime": {"type": "string", "format": "date-time"},
+        "run": {
+            "type": "object",
+            "required": ["runId"],
+            "properties": {"runId": {"type": "string", "format": "uuid"}, "facets": {}},
+        },
+        "job": {**_NAMED, "properties": {**_NAME_PROPERTIES, "facets": {}}},
+        "inputs": {"type": "array", "items": _NAMED},
+        "outputs": {"type": "array", "items": _NAMED},
+        "producer": {"type": "string"},
+        "schemaURL": {"type": "string"},
+    },
+}

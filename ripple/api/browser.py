@@ -53,7 +53,7 @@ async def get_browser_style() -> PlainTextResponse:
     return PlainTextResponse(style(), headers=CORS)
 
 
-@router.options("/browser/guide")
-@router.options("/browser/style.grass")
+@router.options("/browser/guide", status_code=204)
+@router.options("/browser/style.grass", status_code=204)
 async def preflight_browser() -> Response:
     return Response(status_code=204, headers=PREFLIGHT)

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from ripple.api.body import JSONBytes
@@ -29,6 +30,39 @@ from ripple.errors import (
 )
 
 log = logging.getLogger("ripple.api")
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # e.g. an invalid event's field and value
+
+    code: str = Field(description="what went wrong, for programs (e.g. invalid_event)")
+    message: str = Field(description="what went wrong and what to do, for people")
+    requestId: str = Field(description="this request's id, as in the X-Request-ID header")
+
+
+class ErrorBody(BaseModel):
+    """Every error Ripple answers, whatever the route or status."""
+
+    error: ErrorDetail
+
+
+# Documented on every operation of the OpenAPI document: the statuses any route may answer.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in [
+        (400, "Malformed input or an invalid parameter"),
+        (401, "No token, or an unknown or revoked one"),
+        (403, "The token's role does not allow this"),
+        (404, "No such node, plan or route"),
+        (408, "The request body did not arrive in time"),
+        (409, "Conflicts with what is stored"),
+        (413, "The body or batch is over a limit"),
+        (415, "A state-changing request that does not declare JSON"),
+        (421, "A Host this server does not answer to"),
+        (422, "An event that is not valid OpenLineage"),
+        (503, "Not configured or not ready (see the message)"),
+    ]
+}
 
 _STATUS: list[tuple[type[RippleError], int, str]] = [
     (InvalidEvent, 422, "invalid_event"),
