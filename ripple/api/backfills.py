@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from ripple.api.auth import require
 from ripple.api.body import JSONBytes, json_request, read_body
 from ripple.api.deps import runtime as _runtime
+from ripple.api.deps import settings as _settings
 from ripple.errors import Forbidden
 from ripple.identity import Identity, Role
 from ripple.remediation import service
@@ -63,8 +64,9 @@ class PlanBody(_Body):
     dry_run: bool = Field(True, alias="dryRun", description="false: save the plan")
     depth: Annotated[int, Field(ge=1, le=100)] = 100
 
-    def plan_request(self) -> service.PlanRequest:
-        """The service's request; InvalidPlanRequest for dates that do not parse or agree."""
+    def plan_request(self, default_max_tasks: int | None = None) -> service.PlanRequest:
+        """The service's request, capped at `default_max_tasks` units unless it sets maxTasks;
+        InvalidPlanRequest for dates that do not parse or agree."""
         o = self.options
         options = PlanOptions(
             tuple(o.include_dags),
@@ -74,6 +76,7 @@ class PlanBody(_Body):
             o.max_tasks,
             o.max_parallel,
             o.truncate,
+            default_max_tasks,
         )
         dates = service.parse_dates(self.dates, self.start, self.end)
         return service.PlanRequest(tuple(self.roots), dates, options, depth=self.depth)
@@ -127,8 +130,9 @@ async def post_backfill(request: Request, caller: Reader) -> Response:
             f"'{caller.name}' has '{caller.role.value}'"
         )
     rt = _runtime(request)
+    plan_request = asked.plan_request(_settings(request).default_max_tasks)
     plan, stored = await service.plan_and_store(
-        rt.store, rt.remediation, asked.plan_request(), actor=caller.actor, save=not asked.dry_run
+        rt.store, rt.remediation, plan_request, actor=caller.actor, save=not asked.dry_run
     )
     if stored is None:
         return JSONBytes({"dryRun": True, "plan": plan.as_dict()})

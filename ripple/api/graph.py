@@ -6,18 +6,25 @@ GET /api/v1/order?nodeId=…           the impacted jobs in the order to redo th
 GET /api/v1/nodes?nodeId=…           one node
 GET /api/v1/lineage?nodeId=…         Marquez's lineage graph shape
 GET /api/v1/column-lineage?nodeId=…  Marquez's column-lineage shape
+
+Each question runs within the `query_budget` setting; an answer cut by it says `"partial": true`
+and why. Walks and the encoding of their (possibly large) answers run off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ripple.api import marquez
 from ripple.api.auth import require
-from ripple.api.deps import runtime
+from ripple.api.body import JSONBytes
+from ripple.api.deps import runtime, settings
 from ripple.graph import queries
+from ripple.graph.budget import Budget
 from ripple.graph.store import WalkOptions
 from ripple.identity import Role
 
@@ -36,9 +43,9 @@ async def get_impact(
     limit: Limit = 10_000,
     columns: bool = True,
     direct_only: Annotated[bool, Query(alias="directOnly")] = False,
-) -> dict[str, Any]:
-    options = WalkOptions(depth, limit, columns, direct_only)
-    return (await queries.impact(runtime(request).store, node_id, options)).as_dict()
+) -> Response:
+    options = WalkOptions(depth, limit, columns, direct_only, _budget(request))
+    return await _encoded((await queries.impact(runtime(request).store, node_id, options)).as_dict)
 
 
 @router.get("/api/v1/upstream")
@@ -48,17 +55,18 @@ async def get_upstream(
     depth: Depth = 50,
     limit: Limit = 10_000,
     columns: bool = True,
-) -> dict[str, Any]:
-    options = WalkOptions(depth, limit, columns)
-    return (await queries.upstream(runtime(request).store, node_id, options)).as_dict()
+) -> Response:
+    options = WalkOptions(depth, limit, columns, budget=_budget(request))
+    closure = await queries.upstream(runtime(request).store, node_id, options)
+    return await _encoded(closure.as_dict)
 
 
 @router.get("/api/v1/order")
 async def get_order(
     request: Request, node_id: NodeIdParam, depth: Depth = 50, limit: Limit = 100_000
-) -> dict[str, Any]:
-    options = WalkOptions(depth, limit)
-    return (await queries.order(runtime(request).store, node_id, options)).as_dict()
+) -> Response:
+    options = WalkOptions(depth, limit, budget=_budget(request))
+    return await _encoded((await queries.order(runtime(request).store, node_id, options)).as_dict)
 
 
 @router.get("/api/v1/nodes")
@@ -75,8 +83,9 @@ async def get_node(request: Request, node_id: NodeIdParam) -> dict[str, Any]:
 
 
 @router.get("/api/v1/lineage")
-async def get_lineage(request: Request, node_id: NodeIdParam, depth: Depth = 20) -> dict[str, Any]:
-    return await marquez.lineage(runtime(request).store, node_id, depth)
+async def get_lineage(request: Request, node_id: NodeIdParam, depth: Depth = 20) -> Response:
+    answer = await marquez.lineage(runtime(request).store, node_id, depth, _budget(request))
+    return await _encoded(lambda: answer)
 
 
 @router.get("/api/v1/column-lineage")
@@ -85,7 +94,22 @@ async def get_column_lineage(
     node_id: NodeIdParam,
     depth: Depth = 20,
     with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
-) -> dict[str, Any]:
-    return await marquez.column_lineage(
-        runtime(request).store, node_id, depth, with_downstream=with_downstream
+) -> Response:
+    answer = await marquez.column_lineage(
+        runtime(request).store,
+        node_id,
+        depth,
+        with_downstream=with_downstream,
+        budget=_budget(request),
     )
+    return await _encoded(lambda: answer)
+
+
+def _budget(request: Request) -> Budget:
+    return Budget.start(settings(request).query_budget)
+
+
+async def _encoded(answer: Callable[[], dict[str, Any]]) -> Response:
+    """The answer built and encoded in a worker thread: a 50,000-node answer is tens of
+    megabytes of JSON, and the event loop keeps acknowledging other requests meanwhile."""
+    return await asyncio.to_thread(lambda: JSONBytes(answer()))

@@ -3,10 +3,20 @@ from Ripple's directed walks so that Marquez clients read Ripple's answers uncha
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from ripple.graph.budget import Budget
 from ripple.graph.queries import node
-from ripple.graph.store import Direction, Edge, GraphStore, NodeRecord, WalkOptions
+from ripple.graph.store import (
+    Closure,
+    Direction,
+    Edge,
+    GraphStore,
+    NodeRecord,
+    WalkOptions,
+    partial_fields,
+)
 from ripple.model import DatasetKey, EdgeKind, FieldKey, NodeKind, canonical, kind_of, parse_node_id
 
 _LINEAGE_EDGES = {EdgeKind.READ_BY.value, EdgeKind.WRITES.value}
@@ -18,43 +28,63 @@ _MARQUEZ_TYPE = {
 }
 
 
-async def lineage(store: GraphStore, node_id: str, depth: int) -> dict[str, Any]:
-    """Marquez's `GET /api/v1/lineage` shape, but directed: upstream and downstream walks only."""
+async def lineage(
+    store: GraphStore, node_id: str, depth: int, budget: Budget | None = None
+) -> dict[str, Any]:
+    """Marquez's `GET /api/v1/lineage` shape, but directed: upstream and downstream walks only.
+
+    Both walks share `budget`; an answer it cut says `"partial": true` and why."""
     node_id = canonical(node_id)
     if kind_of(node_id) is NodeKind.COLUMN:
-        return await column_lineage(store, node_id, depth, with_downstream=True)
-    options = WalkOptions(depth=2 * depth, limit=100_000, columns=False)
+        return await column_lineage(store, node_id, depth, with_downstream=True, budget=budget)
+    options = WalkOptions(depth=2 * depth, limit=100_000, columns=False, budget=budget)
     down = await store.walk(node_id, Direction.DOWNSTREAM, options)
     up = await store.walk(node_id, Direction.UPSTREAM, options)
     ids = {node_id, *(n.id for n in down.nodes), *(n.id for n in up.nodes)}
     ids = {i for i in ids if kind_of(i) in (NodeKind.DATASET, NodeKind.JOB)}
     edges = [e for e in (*down.edges, *up.edges) if e.kind in _LINEAGE_EDGES]
-    return await _graph(store, ids, edges)
+    return await _graph(store, ids, edges, _partial_reason([down, up]))
 
 
 async def column_lineage(
-    store: GraphStore, node_id: str, depth: int, *, with_downstream: bool
+    store: GraphStore,
+    node_id: str,
+    depth: int,
+    *,
+    with_downstream: bool,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     """Marquez's `GET /api/v1/column-lineage` shape, keeping 1-2-0 transformations per edge.
 
-    A dataset node id means all of its columns, as in Marquez."""
+    A dataset node id means all of its columns, as in Marquez. Every column's walks share
+    `budget`; once it is spent the columns not walked yet are left out, flagged partial."""
     node_id = canonical(node_id)
-    options = WalkOptions(depth=depth, limit=100_000, columns=True)
+    options = WalkOptions(depth=depth, limit=100_000, columns=True, budget=budget)
     roots = [node_id]
     if kind_of(node_id) is NodeKind.DATASET:
         await node(store, node_id)  # NotFound for an unknown dataset
         roots = [e.dst for e in await store.neighbourhood([node_id]) if e.kind == "HAS_COLUMN"]
     ids: set[str] = set()
     edges: list[Edge] = []
+    walked: list[Closure] = []
+    reason = None
     for root in roots:
+        if budget is not None and budget.is_exhausted():
+            reason = budget.reason
+            break
         walks = [await store.walk(root, Direction.UPSTREAM, options)]
         if with_downstream:
             walks.append(await store.walk(root, Direction.DOWNSTREAM, options))
+        walked.extend(walks)
         for closure in walks:
             ids.add(root)
             ids.update(n.id for n in closure.nodes if n.kind == NodeKind.COLUMN.value)
             edges.extend(e for e in closure.edges if e.kind == EdgeKind.DERIVES.value)
-    return await _graph(store, ids, edges)
+    return await _graph(store, ids, edges, reason or _partial_reason(walked))
+
+
+def _partial_reason(walks: list[Closure]) -> str | None:
+    return next((w.partial_reason for w in walks if w.partial_reason is not None), None)
 
 
 def _field_ref(edge: Edge) -> dict[str, Any]:
@@ -68,8 +98,18 @@ def _field_ref(edge: Edge) -> dict[str, Any]:
     }
 
 
-async def _graph(store: GraphStore, ids: set[str], edges: list[Edge]) -> dict[str, Any]:
+async def _graph(
+    store: GraphStore, ids: set[str], edges: list[Edge], partial_reason: str | None
+) -> dict[str, Any]:
     records = await store.nodes(sorted(ids))
+    # The records are copies and the edges the walks' own: shaping a large answer runs in a
+    # worker thread, off the event loop.
+    answer = await asyncio.to_thread(_shape, records, ids, edges)
+    # Marquez's shape exactly when complete; a cut answer says so, as Ripple's own answers do.
+    return answer if partial_reason is None else {**answer, **partial_fields(partial_reason)}
+
+
+def _shape(records: dict[str, NodeRecord], ids: set[str], edges: list[Edge]) -> dict[str, Any]:
     inbound: dict[str, list[Edge]] = {i: [] for i in ids}
     outbound: dict[str, list[Edge]] = {i: [] for i in ids}
     seen: set[tuple[str, str, str, str]] = set()

@@ -45,7 +45,11 @@ def backfill() -> None:
 @click.option("--exclude-dag", multiple=True, help="Leave out DAGs matching this glob.")
 @click.option("--include-task", multiple=True, help="Only tasks matching (dag.task or task).")
 @click.option("--exclude-task", multiple=True, help="Leave out tasks matching this glob.")
-@click.option("--max-tasks", type=click.IntRange(1), help="Refuse plans with more units.")
+@click.option(
+    "--max-tasks",
+    type=click.IntRange(1),
+    help="Refuse plans with more units (default: RIPPLE_DEFAULT_MAX_TASKS, 1000).",
+)
 @click.option("--truncate", is_flag=True, help="Cut the plan at --max-tasks instead (flagged).")
 @click.option("--max-parallel", type=click.IntRange(1), help="Units running at once.")
 @click.option(
@@ -75,11 +79,18 @@ def plan_command(
 ) -> None:
     """Plan a backfill from ROOT… (datasets, columns, jobs or failed runs); a dry run unless
     --save."""
-    options = PlanOptions(
-        include_dag, exclude_dag, include_task, exclude_task, max_tasks, max_parallel, truncate
-    )
 
     async def work(runtime: Runtime) -> Any:
+        options = PlanOptions(
+            include_dag,
+            exclude_dag,
+            include_task,
+            exclude_task,
+            max_tasks,
+            max_parallel,
+            truncate,
+            runtime.settings.default_max_tasks,  # RIPPLE_DEFAULT_MAX_TASKS, unless --max-tasks
+        )
         request = service.PlanRequest(roots, service.parse_dates(dates, start, end), options, depth)
         return await service.plan_and_store(
             runtime.store, runtime.remediation, request, actor=actor(), save=save

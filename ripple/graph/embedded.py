@@ -3,10 +3,16 @@
 The event log is the durable record; the snapshot only makes start-up fast. It is written
 atomically (temporary file, fsync, rename) with the log sequence it covers, and on start-up the
 ingest pipeline replays whatever the log holds past it — so a crash loses nothing.
+
+Walks run in a worker thread, so a large one never holds up the event loop (other requests'
+acknowledgements); ingest keeps applying on the loop meanwhile, which is safe because the graph
+only grows and a walk reads only the nodes that were whole when it began (see graph/walk.py).
+Other reads are short and run on the loop, where no write can interleave with them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import marshal
 import mmap
 import os
@@ -101,7 +107,9 @@ class EmbeddedStore:
         self.graph.log = log
 
     async def clear(self) -> None:
-        self.graph.clear()
+        # A new graph rather than emptying this one: a walk still running in its thread keeps
+        # reading the graph it began on.
+        self.graph = MemoryGraph()
         if self._snapshot is not None:
             self._snapshot.unlink(missing_ok=True)
 
@@ -109,8 +117,7 @@ class EmbeddedStore:
         return self.graph.records_of(ids)
 
     async def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
-        with heap.collector_paused():
-            return self.graph.walk(root, direction, options)
+        return await asyncio.to_thread(_walk, self.graph, root, direction, options)
 
     async def neighbourhood(self, ids: Sequence[str]) -> list[Edge]:
         return self.graph.neighbourhood(ids)
@@ -120,6 +127,11 @@ class EmbeddedStore:
 
     async def dump(self) -> dict[str, Any]:
         return self.graph.dump()
+
+
+def _walk(graph: MemoryGraph, root: str, direction: Direction, options: WalkOptions) -> Closure:
+    with heap.collector_paused():
+        return graph.walk(root, direction, options)
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -351,7 +351,8 @@ class MemoryGraph:
             return state if isinstance(state, str) else None
         # A dataset's or job's health is the current state of the run that last touched it.
         run = self.index.get(str(self.prop(idx, Prop.LAST_RUN)))
-        if run is not None:
+        # (a run an ingest is adding while a walk reads, in another thread, has no record yet)
+        if run is not None and run < len(self.records):
             state = self.prop(run, Prop.STATE)
             if isinstance(state, str):
                 return state

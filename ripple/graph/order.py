@@ -15,7 +15,7 @@ from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ripple.graph.store import Closure
+from ripple.graph.store import Closure, partial_fields
 from ripple.heap import collector_paused
 from ripple.model import EdgeKind, NodeKind
 
@@ -26,6 +26,7 @@ class Order:
     layers: list[list[str]]
     cycles: list[list[str]]
     truncated: bool
+    partial_reason: str | None = None  # the walk's time budget ran out (Closure.partial_reason)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class Order:
             "layers": self.layers,
             "cycles": self.cycles,
             "truncated": self.truncated,
+            **partial_fields(self.partial_reason),
         }
 
 
@@ -73,7 +75,7 @@ def backfill_order(closure: Closure) -> Order:
             if a in graph and b in graph and a != b:
                 graph[a].add(b)
         layers, cycles = layer(graph)
-    return Order(closure.root, layers, cycles, closure.truncated)
+    return Order(closure.root, layers, cycles, closure.truncated, closure.partial_reason)
 
 
 def layer(graph: dict[str, set[str]]) -> tuple[list[list[str]], list[list[str]]]:

@@ -4,6 +4,8 @@ ripple/api/marquez.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ripple.errors import NotFound
 from ripple.graph.order import Order, backfill_order
 from ripple.graph.store import Closure, Direction, GraphStore, NodeRecord, WalkOptions
@@ -13,7 +15,8 @@ MAX_DEPTH = 100
 
 
 async def impact(store: GraphStore, node_id: str, options: WalkOptions) -> Closure:
-    """Everything downstream of `node_id` (raises InvalidNodeId, NotFound)."""
+    """Everything downstream of `node_id` (raises InvalidNodeId, NotFound); partial when
+    `options.budget` runs out."""
     return await store.walk(canonical(node_id), Direction.DOWNSTREAM, options)
 
 
@@ -24,7 +27,7 @@ async def upstream(store: GraphStore, node_id: str, options: WalkOptions) -> Clo
 
 async def order(store: GraphStore, node_id: str, options: WalkOptions) -> Order:
     """The impacted jobs in the order they must be redone (layers run in parallel)."""
-    dataset_level = WalkOptions(options.depth, options.limit, columns=False)
+    dataset_level = replace(options, columns=False, direct_only=False)
     return backfill_order(await store.walk(canonical(node_id), Direction.DOWNSTREAM, dataset_level))
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
+from ripple.graph.budget import Budget
 from ripple.graph.delta import GraphDelta
 
 
@@ -65,6 +66,11 @@ class Closure:
     truncated: bool
     root_kind: str = ""
     extra_writers: list[Edge] = field(default_factory=list)  # run roots: the run's job -> outputs
+    partial_reason: str | None = None  # set when the time budget ran out before the walk ended
+
+    @property
+    def partial(self) -> bool:
+        return self.partial_reason is not None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +79,13 @@ class Closure:
             "nodes": [n.as_dict() for n in self.nodes],
             "edges": [e.as_dict() for e in self.edges],
             "truncated": self.truncated,
+            **partial_fields(self.partial_reason),
         }
+
+
+def partial_fields(reason: str | None) -> dict[str, Any]:
+    """How an answer says it is partial: `partial` always, `partialReason` when it is."""
+    return {"partial": True, "partialReason": reason} if reason else {"partial": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +94,7 @@ class WalkOptions:
     limit: int = 10_000  # impacted-node cap; hitting it sets `truncated`
     columns: bool = True  # walk column lineage too (dataset, job and run roots)
     direct_only: bool = False  # follow only DIRECT column lineage
+    budget: Budget | None = None  # out of time: the walk answers what it has, flagged partial
 
 
 @dataclass(slots=True)
@@ -131,7 +144,8 @@ class GraphStore(Protocol):
     async def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
         """Downstream (blast radius) or upstream (root cause) closure of `root`.
 
-        Raises NotFound when `root` is not in the graph."""
+        When `options.budget` runs out the walk stops and answers what it found, with
+        `partial_reason` set. Raises NotFound when `root` is not in the graph."""
         ...
 
     async def neighbourhood(self, ids: Sequence[str]) -> list[Edge]:

@@ -1,11 +1,19 @@
 """Directed walks over the in-memory graph: blast radius and root cause (pure).
 
 Breadth-first from the root, following the edges graph/rules.py allows per node kind, so each
-node gets its minimal distance and one shortest path; a node cap marks the answer truncated.
+node gets its minimal distance and one shortest path; a node cap marks the answer truncated, and
+a spent time budget (checked every `CHECK_EVERY` nodes) ends the walk with what it found, marked
+partial.
+
+A walk may run in a worker thread while ingest grows the same graph (graph/embedded.py). The
+graph only grows — a node's slots are appended before any edge names it, adjacency lists are
+appended to, never rewritten — so a walk reads it without a lock: it takes the nodes that were
+whole when it began (`_visible`), and any edge among them it meets.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Protocol
 
 from ripple.errors import NotFound
@@ -13,6 +21,8 @@ from ripple.graph import rules
 from ripple.graph.codes import EDGE_CODES, EDGE_NAMES, HAS_COLUMN, INDIRECT, KIND_VALUES, NODE_KINDS
 from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, WalkOptions
 from ripple.model import EdgeKind, NodeKind
+
+CHECK_EVERY = 256  # nodes expanded between looks at the clock (a look costs ~50 ns)
 
 
 class Adjacency(Protocol):
@@ -35,16 +45,21 @@ class Adjacency(Protocol):
 def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOptions) -> Closure:
     """Breadth-first closure from `root`: minimal distances, one shortest path each, capped."""
     direction = Direction(direction)  # the answer carries the enum, whatever a caller passed
+    visible = _visible(graph)
     r = graph.index.get(root)
-    if r is None:
+    if r is None or r >= visible:
         raise NotFound(f"Node {root!r} not found — was it ingested under another namespace?")
     root_kind = graph.kind(r)
     table = _follow_table(direction, options, root_kind)
-    dist, parent, edges, truncated, crossed_indirect = _bfs(graph, r, table, options)
+    dist, parent, edges, truncated, crossed_indirect, out_of_time = _bfs(
+        graph, r, table, options, visible
+    )
     direct: set[int] | None = None
     if crossed_indirect and not options.direct_only:
-        strict = WalkOptions(options.depth, options.limit, options.columns, True)
-        direct = set(_bfs(graph, r, _follow_table(direction, strict, root_kind), strict)[0])
+        strict = replace(options, direct_only=True)
+        found = _bfs(graph, r, _follow_table(direction, strict, root_kind), strict, visible)
+        direct = set(found[0])
+        out_of_time |= found[5]
     downstream = direction is Direction.DOWNSTREAM
     ids, kinds = graph.ids, graph.kinds
     # dist is in breadth-first order, so a parent's path is built before its children's.
@@ -68,6 +83,8 @@ def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOpti
     if root_kind is NodeKind.COLUMN:
         truncated |= _add_column_datasets(graph, nodes, result_edges, r, downstream, options)
     closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
+    if out_of_time and options.budget is not None:
+        closure.partial_reason = options.budget.reason
     if root_kind is NodeKind.RUN and downstream:
         job = graph.prop(r, "job")
         if isinstance(job, str):
@@ -84,7 +101,10 @@ def _bfs(
     r: int,
     table: tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]],
     options: WalkOptions,
-) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int, int]], bool, bool]:
+    visible: int,
+) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int, int]], bool, bool, bool]:
+    """Distances, parents, edges met, whether the cap cut, whether an INDIRECT edge was
+    crossed, and whether the budget ran out (the walk then stops where it is)."""
     out_rules, in_rules, root_out, root_in = table
     kinds, out_adj, in_adj = graph.kinds, graph.out, graph.inc
     dist: dict[int, int] = {r: 0}
@@ -93,10 +113,18 @@ def _bfs(
     truncated = False
     crossed_indirect = False
     limit = options.limit
+    budget = options.budget
+    countdown = CHECK_EVERY
     frontier = [r]
     for depth in range(1, options.depth + 1):
         nxt: list[int] = []
         for u in frontier:
+            if budget is not None:
+                countdown -= 1
+                if not countdown:
+                    if budget.is_exhausted():
+                        return dist, parent, edges, truncated, crossed_indirect, True
+                    countdown = CHECK_EVERY
             k = kinds[u]
             follow_out = root_out if u == r else out_rules[k]
             follow_in = root_in if u == r else in_rules[k]
@@ -112,6 +140,8 @@ def _bfs(
                         continue
                     v = entry >> 4
                     if v not in dist:
+                        if v >= visible:  # added while this walk runs: not part of its graph
+                            continue
                         if len(dist) > limit:
                             truncated = True
                             continue
@@ -125,7 +155,13 @@ def _bfs(
         if not nxt:
             break
         frontier = nxt
-    return dist, parent, edges, truncated, crossed_indirect
+    return dist, parent, edges, truncated, crossed_indirect, False
+
+
+def _visible(graph: Adjacency) -> int:
+    """How many nodes are whole: each node's slots are appended one list at a time, so a node
+    being added by a concurrent ingest is in some lists and not yet in others."""
+    return min(len(graph.ids), len(graph.kinds), len(graph.out), len(graph.inc))
 
 
 def _add_column_datasets(

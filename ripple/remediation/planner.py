@@ -85,6 +85,12 @@ class PlanOptions:
     max_tasks: int | None = None  # units; over it: PlanTooLarge, or truncation when `truncate`
     max_parallel: int | None = None  # units running at once (the executor's cap)
     truncate: bool = False
+    default_max_tasks: int | None = None  # the cap when `max_tasks` is not set (a setting)
+
+    @property
+    def task_cap(self) -> int | None:
+        """The most units a plan may have: `max_tasks` if asked, else the default."""
+        return self.max_tasks if self.max_tasks is not None else self.default_max_tasks
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -298,19 +304,22 @@ def _plan(lineage: Lineage, dates: Dates, options: PlanOptions, quarantined: set
             ordered.append(units[uid])
 
     truncated, omitted = False, 0
-    if options.max_tasks is not None and len(ordered) > options.max_tasks:
+    cap = options.task_cap
+    if cap is not None and len(ordered) > cap:
         if not options.truncate:
+            allowed = (
+                f"{cap:,} allowed"
+                if options.max_tasks is not None
+                else f"{cap:,} allowed by default (maxTasks not set)"
+            )
             raise PlanTooLarge(
                 "options.maxTasks",
-                f"the plan has {len(ordered):,} task instances, more than the "
-                f"{options.max_tasks:,} allowed — narrow the roots, dates or DAGs, raise "
-                "maxTasks, or ask for truncate",
+                f"the plan has {len(ordered):,} task instances, more than the {allowed} — "
+                "narrow the roots, dates or DAGs, raise maxTasks, or ask for truncate",
             )
-        truncated, omitted = True, len(ordered) - options.max_tasks
-        ordered = ordered[: options.max_tasks]  # topological: every kept unit keeps its parents
-        notes.append(
-            f"Truncated to maxTasks={options.max_tasks:,}: {omitted:,} later units left out."
-        )
+        truncated, omitted = True, len(ordered) - cap
+        ordered = ordered[:cap]  # topological: every kept unit keeps its parents
+        notes.append(f"Truncated to maxTasks={cap:,}: {omitted:,} later units left out.")
         kept = {unit.id for unit in ordered}
         waves = [[uid for uid in wave if uid in kept] for wave in waves]
         waves = [wave for wave in waves if wave]

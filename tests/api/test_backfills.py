@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from ripple.api.app import create_app
 from ripple.api.backfills import PlanBody, parse_body
+from ripple.config import Settings
 from ripple.remediation.planner import InvalidPlanRequest
 from tests.http import local_client
 from tests.unit.builders import ds, run_event
@@ -184,3 +185,31 @@ def test_http_requests_are_validated_field_by_field() -> None:
         with pytest.raises(InvalidPlanRequest) as caught:
             parse_body(PlanBody, body).plan_request()
         assert caught.value.field == field, body
+
+
+def test_a_plan_without_max_tasks_is_capped_by_the_default(app: TestClient) -> None:
+    """A 1,000-day range gave 1,000 units per task: over the default cap it is a 400 naming
+    maxTasks, the count and the cap, unless truncate is asked for."""
+    asked = {"roots": [ds("raw")], "from": "2023-01-01", "to": "2025-09-26"}  # 1,000 days
+    response = app.post("/api/v1/backfills", json=asked)
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert "'options.maxTasks'" in message
+    assert "2,000 task instances" in message and "1,000 allowed by default" in message
+    cut = app.post("/api/v1/backfills", json={**asked, "options": {"truncate": True}})
+    assert cut.status_code == 200, cut.text
+    plan = cut.json()["plan"]
+    assert plan["truncated"] is True and len(plan["units"]) == 1_000
+    wide = app.post("/api/v1/backfills", json={**asked, "options": {"maxTasks": 2_000}})
+    assert wide.status_code == 200 and len(wide.json()["plan"]["units"]) == 2_000
+
+
+def test_the_default_cap_is_the_setting() -> None:
+    settings = Settings(default_max_tasks=1)
+    with TestClient(create_app(settings, in_memory=True)) as client:
+        assert client.post("/api/v1/lineage/batch", json=EVENTS).json()["rejected"] == 0
+        asked = {"roots": [ds("raw")], "dates": ["2026-03-01"]}  # two units
+        response = client.post("/api/v1/backfills", json=asked)
+        assert response.status_code == 400
+        assert "2 task instances" in response.json()["error"]["message"]
+        assert "1 allowed by default" in response.json()["error"]["message"]

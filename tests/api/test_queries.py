@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ripple.api.app import create_app
+from ripple.config import Settings
 from ripple.ingest.demo import JOB_NAMESPACE, NAMESPACE, demo_events
 from tests.http import local_client
 
@@ -161,3 +162,52 @@ def test_marquez_column_lineage_upstream_by_default(demo: TestClient) -> None:
         },
     ).json()
     assert ltv in {n["id"] for n in down["graph"]}
+
+
+def fan_events(width: int) -> list[dict[str, object]]:
+    return [
+        {
+            "eventTime": "2026-03-01T00:00:00Z",
+            "eventType": "COMPLETE",
+            "producer": "https://example.com/tests",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
+            "run": {"runId": f"00000000-0000-4000-8000-{i:012d}"},
+            "job": {"namespace": "jobs", "name": f"j{i}"},
+            "inputs": [{"namespace": "db", "name": "raw"}],
+            "outputs": [{"namespace": "db", "name": f"out{i}"}],
+        }
+        for i in range(width)
+    ]
+
+
+@pytest.fixture(scope="module")
+def spent() -> Iterator[TestClient]:
+    """A server whose query budget is spent at once, over a fan wider than one budget check."""
+    with TestClient(create_app(Settings(query_budget=1e-9), in_memory=True)) as client:
+        assert client.post("/api/v1/lineage/batch", json=fan_events(1_000)).json()["rejected"] == 0
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/impact", {"columns": "false"}),
+        ("/api/v1/impact", {}),
+        ("/api/v1/order", {}),
+        ("/api/v1/lineage", {}),
+    ],
+)
+def test_a_spent_query_budget_answers_partial_naming_it(
+    spent: TestClient, path: str, params: dict[str, str]
+) -> None:
+    response = spent.get(path, params={"nodeId": "dataset:db:raw", **params})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["partial"] is True
+    assert body["partialReason"] == "time budget of 1e-09 s exhausted"
+
+
+def test_answers_within_budget_say_they_are_complete(demo: TestClient) -> None:
+    assert demo.get("/api/v1/impact", params={"nodeId": ORDERS}).json()["partial"] is False
+    assert demo.get("/api/v1/order", params={"nodeId": ORDERS}).json()["partial"] is False
+    assert "partial" not in demo.get("/api/v1/lineage", params={"nodeId": ORDERS}).json()

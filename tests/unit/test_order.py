@@ -273,4 +273,5 @@ def test_order_as_dict() -> None:
         "layers": [["job:jobs:a"]],
         "cycles": [],
         "truncated": False,
+        "partial": False,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -215,6 +216,29 @@ def test_max_tasks_refuses_or_truncates_visibly() -> None:
     assert plan.truncated and plan.omitted == 6 and len(plan.units) == 4
     kept = {u.id for u in plan.units}
     assert all(p in kept for u in plan.units for p in u.parents)
+
+
+def test_a_default_cap_applies_when_max_tasks_is_not_set() -> None:
+    """A 1,000-day range once gave 100,000 units: without maxTasks the server's default caps it."""
+    capped = PlanOptions(default_max_tasks=4)
+    with pytest.raises(PlanTooLarge) as caught:
+        plan_backfill(lineage(PIPELINE), Dates((D1, D2)), capped)
+    assert caught.value.field == "options.maxTasks"
+    message = str(caught.value)
+    assert "10 task instances" in message and "4 allowed by default" in message
+    assert "maxTasks" in message and "truncate" in message
+    plan = plan_backfill(lineage(PIPELINE), Dates((D1, D2)), replace(capped, truncate=True))
+    assert plan.truncated and plan.omitted == 6 and len(plan.units) == 4
+    # maxTasks, when set, is the cap, above or below the default
+    assert (
+        len(plan_backfill(lineage(PIPELINE), Dates((D1, D2)), replace(capped, max_tasks=10)).units)
+        == 10
+    )
+    with pytest.raises(PlanTooLarge) as caught:
+        plan_backfill(
+            lineage(PIPELINE), Dates((D1,)), PlanOptions(max_tasks=2, default_max_tasks=9)
+        )
+    assert "more than the 2 allowed —" in str(caught.value)
 
 
 def test_cycles_are_reported_and_the_plan_stays_runnable() -> None:

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from typing import Any
 
 import networkx as nx
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ripple.errors import NotFound
+from ripple.graph.budget import Budget
 from ripple.graph.memory import MemoryGraph
 from ripple.graph.store import Closure, Direction, WalkOptions
 from tests.unit.builders import (
@@ -423,3 +425,60 @@ def test_walk_distances_match_breadth_first_search(
     expected_up = nx.single_source_shortest_path_length(reference.reverse(), ds(root), cutoff=depth)
     del expected_up[ds(root)]
     assert distances(up) == expected_up
+
+
+def fan(width: int) -> MemoryGraph:
+    """raw -> j0..j{width-1}, each job writing its own dataset."""
+    return graph_of(*(run_event(f"j{i}", ["raw"], [f"out{i}"]) for i in range(width)))
+
+
+class SteppedClock:
+    """A clock that reads `start` until `stop_after` more readings, then a day later."""
+
+    def __init__(self, stop_after: int) -> None:
+        self.readings = 0
+        self.stop_after = stop_after
+
+    def __call__(self) -> float:
+        self.readings += 1
+        return 0.0 if self.readings <= self.stop_after else 86_400.0
+
+
+def test_a_spent_budget_answers_what_it_found_flagged_partial() -> None:
+    graph = fan(2_000)
+    budget = Budget.start(10, SteppedClock(stop_after=1))  # starting reads it once
+    closure = graph.walk(ds("raw"), "downstream", replace(DATASETS_ONLY, budget=budget))
+    assert closure.partial
+    assert closure.partial_reason == "time budget of 10 s exhausted"
+    answer = closure.as_dict()
+    assert answer["partial"] is True
+    assert answer["partialReason"] == "time budget of 10 s exhausted"
+    # What it has: every job (depth 1) and the outputs of the jobs expanded before it stopped.
+    found = distances(closure)
+    assert len(found) < 4_000
+    assert all(job(f"j{i}") in found for i in range(2_000))
+    assert ds("out0") in found
+    assert_paths_are_shortest_and_joined(closure)
+
+
+def test_a_budget_that_lasts_gives_the_whole_answer_not_partial() -> None:
+    graph = fan(2_000)
+    closure = graph.walk(ds("raw"), "downstream", replace(DATASETS_ONLY, budget=Budget.start(60)))
+    assert not closure.partial
+    assert closure.as_dict()["partial"] is False
+    assert "partialReason" not in closure.as_dict()
+    assert len(closure.nodes) == 4_000
+
+
+def test_a_walk_ignores_a_node_an_ingest_is_still_adding() -> None:
+    """A walk in a worker thread may read the graph while ingest (on the event loop) appends a
+    node one slot at a time: a node whose slots are not all there yet is not part of the walk."""
+    graph = pipeline()
+    half_added = len(graph.ids)
+    graph.index["dataset:half"] = half_added
+    graph.ids.append("dataset:half")  # kinds, records, out and inc not yet appended
+    graph.out[graph.index[ds("raw")]].append(half_added << 4)  # even were an edge to name it
+    with pytest.raises(NotFound):
+        graph.walk("dataset:half", "downstream", DATASETS_ONLY)
+    closure = graph.walk(ds("raw"), "downstream", DATASETS_ONLY)
+    assert distances(closure) == PIPELINE_DOWNSTREAM_OF_RAW

@@ -7,12 +7,13 @@ place, `_boundary`. Storage layout: records.py; write planning: batch.py; walks:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, TypeVar
 
-from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction
+from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, unit_of_work
 from neo4j.exceptions import ConstraintError, DriverError, Neo4jError
 
 from ripple import heap
@@ -125,21 +126,38 @@ class Neo4jStore:
         return graph.records_of(ids)
 
     async def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
+        """The closure of `root`. With a budget, Neo4j runs the statements with the time left
+        as their transaction timeout; stopped by it, the answer is partial (nothing read back
+        but the root) and says so — the shared walk then gets what remains of the budget."""
         try:
             kind = kind_of(root)
         except InvalidNodeId:
             kind = None
+        budget = options.budget
         # Loading and walking a large closure allocates hundreds of thousands of short-lived
         # acyclic objects: no cyclic collections meanwhile, as the embedded store walks.
         with heap.collector_paused():
             graph = None
             if kind is not None:
-                graph = await self._read(lambda tx: load_walk(tx, root, kind, direction, options))
+                timeout = None if budget is None else budget.remaining()
+                try:
+                    if timeout == 0:
+                        raise _TimedOut
+                    graph = await self._read(
+                        lambda tx: load_walk(tx, root, kind, direction, options), limit=timeout
+                    )
+                except _TimedOut:
+                    assert budget is not None
+                    reason = f"{budget.reason} (Neo4j stopped the query)"
+                    return Closure(
+                        root, Direction(direction), [], [], False, kind.value, [], reason
+                    )
             if graph is None:
                 raise NotFound(
                     f"Node {root!r} not found — was it ingested under another namespace?"
                 )
-            return graph.walk(root, direction, options)
+            # The scratch graph is this walk's alone: walked in a worker thread, off the loop.
+            return await asyncio.to_thread(graph.walk, root, direction, options)
 
     async def neighbourhood(self, ids: Sequence[str]) -> list[Edge]:
         async def work(tx: AsyncManagedTransaction) -> list[Edge]:
@@ -174,8 +192,13 @@ class Neo4jStore:
             raise StoreUnavailable(f"Neo4jStore for {self._uri} is not open — call open() first")
         return self._driver
 
-    async def _read(self, work: Work[T]) -> T:
+    async def _read(self, work: Work[T], *, limit: float | None = None) -> T:
+        """Run `work` in a read transaction; with a time `limit` (seconds) as its transaction
+        timeout, Neo4j stops it then and `_TimedOut` is raised."""
         driver = self._require_driver()
+        if limit is not None:
+            # 0 would mean "no timeout" to Neo4j; a millisecond is its smallest
+            work = unit_of_work(timeout=max(limit, 0.001))(work)
         async with self._boundary(), driver.session(database=self._database) as session:
             return await session.execute_read(work)
 
@@ -200,11 +223,22 @@ class Neo4jStore:
         """The one place driver exceptions become Ripple's."""
         try:
             yield
-        except (Neo4jError, DriverError, OSError) as exc:
+        except Neo4jError as exc:
+            if exc.code is not None and "TransactionTimedOut" in exc.code:
+                raise _TimedOut from exc  # a transaction timeout we set: the walk answers partial
             raise StoreUnavailable(
                 f"Neo4j at {self._uri} (database {self._database!r}) failed: {exc} — is it "
                 "running and reachable? (locally: scripts/neo4j start)"
             ) from exc
+        except (DriverError, OSError) as exc:
+            raise StoreUnavailable(
+                f"Neo4j at {self._uri} (database {self._database!r}) failed: {exc} — is it "
+                "running and reachable? (locally: scripts/neo4j start)"
+            ) from exc
+
+
+class _TimedOut(Exception):  # internal: never leaves this module
+    """Neo4j stopped a transaction at the timeout a budget gave it."""
 
 
 # -- transaction functions (each may be retried by the driver, so none mutates shared state) --
