@@ -108,6 +108,9 @@ class EmbeddedStore:
     async def nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
         return self.graph.records_of(ids)
 
+    async def jobs_of(self, runs: Sequence[str]) -> dict[str, str]:
+        return self.graph.jobs_of(runs)
+
     async def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
         with heap.collector_paused():
             return self.graph.walk(root, direction, options)
