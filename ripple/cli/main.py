@@ -12,7 +12,7 @@ from typing import TypeVar
 import click
 from rich.table import Table
 
-from ripple.cli import backfill, sync
+from ripple.cli import admin, backfill, sync
 from ripple.cli.console import (
     bytes_progress,
     count_progress,
@@ -46,6 +46,7 @@ def main() -> None:
 main.add_command(backfill.backfill)
 main.add_command(backfill.quarantine)
 main.add_command(sync.sync)
+main.add_command(admin.retract)
 
 
 @main.command()
