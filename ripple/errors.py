@@ -9,6 +9,7 @@ RippleError
 ├── Unauthenticated         no token, or one Ripple does not know (or revoked)
 ├── Forbidden               a token used beyond its role
 ├── Conflict                a write that contradicts what is already recorded
+│   └── RunBoundElsewhere   an event claiming a runId another job already owns (also InvalidEvent)
 ├── ConfigError             a setting with a bad value
 ├── NotConfigured           a feature asked for whose setting is not given
 ├── StoreUnavailable        the graph store or event log cannot be reached
@@ -67,6 +68,26 @@ class Forbidden(RippleError):
 
 class Conflict(RippleError):
     """A write that contradicts what Ripple already recorded (e.g. a runId bound to another job)."""
+
+
+class RunBoundElsewhere(Conflict, InvalidEvent):
+    """An event whose runId is already bound to another job: a 409, and in a batch that item's
+    rejection (with the path, value and reason of an InvalidEvent). `job` is the run's job,
+    `claimed` the one the event names."""
+
+    def __init__(self, path: str, run_id: str, job: str, claimed: str) -> None:
+        self.run_id = run_id
+        self.job = job
+        self.claimed = claimed
+        super().__init__(
+            path,
+            run_id,
+            f"run {run_id} belongs to {job}, but this event claims it for {claimed} — a runId "
+            "names one run of one job: give this run its own runId",
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "runId": self.run_id, "job": self.job, "claimed": self.claimed}
 
 
 class NotConfigured(RippleError):

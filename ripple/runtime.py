@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from ripple.ingest.airflow_sync import PeriodicSync
 from ripple.ingest.database import PostgresDatabase
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
 from ripple.ingest.pipeline import GroupCommitter, Ingestor, Progress, prepare_record
+from ripple.ingest.retractions import Retraction
 from ripple.model import EdgeKind
 from ripple.remediation.sql_state import SqliteRemediationState
 from ripple.remediation.state import RemediationState, UnitState, UnitStatus
@@ -199,6 +201,26 @@ class Runtime:
             plan_id=plan_id,
             detail=f"linked {len(jobs)} jobs and {len(datasets)} datasets in the graph",
         )
+
+    # -- retraction ----------------------------------------------------------------------------
+
+    async def retract(
+        self, actor: str, reason: str, *, run_id: uuid.UUID | None = None, seq: int | None = None
+    ) -> Retraction:
+        """Retract a run's events (or one log record) and audit it; see `Ingestor.retract`."""
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        retraction, created = await self.ingestor.retract(
+            run_id=run_id, seq=seq, actor=actor, reason=reason, at=at
+        )
+        asked = {"runId": None if run_id is None else str(run_id), "seq": seq, "reason": reason}
+        await self.remediation.append_audit(
+            actor,
+            "event.retract",
+            request=asked,
+            response={**retraction.as_dict(), "created": created},
+            detail=reason,
+        )
+        return retraction
 
 
 def airflow_client(settings: Settings) -> AirflowRest:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 
 from ripple import __version__
-from ripple.api import backfills, browser, errors, graph, lineage
+from ripple.api import admin, backfills, browser, errors, graph, lineage
 from ripple.api.auth import require
 from ripple.api.body import JSONBytes
 from ripple.api.deps import runtime
@@ -59,6 +59,7 @@ def create_app(
     app.include_router(graph.router)  # the lineage questions (role read)
     app.include_router(backfills.router)  # backfill plans and quarantine (read / operate)
     app.include_router(browser.router)  # Neo4j Browser guide and style (open, static)
+    app.include_router(admin.router)  # retracting poisoned events (admin)
 
     @app.get("/api/v1/health")
     async def health(request: Request) -> dict[str, Any]:

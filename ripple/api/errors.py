@@ -65,13 +65,13 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 _STATUS: list[tuple[type[RippleError], int, str]] = [
+    (Conflict, 409, "conflict"),  # first: a run bound elsewhere is an InvalidEvent too
     (InvalidEvent, 422, "invalid_event"),
     (MalformedInput, 400, "malformed_input"),
     (InvalidNodeId, 400, "invalid_node_id"),
     (NotFound, 404, "not_found"),
     (Unauthenticated, 401, "unauthenticated"),
     (Forbidden, 403, "forbidden"),
-    (Conflict, 409, "conflict"),
     (NotConfigured, 503, "not_configured"),
     (PayloadTooLarge, 413, "payload_too_large"),
     (RequestTimeout, 408, "request_timeout"),

@@ -13,7 +13,7 @@ from typing import TypeVar
 import click
 from rich.table import Table
 
-from ripple.cli import backfill, sync, tokens
+from ripple.cli import admin, backfill, sync, tokens
 from ripple.cli.console import (
     bytes_progress,
     count_progress,
@@ -48,6 +48,7 @@ main.add_command(backfill.backfill)
 main.add_command(backfill.quarantine)
 main.add_command(sync.sync)
 main.add_command(tokens.token)
+main.add_command(admin.retract)
 
 
 @main.command()

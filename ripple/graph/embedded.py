@@ -116,6 +116,9 @@ class EmbeddedStore:
     async def nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
         return self.graph.records_of(ids)
 
+    async def jobs_of(self, runs: Sequence[str]) -> dict[str, str]:
+        return self.graph.jobs_of(runs)
+
     async def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
         return await asyncio.to_thread(_walk, self.graph, root, direction, options)
 

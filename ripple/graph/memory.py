@@ -423,6 +423,19 @@ class MemoryGraph:
             }
         return {"nodes": nodes, "edges": edges}
 
+    def jobs_of(self, runs: Iterable[str]) -> dict[str, str]:
+        """The job (node id) each known run is bound to (its `job` property)."""
+        found: dict[str, str] = {}
+        index, records = self.index, self.records
+        for run in runs:
+            idx = index.get(run)
+            record = None if idx is None else records[idx]
+            if record is not None and record[3]:
+                job = record[3].get(Prop.JOB)
+                if isinstance(job, str):
+                    found[run] = job
+        return found
+
     def records_of(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
         found = {}
         for node_id in ids:

@@ -141,6 +141,11 @@ class GraphStore(Protocol):
         """The records of those ids that exist."""
         ...
 
+    async def jobs_of(self, runs: Sequence[str]) -> dict[str, str]:
+        """The job each of `runs` (run node ids) is bound to, for the runs the graph holds: one
+        lookup for the whole list (the ingest path's check that a runId keeps its job)."""
+        ...
+
     async def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
         """Downstream (blast radius) or upstream (root cause) closure of `root`.
 

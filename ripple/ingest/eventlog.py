@@ -35,6 +35,11 @@ class EventLog(Protocol):
 
     async def last_seq(self) -> int: ...
 
+    async def find(self, needle: bytes) -> list[tuple[int, bytes]]:
+        """Every logged body that contains `needle` (bytes), in sequence order. A scan of the
+        whole log, run by the database: for rare reads (tombstones, one run's events)."""
+        ...
+
     async def get_meta(self, key: str) -> str | None:
         """A small named value kept beside the log (e.g. a sync cursor), or None."""
         ...
@@ -176,6 +181,19 @@ class SqliteEventLog:
             "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
         )
         return [(seq, bytes(body)) for seq, body in rows]
+
+    async def find(self, needle: bytes) -> list[tuple[int, bytes]]:
+        async with self._lock:  # off the event loop, never inside an append's transaction
+            return await asyncio.to_thread(self._find, needle)
+
+    def _find(self, needle: bytes) -> list[tuple[int, bytes]]:
+        try:
+            rows = self._conn().execute(
+                "SELECT seq, body FROM events WHERE instr(body, ?) > 0 ORDER BY seq", (needle,)
+            )
+            return [(seq, bytes(body)) for seq, body in rows]
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"Cannot search the event log: {exc}") from exc
 
     async def last_seq(self) -> int:
         row = self._conn().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()

@@ -49,6 +49,9 @@ ORDER BY position
 RETURNING seq
 """
 _READ: LiteralString = "SELECT seq, body FROM events WHERE seq > %s ORDER BY seq LIMIT %s"
+_FIND: LiteralString = (
+    "SELECT seq, body FROM events WHERE position(%s::bytea in body) > 0 ORDER BY seq"
+)
 _LAST_SEQ: LiteralString = "SELECT COALESCE(MAX(seq), 0) FROM events"
 
 _CHECK = "check that PostgreSQL is running and that RIPPLE_DATABASE_URL names it"
@@ -90,6 +93,12 @@ class PostgresEventLog:
     async def read(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         async with self._boundary("read"), self._require_pool().connection() as conn:
             cursor = await conn.execute(_READ, (after, limit))
+            rows = await cursor.fetchall()
+        return [(int(seq), bytes(body)) for seq, body in rows]
+
+    async def find(self, needle: bytes) -> list[tuple[int, bytes]]:
+        async with self._boundary("search"), self._require_pool().connection() as conn:
+            cursor = await conn.execute(_FIND, (needle,))
             rows = await cursor.fetchall()
         return [(int(seq), bytes(body)) for seq, body in rows]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +21,19 @@ from ripple.errors import ConfigError, InvalidEvent, MalformedInput, StoreUnavai
 from ripple.graph.delta import GraphDelta
 from ripple.graph.store import GraphStore
 from ripple.heap import collector_paused
-from ripple.ingest import airflow_records, backfill_records, marquez_records, records
+from ripple.ingest import (
+    airflow_records,
+    backfill_records,
+    marquez_records,
+    records,
+    retractions,
+)
 from ripple.ingest.columns import FacetMemo
 from ripple.ingest.eventlog import EventLog, log_identity
 from ripple.ingest.fastparse import fast_delta, fast_deltas, parse_event_json
 from ripple.ingest.projection import project
+from ripple.ingest.retractions import Retraction
+from ripple.ingest.runs import RunBindings
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,7 @@ PROJECTORS: dict[str, records.Projector] = {
     **airflow_records.PROJECTORS,
     **marquez_records.PROJECTORS,
     **backfill_records.PROJECTORS,
+    **retractions.PROJECTORS,
 }
 
 
@@ -150,6 +160,8 @@ class Ingestor:
         # appended batch that is not applied yet (catch-up after a crash starts from that mark).
         self._committing = asyncio.Lock()
         self._through: int | None = None  # the graph's mark as this ingestor last knew it
+        self.runs = RunBindings()  # which job each recently accepted run belongs to
+        self._retracted: set[int] = set()  # retracted sequence numbers this ingestor knows of
 
     async def ingest(self, docs: Sequence[Any]) -> list[Outcome]:
         """Validate each decoded event; append the valid ones in one transaction; project them.
@@ -167,26 +179,42 @@ class Ingestor:
 
     async def commit(self, prepared: Sequence[Prepared]) -> list[Outcome]:
         """Append the valid prepared events to the log (one transaction), then project them."""
+        batch = list(prepared)
         async with self._committing:
-            seqs = await self.log_batch(prepared)
-            return await self.project_batch(prepared, seqs)
+            seqs = await self.log_batch(batch)
+            return await self.project_batch(batch, seqs)
 
-    async def log_batch(self, prepared: Sequence[Prepared]) -> list[int]:
+    async def log_batch(self, prepared: list[Prepared]) -> list[int]:
         """The first half of `commit`: append the valid events; their sequence numbers. The
-        caller holds `committing` until it has projected them with `project_batch`."""
+        caller holds `committing` until it has projected them with `project_batch`.
+
+        An event that claims a run already bound to another job (in the graph, or earlier in
+        this batch: the first claim wins) is replaced in `prepared` by its rejection
+        (RunBoundElsewhere) before anything is appended: it never reaches the log."""
         # Paused until the append is done: while SQLite writes on its thread, the caller reads
         # its next batch, and a collection then would rescan every object it has prepared.
         with collector_paused():
-            return await self.log.append([p.body for p in prepared if p.error is None])  # type: ignore[misc]
+            checked = [
+                None if p.error or records.is_record(p.body or b"") else p.delta for p in prepared
+            ]
+            rejected, bound = await self.runs.check(checked, self.store)
+            for i, error in rejected.items():
+                prepared[i] = Prepared(None, None, error)
+            seqs = await self.log.append([p.body for p in prepared if p.error is None])  # type: ignore[misc]
+            self.runs.remember(bound)
+            return seqs
 
     async def project_batch(self, prepared: Sequence[Prepared], seqs: list[int]) -> list[Outcome]:
         """The second half of `commit`: project the events `log_batch` appended as `seqs`."""
         if seqs:
             with collector_paused():
                 gap = await self._gap_before(seqs[0])
-                deltas = [p.delta for p in prepared if p.error is None]
-                await self.store.apply([*gap, *deltas], seqs[-1])  # type: ignore[list-item]
-                self._through = seqs[-1]
+                if gap is None:  # another process retracted events: rebuild, ours included
+                    await self.replay()
+                else:
+                    deltas = [p.delta for p in prepared if p.error is None]
+                    await self.store.apply([*gap, *deltas], seqs[-1])  # type: ignore[list-item]
+                    self._through = seqs[-1]
         numbered = iter(seqs)
         return [
             Outcome(error=p.error) if p.error else Outcome(seq=next(numbered)) for p in prepared
@@ -198,9 +226,10 @@ class Ingestor:
         graph's mark never passes an appended batch that is not applied yet)."""
         return self._committing
 
-    async def _gap_before(self, first: int) -> list[GraphDelta]:
+    async def _gap_before(self, first: int) -> list[GraphDelta] | None:
         """The logged events between the graph's mark and `first` (this commit's first sequence
-        number), which the graph may not hold yet.
+        number), which the graph may not hold yet; None when they include a retraction (the
+        graph must then be rebuilt).
 
         The mark means "everything up to here is applied", and a commit moves it to its own last
         event. When the log is shared (several processes on one PostgreSQL log), others' events
@@ -213,7 +242,9 @@ class Ingestor:
         while after + 1 < first:
             rows = await self.log.read(after, min(first - 1 - after, 2_000))
             for seq, body in rows:
-                if seq < first:
+                if retractions.is_retraction(body):
+                    return None
+                if seq < first and seq not in self._retracted:
                     delta = prepare_logged(body, self.memo).delta
                     if delta is not None:
                         deltas.append(delta)
@@ -233,16 +264,42 @@ class Ingestor:
                 logger.warning("catching up with the shared log failed: %s", exc)
 
     async def catch_up(self, progress: Progress | None = None, chunk: int = 2_000) -> int:
-        """Project every logged event the graph has not seen yet; return how many."""
-        after = await self.store.projected_through()
+        """Project every logged event the graph has not seen yet, but retracted ones; return
+        how many log records were read. A tombstone retracting events the graph holds (appended
+        by another process, or before a crash) rebuilds the graph from the log without them."""
+        done, stale = await self._project_log(progress, chunk)
+        while stale:
+            await self._clear()
+            more, stale = await self._project_log(progress, chunk)
+            done += more
+        return done
+
+    async def _project_log(self, progress: Progress | None, chunk: int) -> tuple[int, bool]:
+        """Catch up from the graph's mark, skipping retracted events; stop early (True) at a
+        tombstone whose events the graph may hold."""
+        after = start = await self.store.projected_through()
         self._through = after
+        if start == 0:  # from the beginning: learn every tombstone first
+            self._retracted = {
+                seq for retraction in await self.retractions() for seq in retraction.seqs
+            }
         done = 0
         while True:
             rows = await self.log.read(after, chunk)
             if not rows:
-                return done
+                return done, False
             deltas = []
-            for _, body in rows:
+            for seq, body in rows:
+                if seq in self._retracted:
+                    continue
+                if retractions.is_retraction(body):
+                    retracted = retractions.retracted_by(body)
+                    # Below `start` the graph may hold them; above it, they were applied in
+                    # this pass unless already known to be retracted.
+                    if any(s <= start or s not in self._retracted for s in retracted):
+                        self._retracted |= retracted
+                        return done, True
+                    continue
                 prepared = prepare_logged(body, self.memo)
                 if prepared.delta is not None:  # else: accepted under older, looser rules
                     deltas.append(prepared.delta)
@@ -275,10 +332,40 @@ class Ingestor:
         await self.store.set_projected_from(identity)
 
     async def replay(self, progress: Progress | None = None) -> int:
-        """Rebuild the graph from the log alone."""
+        """Rebuild the graph from the log alone (retracted events left out)."""
+        await self._clear()
+        return await self.catch_up(progress)
+
+    async def _clear(self) -> None:
         await self.store.clear()
         await self.store.set_projected_from(await log_identity(self.log))
-        return await self.catch_up(progress)
+        self._through = 0
+        self.runs.forget()  # the bindings of retracted events go with them
+
+    # -- retraction -------------------------------------------------------------------------
+
+    async def retractions(self) -> list[Retraction]:
+        """Every tombstone in the log, oldest first."""
+        return await retractions.logged(self.log)
+
+    async def retract(
+        self, *, run_id: uuid.UUID | None, seq: int | None, actor: str, reason: str, at: str
+    ) -> tuple[Retraction, bool]:
+        """Retract every event of run `run_id`, or the one logged as `seq`: a tombstone appended
+        to the log, then the graph rebuilt without them. Idempotent: events already retracted
+        answer the tombstone that retracted them (and False: nothing new). NotFound for a run
+        with no event or a `seq` beyond the log; Conflict for a `seq` that is not an event."""
+        async with self._committing:
+            targets = await retractions.targets(self.log, run_id, seq)
+            done = {s: r for r in await self.retractions() for s in r.seqs}
+            fresh = [s for s in targets if s not in done]
+            if not fresh:
+                return max((done[s] for s in targets), key=lambda r: r.id), False
+            run = None if run_id is None else str(run_id)
+            body = retractions.encode(fresh, run, actor, reason, at)
+            [tombstone] = await self.log.append([body])
+            await self.replay()
+            return retractions.decode(tombstone, body), True
 
 
 class GroupCommitter:

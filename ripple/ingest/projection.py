@@ -14,6 +14,7 @@ import hashlib
 import uuid
 from typing import Any
 
+from ripple.errors import RunBoundElsewhere
 from ripple.graph.delta import (
     ColumnFacts,
     EdgeUpsert,
@@ -56,6 +57,27 @@ def project(event: Event) -> GraphDelta:
                 state = {Prop.LAST_RUN: run_node, Prop.LAST_RUN_STATE: event.event_type}
                 b.node(ds_id, NodeKind.DATASET, state)
     return b.delta
+
+
+def run_bindings(delta: GraphDelta) -> list[tuple[str, str]]:
+    """The (run, job) node-id pairs a delta asserts: the event's own run and any run its parent
+    or root facet names."""
+    return [
+        (node.id, node.props[Prop.JOB])
+        for node in delta.nodes
+        if node.kind == NodeKind.RUN and Prop.JOB in node.props
+    ]
+
+
+def bound_elsewhere(delta: GraphDelta, run: str, job: str, claimed: str) -> RunBoundElsewhere:
+    """The rejection of an event that claims `run` for `claimed` though it belongs to `job`."""
+    if run == delta.run:
+        path = "$.run.runId"
+    elif any(e.kind == EdgeKind.CHILD_OF and e.dst == run for e in delta.edges):
+        path = "$.run.facets.parent.run.runId"
+    else:
+        path = "$.run.facets.root.run.runId"
+    return RunBoundElsewhere(path, run.removeprefix("run:"), job, claimed)
 
 
 class _Builder:

@@ -43,6 +43,8 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/quarantine"): Role.READ,
     ("POST", "/api/v1/quarantine"): Role.OPERATE,
     ("DELETE", "/api/v1/quarantine"): Role.OPERATE,
+    ("POST", "/api/v1/admin/retractions"): Role.ADMIN,
+    ("GET", "/api/v1/admin/retractions"): Role.ADMIN,
 }
 PATH_VALUES = {"plan_id": "bf-000000000000"}
 

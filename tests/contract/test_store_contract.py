@@ -172,6 +172,17 @@ async def test_unknown_root(store: GraphStore) -> None:
         await store.walk("dataset:ns:nope", "downstream", WalkOptions())
 
 
+async def test_jobs_of_runs(store: GraphStore) -> None:
+    """The job each known run is bound to, in one lookup; unknown runs are left out."""
+    await load(store, DIAMOND)
+    runs = {f"run:{e['run']['runId']}": f"job:ns:{e['job']['name']}" for e in DIAMOND}
+    unknown = f"run:{uuid.uuid4()}"
+    assert await store.jobs_of([*runs, unknown]) == runs
+    assert await store.jobs_of([]) == {}
+    await store.clear()
+    assert await store.jobs_of(list(runs)) == {}
+
+
 async def test_idempotent_and_order_insensitive(store: GraphStore) -> None:
     await load(store, DIAMOND)
     once = await store.dump()

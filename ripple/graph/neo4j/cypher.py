@@ -209,6 +209,8 @@ LOCATE: dict[LiteralString, LiteralString] = {
     "RETURN collect([n.key, elementId(n), n.props_json]) AS rows"
     for label in LABELS.values()
 }
+# A run's job is its `job` property, mirrored natively beside props_json (see records.py).
+JOBS_OF = "UNWIND $keys AS k MATCH (r:Run {key: k}) RETURN collect([r.key, r.job]) AS rows"
 VERSIONS_OF = """
 UNWIND $datasets AS k
 MATCH (v:ColumnVersion {dataset: k})

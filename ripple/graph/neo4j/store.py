@@ -125,6 +125,12 @@ class Neo4jStore:
         graph = await self._read(lambda tx: _load_records(tx, ids))
         return graph.records_of(ids)
 
+    async def jobs_of(self, runs: Sequence[str]) -> dict[str, str]:
+        if not runs:
+            return {}
+        rows = await self._read(lambda tx: _rows(tx, cypher.JOBS_OF, keys=list(runs)))
+        return {str(run): str(job) for run, job in rows if job is not None}
+
     async def walk(self, root: str, direction: Direction, options: WalkOptions) -> Closure:
         """The closure of `root`. With a budget, Neo4j runs the statements with the time left
         as their transaction timeout; stopped by it, the answer is partial (nothing read back
