@@ -206,7 +206,7 @@ def test_a_plan_without_max_tasks_is_capped_by_the_default(app: TestClient) -> N
 
 def test_the_default_cap_is_the_setting() -> None:
     settings = Settings(default_max_tasks=1)
-    with TestClient(create_app(settings, in_memory=True)) as client:
+    with local_client(create_app(settings, in_memory=True)) as client:
         assert client.post("/api/v1/lineage/batch", json=EVENTS).json()["rejected"] == 0
         asked = {"roots": [ds("raw")], "dates": ["2026-03-01"]}  # two units
         response = client.post("/api/v1/backfills", json=asked)

@@ -183,7 +183,7 @@ def fan_events(width: int) -> list[dict[str, object]]:
 @pytest.fixture(scope="module")
 def spent() -> Iterator[TestClient]:
     """A server whose query budget is spent at once, over a fan wider than one budget check."""
-    with TestClient(create_app(Settings(query_budget=1e-9), in_memory=True)) as client:
+    with local_client(create_app(Settings(query_budget=1e-9), in_memory=True)) as client:
         assert client.post("/api/v1/lineage/batch", json=fan_events(1_000)).json()["rejected"] == 0
         yield client
 

@@ -15,6 +15,7 @@ from ripple.api.app import create_app
 from ripple.config import Settings
 from ripple.identity import Role, new_token, token_hash
 from ripple.runtime import Runtime
+from tests.http import local_client
 
 URL = "/api/v1/admin/retractions"
 
@@ -54,7 +55,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app_client(data_dir: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+    with local_client(create_app(Settings(data_dir=data_dir))) as client:
         yield client
 
 
@@ -156,24 +157,24 @@ def test_a_run_stolen_first_can_be_given_back(app_client: TestClient) -> None:
 
 def test_retraction_survives_a_restart_and_a_replay(data_dir: Path) -> None:
     run_id = str(uuid.uuid4())
-    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+    with local_client(create_app(Settings(data_dir=data_dir))) as client:
         client.post("/api/v1/lineage", json=event("load", str(uuid.uuid4())))
         client.post("/api/v1/lineage", json=event("evil", run_id, output="x"))
         client.post(URL, json={"runId": run_id, "reason": "forged"})
-    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+    with local_client(create_app(Settings(data_dir=data_dir))) as client:
         assert node(client, "job:etl:evil") == 404
         assert client.portal is not None
         client.portal.call(the_runtime(client).ingestor.replay)
         assert node(client, "job:etl:evil") == 404
         assert node(client, "job:etl:load") == 200
     (data_dir / "graph.snapshot").unlink(missing_ok=True)  # a rebuild from the log alone
-    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+    with local_client(create_app(Settings(data_dir=data_dir))) as client:
         assert node(client, "job:etl:evil") == 404
         assert node(client, "job:etl:load") == 200
 
 
 def test_only_admins_may_retract(data_dir: Path) -> None:
-    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+    with local_client(create_app(Settings(data_dir=data_dir))) as client:
         tokens = {}
         for role in (Role.OPERATE, Role.ADMIN):
             tokens[role] = new_token()
