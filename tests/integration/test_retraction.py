@@ -22,6 +22,7 @@ from ripple.ingest import retractions
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
 from ripple.ingest.pg_eventlog import PostgresEventLog
 from ripple.ingest.pipeline import Ingestor, prepare_raw
+from tests.http import JSON
 from tests.integration.server import RippleServer
 from tests.neo4j_service import SERVICE as NEO4J
 from tests.postgres_service import SERVICE as POSTGRES
@@ -167,7 +168,7 @@ def test_a_retraction_survives_kill_and_restart_of_ripple_serve(
     server.start()
     bad = str(uuid.uuid4())
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30, headers=JSON) as client:
             for body in (event("load", str(uuid.uuid4()), "a"), event("evil", bad, "b")):
                 assert client.post("/api/v1/lineage", content=body).status_code == 201
             done = client.post("/api/v1/admin/retractions", json={"runId": bad, "reason": "forged"})
@@ -175,7 +176,7 @@ def test_a_retraction_survives_kill_and_restart_of_ripple_serve(
             assert client.get("/api/v1/nodes", params={"nodeId": "job:etl:evil"}).status_code == 404
         server.kill()  # no snapshot written: the graph comes back from the log alone
         server.start()
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30, headers=JSON) as client:
             assert client.get("/api/v1/nodes", params={"nodeId": "job:etl:evil"}).status_code == 404
             assert client.get("/api/v1/nodes", params={"nodeId": "job:etl:load"}).status_code == 200
             listed = client.get("/api/v1/admin/retractions").json()["retractions"]
