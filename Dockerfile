@@ -25,4 +25,8 @@ EXPOSE 5000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/api/v1/health', timeout=4)"]
 
+# Listening on 0.0.0.0, Ripple refuses to start until an API token exists (anyone reaching the port
+# could otherwise post events and run backfills). Make one first, on the same volume or database:
+#   docker run --rm -v ripple-data:/data ripple-lineage ripple token create admin --role admin --data-dir /data
+# Set RIPPLE_ALLOWED_HOSTS to the names clients use to reach it (loopback names by default).
 CMD ["ripple", "serve", "--host", "0.0.0.0", "--port", "5000", "--data-dir", "/data"]

@@ -136,9 +136,10 @@ class KeepAliveConnection:
     one. It understands exactly what a POST answer needs: status line, headers, a body framed by
     Content-Length or chunked encoding, and `Connection: close`."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, token: str | None = None) -> None:
         self._host = host
         self._port = port
+        self._auth = f"Authorization: Bearer {token}\r\n" if token else ""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -148,7 +149,7 @@ class KeepAliveConnection:
         reader, writer = self._reader, self._writer
         try:
             writer.write(
-                f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
+                f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._auth}"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
                 + body
             )

@@ -252,8 +252,7 @@ def test_ripple_port_agrees_with_settings_cmd_and_healthchecks() -> None:
     assert health in healthcheck_command("ripple")
     (docker_health,) = dockerfile_instruction(ROOT / "Dockerfile", "HEALTHCHECK")
     assert health in docker_health
-    routes = {getattr(route, "path", None) for route in create_app(in_memory=True).routes}
-    assert "/api/v1/health" in routes
+    assert "/api/v1/health" in create_app(in_memory=True).openapi()["paths"]
 
 
 def test_neo4j_uri_reaches_the_neo4j_service_bolt_port_with_its_credentials() -> None:
@@ -312,9 +311,9 @@ def test_airflow_sends_openlineage_to_ripple() -> None:
     from ripple.api.app import create_app
 
     lineage_routes = {
-        getattr(route, "path", None)
-        for route in create_app(in_memory=True).routes
-        if "POST" in (getattr(route, "methods", None) or ())
+        path
+        for path, operations in create_app(in_memory=True).openapi()["paths"].items()
+        if "post" in operations
     }
     assert airflow_services()
     for name in airflow_services():
@@ -326,6 +325,12 @@ def test_airflow_sends_openlineage_to_ripple() -> None:
         assert "/" + transport["endpoint"].strip("/") in lineage_routes
         assert transport["endpoint"].strip("/") == "api/v1/lineage"
         assert env["AIRFLOW__OPENLINEAGE__NAMESPACE"]
+        # Ripple listens beyond loopback, so it needs tokens: Airflow sends the one that
+        # the ripple-token service registers, and Ripple answers to the name Airflow uses.
+        assert transport["auth"]["type"] == "api_key"
+        token = environment("ripple-token")["LINEAGE_TOKEN"]
+        assert transport["auth"]["apiKey"] == token
+        assert url.hostname in json.loads(environment("ripple")["RIPPLE_ALLOWED_HOSTS"])
         assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
         execution_api = urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
         assert execution_api.hostname == "airflow-apiserver"
@@ -339,7 +344,7 @@ def test_airflow_sends_openlineage_to_ripple() -> None:
 
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
-    assert one_shot_services() == {"airflow-init"}
+    assert one_shot_services() == {"airflow-init", "ripple-token"}
     for name, service in services().items():
         if name in one_shot_services():
             assert service.get("restart") == "no", f"{name} runs once"
