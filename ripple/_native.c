@@ -11,6 +11,7 @@
    lineage        ripple.ingest.fastparse: _lineage_entries (its entries and fields)
    project        ripple.ingest.projection: project (of fastparse.parse_event_json's event)
    project_many   ripple.ingest.projection: project (for each body, as above)
+   depth          ripple.ingest.fastparse: _deep_at
    setup          ripple.graph.native: _load (no twin: the one call that hands in every fact)
    touch          ripple.graph.merge: touch
    merge          ripple.graph.merge: merge (a tie: calls merge.wins)
@@ -2712,6 +2713,71 @@ static PyObject *project_many(PyObject *module, PyObject *const *args, Py_ssize_
     return out;
 }
 
+/* -- depth: how deeply a JSON text nests, before any decoder recurses into it ----------------- */
+
+/* depth(body, limit): the offset of the first bracket that opens a container more than `limit`
+   deep, or -1 when none does (strings are skipped, escapes and all). Only the brackets are
+   counted: whether the text is JSON at all is for the decoders to say. */
+static PyObject *depth(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "depth(body: bytes, limit: int)");
+        return NULL;
+    }
+    long limit = PyLong_AsLong(args[1]);
+    if (limit == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    const char *start = PyBytes_AS_STRING(args[0]), *end = start + PyBytes_GET_SIZE(args[0]);
+    long level = 0;
+    int escaped = 0;
+    for (const char *p = start; p < end; p++) {
+#ifdef __SSE2__
+        /* to the next quote or bracket, sixteen bytes at a time ('[' | 0x20 is '{', and ']' | 0x20
+           is '}') */
+        const __m128i quote = _mm_set1_epi8('"'), open = _mm_set1_epi8('{'),
+                      close = _mm_set1_epi8('}'), lower = _mm_set1_epi8(0x20);
+        while (end - p >= 16) {
+            __m128i chunk = _mm_loadu_si128((const __m128i *)p),
+                    folded = _mm_or_si128(chunk, lower);
+            int found = _mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(chunk, quote),
+                             _mm_or_si128(_mm_cmpeq_epi8(folded, open),
+                                          _mm_cmpeq_epi8(folded, close))));
+            if (found != 0) {
+                p += __builtin_ctz(found);
+                break;
+            }
+            p += 16;
+        }
+        if (p >= end) {
+            break;
+        }
+#endif
+        switch (*p) {
+        case '"':
+            p = string_end(p + 1, end, &escaped);
+            if (p == NULL) {
+                return PyLong_FromLong(-1); /* unterminated: the decoders say so */
+            }
+            break;
+        case '[':
+        case '{':
+            if (++level > limit) {
+                return PyLong_FromSsize_t(p - start);
+            }
+            break;
+        case ']':
+        case '}':
+            level--;
+            break;
+        default:
+            break;
+        }
+    }
+    return PyLong_FromLong(-1);
+}
+
 /* -- module ----------------------------------------------------------------------------------- */
 
 static void shape_release(Shape *s) {
@@ -2968,6 +3034,8 @@ static PyMethodDef methods[] = {
      "schema(raw) -> the (name, type, description) fields of a schema facet's JSON, or None"},
     {"lineage", lineage, METH_O,
      "lineage(raw) -> (entries, fields) of a columnLineage facet's JSON, or None to decline"},
+    {"depth", (PyCFunction)(void (*)(void))depth, METH_FASTCALL,
+     "depth(body, limit) -> the offset of the first bracket nested deeper than limit, or -1"},
     {NULL, NULL, 0, NULL},
 };
 

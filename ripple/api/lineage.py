@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from ripple.api.auth import require
@@ -22,14 +23,20 @@ router = APIRouter(dependencies=[Depends(require(Role.INGEST))])
 
 @router.post("/api/v1/lineage", status_code=201)
 async def post_lineage(request: Request) -> Response:
+    """201 once the event is durable: an empty body, as Marquez answers, unless facets of the
+    wrong shape were left out of the graph, which `{"warnings": [...]}` names."""
     body = await read_body(request, settings(request).max_body_bytes)
     ingestor = runtime(request).ingestor
-    delta = read_event(body, ingestor.memo)  # 400 / 422 before anything else
+    # 400 / 422 before anything else
+    delta, warnings = read_event(body, ingestor.memo, ingestor.limits)
     committer = runtime(request).committer
     assert committer is not None  # started with the app
-    outcome = await committer.submit(Prepared(body, delta))
+    outcome = await committer.submit(Prepared(body, delta, None, warnings))
     if outcome.error is not None:
         raise outcome.error
+    if outcome.warnings:
+        content = orjson.dumps({"warnings": [w.as_dict() for w in outcome.warnings]})
+        return Response(content, status_code=201, media_type="application/json")
     return Response(status_code=201)
 
 
