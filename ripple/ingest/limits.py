@@ -19,6 +19,8 @@ from ripple.graph.delta import GraphDelta
 from ripple.ingest.event import DatasetRef, Event
 from ripple.model import Prop
 
+_UNRESOLVED = str(Prop.UNRESOLVED)
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -33,6 +35,8 @@ class Limits:
     max_datasets: int = 10_000
     max_clock_skew: float = 86_400
     clock: Callable[[], datetime] = field(default=_now, compare=False)
+    # the longest name in a schema or a lineage, by its digest: producers repeat them
+    _longest: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def latest(self) -> datetime:
         """The latest event time accepted now."""
@@ -54,20 +58,35 @@ class Limits:
         props = 2 * len(delta.columns)
         for node in delta.nodes:
             # an id holds its namespace and name, so a short id has short ones
-            if len(node.id) > longest or Prop.UNRESOLVED in node.props:
+            if len(node.id) > longest or _UNRESOLVED in node.props:
                 return False
             props += len(node.props)
         if props > self.max_facets:
             return False
+        known = self._longest
         for facts in delta.columns:
-            if facts.schema is not None:
-                for name, _, _ in facts.schema.fields:
-                    if len(name) > longest:
-                        return False
-            for entry in facts.lineage:
-                if len(entry[1]) > longest or len(entry[2] or "") > longest:
+            schema = facts.schema
+            if schema is not None:
+                size = known.get(schema.digest)
+                if size is None:
+                    size = self._remember(schema.digest, [f[0] for f in schema.fields])
+                if size > longest:
+                    return False
+            if facts.lineage:
+                key = facts.lineage_digest or ""
+                size = known.get(key)
+                if size is None:
+                    names = [e[1] for e in facts.lineage] + [e[2] or "" for e in facts.lineage]
+                    size = self._remember(key, names)
+                if size > longest:
                     return False
         return True
+
+    def _remember(self, digest: str, names: list[str]) -> int:
+        if len(self._longest) >= 100_000:
+            self._longest.clear()
+        size = self._longest[digest] = max(map(len, names), default=0)
+        return size
 
     def check_event(self, event: Event) -> None:
         """Raise InvalidEvent naming the first limit the event exceeds, and the limit."""

@@ -268,19 +268,20 @@ def test_a_deep_event_in_a_batch_costs_only_itself() -> None:
 
 
 JSON_TEXT = st.recursive(
-    st.none() | st.integers() | st.text(alphabet='[]{}"\\ab\n'),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
-    max_leaves=40,
+    st.none() | st.integers() | st.text(alphabet='[]{}"\\ab\n', max_size=90),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=60,
 )
 
 
 @pytest.mark.skipif(NATIVE is None, reason="the C loops are not built")
-@settings(max_examples=300, derandomize=True)
-@given(JSON_TEXT, st.integers(min_value=0, max_value=6))
-def test_the_depth_scan_and_its_twin_agree(value: Any, limit: int) -> None:
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(JSON_TEXT, st.integers(min_value=0, max_value=8), st.integers(min_value=0, max_value=70))
+def test_the_depth_scan_and_its_twin_agree(value: Any, limit: int, pad: int) -> None:
     import ripple.ingest.fastparse as fastparse
 
-    body = json.dumps(value).encode()
+    # padded, so strings, escapes and brackets fall across the C scan's 64-byte blocks
+    body = b" " * pad + json.dumps(value).encode()
     assert NATIVE is not None
     native = NATIVE.depth(body, limit)
     saved = fastparse.MAX_DEPTH
@@ -295,6 +296,12 @@ def test_the_depth_scan_skips_brackets_in_strings() -> None:
     text = json.dumps({"s": "[" * 500 + '\\"' + "{" * 500}).encode()
     assert _deep_at(text) == -1
     assert deep_at(text) == -1
+    for pad in range(70):  # an escaped quote or backslash on each side of a block's edge
+        for tail in ('\\"', "\\\\", '\\\\\\"'):
+            text = b" " * pad + b'["' + tail.encode() + b"[" * 300 + b'"]'
+            assert _deep_at(text) == deep_at(text) == -1, (pad, tail)
+        deep = b" " * pad + b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)
+        assert _deep_at(deep) == deep_at(deep) == pad + MAX_DEPTH
 
 
 @pytest.mark.parametrize(
