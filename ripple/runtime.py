@@ -28,6 +28,7 @@ from ripple.ingest import backfill_records
 from ripple.ingest.airflow_sync import PeriodicSync
 from ripple.ingest.database import PostgresDatabase
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
+from ripple.ingest.limits import Limits
 from ripple.ingest.pipeline import GroupCommitter, Ingestor, Progress, prepare_record
 from ripple.ingest.retractions import Retraction
 from ripple.model import EdgeKind
@@ -276,7 +277,13 @@ async def open_runtime(
         store = _store(settings, read_only=read_only)
     await log.open()
     await store.open()
-    ingestor = Ingestor(log, store)
+    limits = Limits(
+        settings.max_name_length,
+        settings.max_facets,
+        settings.max_datasets,
+        settings.max_clock_skew,
+    )
+    ingestor = Ingestor(log, store, limits)
     remediation = _remediation(settings, database, in_memory=in_memory)
     try:
         if not replaying:

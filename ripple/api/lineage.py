@@ -22,15 +22,21 @@ router = APIRouter(dependencies=[Depends(require(Role.INGEST))])
 
 @router.post("/api/v1/lineage", status_code=201, openapi_extra=json_request(dict(RUN_EVENT)))
 async def post_lineage(request: Request) -> JSONBytes:
+    """201 once the event is durable, with `{}` — or `{"warnings": [...]}` naming facets of the
+    wrong shape that were left out of the graph (the event and its lineage are kept). Marquez
+    answers an empty 201; producers read only the status."""
     body = await read_body(request, settings(request).max_body_bytes)
     ingestor = runtime(request).ingestor
-    delta = read_event(body, ingestor.memo)  # 400 / 422 before anything else
+    # 400 / 422 before anything else
+    delta, warnings = read_event(body, ingestor.memo, ingestor.limits)
     committer = runtime(request).committer
     assert committer is not None  # started with the app
-    outcome = await committer.submit(Prepared(body, delta))
+    outcome = await committer.submit(Prepared(body, delta, None, warnings))
     if outcome.error is not None:
         raise outcome.error
-    return JSONBytes({}, status_code=201)  # Marquez answers an empty 201; a JSON body is typed
+    if outcome.warnings:
+        return JSONBytes({"warnings": [w.as_dict() for w in outcome.warnings]}, status_code=201)
+    return JSONBytes({}, status_code=201)
 
 
 @router.post(

@@ -34,7 +34,7 @@ async def ingest_batches(
                 # Paused across the commit too: resumed in between, the collector's first pass
                 # would scan every object of the prepared batch (a tenth of the time, measured).
                 with collector_paused():
-                    prepared = prepare_many(batch[1], ingestor.memo)
+                    prepared = prepare_many(batch[1], ingestor.memo, ingestor.limits)
                     if in_flight is not None:
                         seqs = await in_flight[2]
                     started = (batch, prepared, asyncio.ensure_future(ingestor.log_batch(prepared)))

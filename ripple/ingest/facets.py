@@ -2,11 +2,17 @@
 
 Each checker raises InvalidEvent with the JSON path of the offending value. The rules follow the
 spec's facet schemas (required fields and types) for the facets the graph and detection use.
+
+A facet that fails its check does not cost its event: like OpenLineage's reference proxy, which
+validates each facet where it stands, the facet is left out of the graph and reported as a
+`FacetWarning`, and the event's job, run, datasets and edges are recorded. The facet is not lost:
+the event log keeps the event as it was received, so a later Ripple can read it on replay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ripple.errors import InvalidEvent
@@ -15,23 +21,58 @@ from ripple.ingest import fields as f
 Checker = Callable[[dict[str, Any], str], None]
 
 
+@dataclass(frozen=True, slots=True)
+class FacetWarning:
+    """A facet left out of the graph (`dropped`, its JSON path) and the problem found in it:
+    the path, value and reason its check raised."""
+
+    dropped: str
+    path: str
+    value: Any
+    reason: str
+
+    @classmethod
+    def of(cls, dropped: str, problem: InvalidEvent) -> FacetWarning:
+        return cls(dropped, problem.path, problem.value, problem.reason)
+
+    def as_dict(self) -> dict[str, Any]:
+        problem = InvalidEvent(self.path, self.value, self.reason).as_dict()
+        return {**problem, "dropped": self.dropped}
+
+
 def validate_facets(
-    facets: dict[str, Any], path: str, where: str, skip: tuple[str, ...] = ()
+    parent: dict[str, Any],
+    key: str,
+    path: str,
+    where: str,
+    warnings: list[FacetWarning],
+    skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Check every facet is an object and every known facet has its spec shape; return `facets`.
+    """The facets at `parent[key]` that are objects of their spec shape where they are known;
+    each other one is left out and reported in `warnings` (so is a `facets` that is no object).
 
     Facets named in `skip` are only checked to be objects (their caller validates them)."""
+    try:
+        facets = f.obj(parent, key, path) or {}
+    except InvalidEvent as exc:
+        warnings.append(FacetWarning.of(exc.path, exc))
+        return {}
     checkers = _CHECKERS[where]
+    kept: dict[str, Any] | None = None  # a copy once one is left out
     for name, facet in facets.items():
-        facet_path = f"{path}.{name}"
-        if not isinstance(facet, dict):
-            f.item_obj(facet, facet_path)
-        if name in skip:
-            continue
-        checker = checkers.get(name)
-        if checker is not None:
-            checker(facet, facet_path)
-    return facets
+        facet_path = f"{path}.{key}.{name}"
+        try:
+            if not isinstance(facet, dict):
+                f.item_obj(facet, facet_path)
+            checker = None if name in skip else checkers.get(name)
+            if checker is not None:
+                checker(facet, facet_path)
+        except InvalidEvent as exc:
+            warnings.append(FacetWarning.of(facet_path, exc))
+            if kept is None:
+                kept = dict(facets)
+            del kept[name]
+    return facets if kept is None else kept
 
 
 def _parent(facet: dict[str, Any], path: str) -> None:

@@ -5,10 +5,14 @@ structs below are at least as strict as the checks in `event.py`/`facets.py`; an
 not accept — and anything unusual they do let through (an unknown event type, a run id that is no
 UUID, an unparseable time) — falls back to the full parser, so every error is reported by one
 code path, naming the JSON path, the value and the reason.
+
+JSON nested more than MAX_DEPTH levels deep is refused before any decoder recurses into it: the
+decoders would exhaust the stack, and the graph could neither store nor answer such a value.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from sys import intern
 from typing import Annotated, Any
@@ -46,6 +50,10 @@ from ripple.model import (
     DatasetKey,
     JobKey,
 )
+
+# Deepest nesting of an event's JSON: far beyond any producer's facets (Spark's logical plans
+# included), and below orjson's 255 levels, which storing and answering a facet take.
+MAX_DEPTH = 200
 
 Name = Annotated[str, Meta(min_length=1)]
 Facets = dict[str, Raw] | None
@@ -257,6 +265,13 @@ def parse_event_json(body: bytes, memo: FacetMemo | None = None) -> Event:
     if body.startswith(RECORD_PREFIX):  # the log would take it for a sync record on replay
         reason = "reserved for Ripple's own sync records; an event cannot start with this key"
         raise InvalidEvent("$.rippleRecord", None, reason)
+    at = deep_at(body)
+    if at >= 0:
+        reason = (
+            f"nests more than {MAX_DEPTH} levels deep (at byte {at}); "
+            f"Ripple reads JSON up to {MAX_DEPTH} levels"
+        )
+        raise InvalidEvent("$", body[max(0, at - 40) : at + 40].decode("utf-8", "replace"), reason)
     try:
         return _fast(body, memo)
     except (msgspec.DecodeError, UnicodeDecodeError, _Unusual):
@@ -273,7 +288,7 @@ def fast_delta(body: bytes, memo: FacetMemo | None = None) -> GraphDelta | None:
     structs in C (ripple/_native.c); None when C is not built or declines the event (anything
     unusual, invalid, or merely rarer), and the caller takes `project(parse_event_json(...))`,
     which gives the same delta (tests/unit/test_native.py) and names any problem."""
-    if NATIVE is None or body.startswith(RECORD_PREFIX):
+    if NATIVE is None or body.startswith(RECORD_PREFIX) or NATIVE.depth(body, MAX_DEPTH) >= 0:
         return None
     try:
         delta: GraphDelta | None = NATIVE.project(_EVENT.decode(body), memo, _PARSER)
@@ -287,11 +302,50 @@ def fast_deltas(bodies: list[bytes], memo: FacetMemo | None = None) -> list[Grap
     """`fast_delta` of each body, in one call into C (a batch of `ripple ingest`)."""
     if NATIVE is None:
         return [None] * len(bodies)
+    if any(NATIVE.depth(body, MAX_DEPTH) >= 0 for body in bodies):  # declined, each alone
+        return [fast_delta(body, memo) for body in bodies]
     try:
         deltas: list[GraphDelta | None] = NATIVE.project_many(bodies, memo, _PARSER)
     except UnicodeDecodeError:  # one body's string is not UTF-8: each alone, that one declined
         return [fast_delta(body, memo) for body in bodies]
     return deltas
+
+
+def deep_at(body: bytes) -> int:
+    """The offset of the first bracket of `body` nested more than MAX_DEPTH deep, or -1."""
+    if NATIVE is not None:
+        depth: int = NATIVE.depth(body, MAX_DEPTH)
+        return depth
+    if body.count(b"{") + body.count(b"[") <= MAX_DEPTH:
+        return -1
+    return _deep_at(body)
+
+
+_SPECIAL = re.compile(rb'[\[\]{}"\\]')
+
+
+def _deep_at(body: bytes) -> int:
+    """deep_at's Python twin (ripple/_native.c, depth): strings skipped, escapes and all."""
+    level, in_string, escaped_at = 0, False, -1
+    for match in _SPECIAL.finditer(body):
+        at = match.start()
+        if at == escaped_at:
+            continue
+        ch = body[at]
+        if in_string:
+            if ch == 0x5C:  # a backslash: the next byte is escaped
+                escaped_at = at + 1
+            elif ch == 0x22:
+                in_string = False
+        elif ch == 0x22:
+            in_string = True
+        elif ch in b"[{":
+            level += 1
+            if level > MAX_DEPTH:
+                return at
+        elif ch in b"]}":
+            level -= 1
+    return -1
 
 
 def _fast(body: bytes, memo: FacetMemo | None) -> Event:
@@ -491,6 +545,6 @@ _PARSER = (
     FacetMemo.get,
     FacetMemo.put,
     UNSET,
-    (msgspec.DecodeError, _Unusual),
+    (msgspec.DecodeError, _Unusual, RecursionError),
     RECORD_PREFIX,
 )

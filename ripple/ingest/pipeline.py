@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -30,7 +30,9 @@ from ripple.ingest import (
 )
 from ripple.ingest.columns import FacetMemo
 from ripple.ingest.eventlog import EventLog, log_identity
+from ripple.ingest.facets import FacetWarning
 from ripple.ingest.fastparse import fast_delta, fast_deltas, parse_event_json
+from ripple.ingest.limits import Limits
 from ripple.ingest.projection import project
 from ripple.ingest.retractions import Retraction
 from ripple.ingest.runs import RunBindings
@@ -38,50 +40,76 @@ from ripple.ingest.runs import RunBindings
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """An event made ready to commit: its log body and graph delta, or why it is invalid."""
+    """An event made ready to commit: its log body and graph delta, or why it is invalid; and
+    the facets left out of its delta (ingest/facets.py)."""
 
     body: bytes | None
     delta: GraphDelta | None
     error: InvalidEvent | None = None
+    warnings: tuple[FacetWarning, ...] = ()
 
 
-def prepare(doc: Any, memo: FacetMemo | None = None) -> Prepared:
+class Reading(NamedTuple):
+    """An event's graph delta, and the facets left out of it."""
+
+    delta: GraphDelta
+    warnings: tuple[FacetWarning, ...] = ()
+
+
+def prepare(doc: Any, memo: FacetMemo | None = None, limits: Limits | None = None) -> Prepared:
     """Validate and project one decoded event (pure): encoded once, then as `prepare_raw`."""
     try:
         body = orjson.dumps(doc)
     except TypeError as exc:
         return Prepared(None, None, InvalidEvent("$", None, f"not JSON-encodable: {exc}"))
-    return prepare_raw(body, memo)
+    return prepare_raw(body, memo, limits)
 
 
-def read_event(body: bytes, memo: FacetMemo | None = None) -> GraphDelta:
+def read_event(body: bytes, memo: FacetMemo | None = None, limits: Limits | None = None) -> Reading:
     """One event's JSON to its graph delta, by the one reader ladder every route takes: the C
     projection of the common shape (`fast_delta`), else msgspec's checked structs, else the dict
     parser, which owns every error message. Raises MalformedInput when the body is not JSON at
-    all (a 400 over HTTP) and InvalidEvent naming the path, value and reason otherwise (a 422)."""
-    return fast_delta(body, memo) or project(parse_event_json(body, memo))
+    all (a 400 over HTTP) and InvalidEvent naming the path, value and reason otherwise (a 422).
+
+    `limits` bound a new event from a producer (names, counts, its time); replaying the log
+    passes none, so what was accepted once is read again."""
+    delta = fast_delta(body, memo)
+    if delta is not None and (limits is None or limits.admits(delta, limits.cutoff())):
+        return Reading(delta)
+    event = parse_event_json(body, memo)
+    if limits is not None:
+        limits.check_event(event)
+    return Reading(project(event), tuple(event.warnings))
 
 
-def prepare_raw(body: bytes, memo: FacetMemo | None = None) -> Prepared:
+def prepare_raw(
+    body: bytes, memo: FacetMemo | None = None, limits: Limits | None = None
+) -> Prepared:
     """Validate and project one event's JSON (`read_event`); the body is logged as received.
 
     JSON that does not decode is an InvalidEvent at `$` here; call `read_event` directly where
     it must be told apart (a 400 rather than a 422)."""
     try:
-        delta = read_event(body, memo)
+        delta, warnings = read_event(body, memo, limits)
     except InvalidEvent as exc:
         return Prepared(None, None, exc)
     except MalformedInput as exc:  # the text itself is the offending value
         text = body[:200].decode("utf-8", "replace").strip()
         return Prepared(None, None, InvalidEvent("$", text, str(exc)))
-    return Prepared(body, delta)
+    return Prepared(body, delta, None, warnings)
 
 
-def prepare_many(bodies: list[bytes], memo: FacetMemo | None = None) -> list[Prepared]:
+def prepare_many(
+    bodies: list[bytes], memo: FacetMemo | None = None, limits: Limits | None = None
+) -> list[Prepared]:
     """`prepare_raw` of each body, the common shape in one call into C (a batch)."""
+    deltas = fast_deltas(bodies, memo)
+    if limits is not None:  # what C read beyond a limit, the Python path reads and names
+        cutoff = limits.cutoff()
+        deltas = [d if d is None or limits.admits(d, cutoff) else None for d in deltas]
     return [
-        prepare_raw(body, memo) if delta is None else Prepared(body, delta)
-        for body, delta in zip(bodies, fast_deltas(bodies, memo), strict=True)
+        prepare_raw(body, memo, limits) if delta is None else Prepared(body, delta)
+        for body, delta in zip(bodies, deltas, strict=True)
     ]
 
 
@@ -132,10 +160,12 @@ def project_record(body: bytes) -> GraphDelta:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What became of one submitted event: its log sequence number, or why it was rejected."""
+    """What became of one submitted event: its log sequence number, or why it was rejected; and
+    the facets of an accepted event that were left out of the graph."""
 
     seq: int | None = None
     error: InvalidEvent | None = None
+    warnings: tuple[FacetWarning, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -143,7 +173,10 @@ class Outcome:
 
     def as_dict(self, index: int) -> dict[str, Any]:
         if self.error is None:
-            return {"index": index, "status": "accepted", "seq": self.seq}
+            answer: dict[str, Any] = {"index": index, "status": "accepted", "seq": self.seq}
+            if self.warnings:
+                answer["warnings"] = [warning.as_dict() for warning in self.warnings]
+            return answer
         return {"index": index, "status": "rejected", "error": self.error.as_dict()}
 
 
@@ -152,9 +185,13 @@ logger = logging.getLogger("ripple.ingest")
 
 
 class Ingestor:
-    def __init__(self, log: EventLog, store: GraphStore) -> None:
+    """Validates, logs and projects events. `limits` bound the new events it is given (none:
+    unbounded); the log's own events, caught up or replayed, are never held to them."""
+
+    def __init__(self, log: EventLog, store: GraphStore, limits: Limits | None = None) -> None:
         self.log = log
         self.store = store
+        self.limits = limits
         self.memo = FacetMemo()
         # Commits run one at a time, so the graph's "projected through" mark never passes an
         # appended batch that is not applied yet (catch-up after a crash starts from that mark).
@@ -168,14 +205,14 @@ class Ingestor:
 
         One invalid event never rejects its neighbours."""
         with collector_paused():
-            return await self.commit([prepare(doc, self.memo) for doc in docs])
+            return await self.commit([prepare(doc, self.memo, self.limits) for doc in docs])
 
     async def ingest_bodies(self, bodies: list[bytes]) -> list[Outcome]:
         """Validate each event's JSON; append the valid ones in one transaction; project them.
 
         One invalid event never rejects its neighbours."""
         with collector_paused():
-            return await self.commit(prepare_many(bodies, self.memo))
+            return await self.commit(prepare_many(bodies, self.memo, self.limits))
 
     async def commit(self, prepared: Sequence[Prepared]) -> list[Outcome]:
         """Append the valid prepared events to the log (one transaction), then project them."""
@@ -217,7 +254,8 @@ class Ingestor:
                     self._through = seqs[-1]
         numbered = iter(seqs)
         return [
-            Outcome(error=p.error) if p.error else Outcome(seq=next(numbered)) for p in prepared
+            Outcome(error=p.error) if p.error else Outcome(next(numbered), None, p.warnings)
+            for p in prepared
         ]
 
     @property

@@ -66,12 +66,13 @@ def test_missing_job_name_is_422(client: TestClient) -> None:
     assert response.json()["error"]["path"] == "$.job.name"
 
 
-def test_facet_that_is_not_an_object_is_422(client: TestClient) -> None:
+def test_facet_that_is_not_an_object_is_dropped_with_a_warning(client: TestClient) -> None:
     doc = event()
     doc["run"]["facets"] = {"nominalTime": "yesterday"}
     response = client.post("/api/v1/lineage", json=doc)
-    assert response.status_code == 422
-    assert response.json()["error"]["path"] == "$.run.facets.nominalTime"
+    assert response.status_code == 201
+    [warning] = response.json()["warnings"]
+    assert warning["path"] == warning["dropped"] == "$.run.facets.nominalTime"
 
 
 def test_array_on_single_endpoint_is_422(client: TestClient) -> None:

@@ -94,6 +94,10 @@ def test_every_spec_valid_event_is_accepted(fixtures_dir: Path) -> None:
 
 
 NEGATIVE = {  # file -> the JSON path the 422 must name
+    "event_no_run_id.json": "$.run.runId",
+}
+# An invalid facet costs only itself: 201, the facet dropped, the warning naming its problem.
+BAD_FACET = {  # file -> the JSON path the warning must name
     "event_invalid_dataset_facet.json": "$.outputs[0].facets.ownership.owners[0].name",
     "event_invalid_input_dataset_facet.json": (
         "$.inputs[0].inputFacets.dataQualityMetrics.columnMetrics"
@@ -103,7 +107,6 @@ NEGATIVE = {  # file -> the JSON path the 422 must name
         "$.outputs[0].outputFacets.outputStatistics.rowCount"
     ),
     "event_invalid_run_facet.json": "$.run.facets.parent.run.runId",
-    "event_no_run_id.json": "$.run.runId",
 }
 
 
@@ -122,6 +125,18 @@ def test_negative_cases_get_a_useful_4xx(fixtures_dir: Path, client: TestClient,
     assert error["path"] == NEGATIVE[name]
     assert error["reason"]
     assert error["path"] in error["message"]
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FACET))
+def test_a_bad_facet_is_dropped_with_a_warning(
+    fixtures_dir: Path, client: TestClient, name: str
+) -> None:
+    doc = json.loads((fixtures_dir / "openlineage/proxy_fluentd" / name).read_text())
+    response = client.post("/api/v1/lineage", json=doc)
+    assert response.status_code == 201
+    [warning] = response.json()["warnings"]
+    assert warning["path"] == BAD_FACET[name]
+    assert warning["reason"]
 
 
 def _downstream(events: list[dict[str, Any]], start: str) -> set[str]:

@@ -308,6 +308,22 @@ LINEAGE_INPUT = ["outputs", 0, "facets", "columnLineage", "fields", "b", "inputF
         (["inputs"], {"namespace": "db", "name": "src"}, "$.inputs", "must be an array"),
         (["outputs", 0], "dst", "$.outputs[0]", "must be an object"),
         (["inputs", 0, "namespace"], MISSING, "$.inputs[0].namespace", "is required"),
+    ],
+)
+def test_rejection_names_the_path_and_the_reason(
+    path: list[str | int], value: Any, expected_path: str, reason: str
+) -> None:
+    error = rejection(with_change(path, value))
+    assert error.path == expected_path
+    assert reason in error.reason
+
+
+# -- a known facet of the wrong shape is dropped, with a warning; the event's lineage is kept ----
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected_path", "reason"),
+    [
         (["run", "facets", "x"], 3, "$.run.facets.x", "must be an object"),
         (["job", "facets"], [], "$.job.facets", "must be an object"),
         (
@@ -360,12 +376,29 @@ LINEAGE_INPUT = ["outputs", 0, "facets", "columnLineage", "fields", "b", "inputF
         ),
     ],
 )
-def test_rejection_names_the_path_and_the_reason(
+def test_a_bad_facet_is_dropped_with_a_warning_naming_the_path(
     path: list[str | int], value: Any, expected_path: str, reason: str
 ) -> None:
-    error = rejection(with_change(path, value))
-    assert error.path == expected_path
-    assert reason in error.reason
+    event = parse_event(with_change(path, value))
+    assert [w.path for w in event.warnings] == [expected_path]
+    warning = event.warnings[0]
+    assert reason in warning.reason
+    assert expected_path.startswith(warning.dropped)
+    assert warning.as_dict()["dropped"] == warning.dropped
+    # the lineage stays: job, run, both datasets
+    assert event.job is not None and event.job.key == JobKey(JOB_NS, "load")
+    assert event.run is not None
+    assert [ref.key.name for ref in (*event.inputs, *event.outputs)] == ["src", "dst"]
+    # and the dropped facet is nowhere in the event
+    facet = warning.dropped.rsplit(".", 1)[-1]
+    holders = [event.job.facets, event.run.facets]
+    holders += [h for ref in (*event.inputs, *event.outputs) for h in (ref.facets, ref.io_facets)]
+    if facet not in ("facets", "inputFacets", "outputFacets"):
+        assert all(facet not in holder for holder in holders)
+    if facet == "schema":
+        assert event.outputs[0].schema is None
+    if facet == "columnLineage":
+        assert event.outputs[0].lineage is None
 
 
 def test_rejection_of_a_document_that_is_not_an_object() -> None:
@@ -395,6 +428,6 @@ def test_invalid_event_as_dict_of_a_missing_value_is_null() -> None:
 
 
 def test_invalid_event_as_dict_keeps_the_offending_number() -> None:
-    error = rejection(with_change(["run", "facets", "x"], 3))
+    error = rejection(with_change(["run", "runId"], 3))
     assert error.as_dict()["value"] == 3
-    assert "$.run.facets.x" in str(error)
+    assert "$.run.runId" in str(error)

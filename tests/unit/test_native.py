@@ -101,7 +101,7 @@ def test_the_twin_table_in_native_c_is_true() -> None:
                 found = getattr(found, part)  # AttributeError: the table names no such twin
             assert callable(found), (module, name)
     exported = set(re.findall(r'^    \{"(\w+)", ', SOURCE, re.M))
-    assert exported == {"setup", "apply", "schema", "lineage", "project", "project_many"}
+    assert exported == {"setup", "apply", "schema", "lineage", "project", "project_many", "depth"}
     assert exported <= {c_name for c_name, _, _ in rows}
 
 
