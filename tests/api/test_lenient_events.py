@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from ripple.api.app import create_app
 from ripple.config import Settings
+from tests.http import local_client
 from tests.unit.builders import dataset, run_event
 
 JSON = {"Content-Type": "application/json"}
@@ -23,7 +24,7 @@ JSON = {"Content-Type": "application/json"}
 @pytest.fixture
 def strict() -> Iterator[TestClient]:
     settings = Settings(max_body_bytes=64 * 1024, max_name_length=64, max_facets=10, max_datasets=3)
-    with TestClient(create_app(settings, in_memory=True)) as test_client:
+    with local_client(create_app(settings, in_memory=True)) as test_client:
         yield test_client
 
 
