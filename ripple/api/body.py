@@ -9,9 +9,10 @@ never holds up another's health check or single event.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,23 +126,43 @@ def split_many(body: bytes, max_items: int) -> list[Item]:
 
 
 def _array(body: bytes, max_items: int) -> list[Item]:
-    try:
-        values = _ARRAY.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise MalformedInput(f"Body is not a valid JSON array: {exc}") from None
-    if len(values) > max_items:
-        raise PayloadTooLarge(_too_many(max_items))
+    """The elements of a JSON array, one at a time (so more than `max_items` of them cost no
+    more than `max_items`), each as its bytes and the line it starts on."""
+    text = body.decode("utf-8", "surrogateescape")  # a bad byte stays, for its element to refuse
     items: list[Item] = []
-    line, end = 1, 0
-    for value in values:
-        text = bytes(value)
-        # Found from the end of the value before: what lies between is whitespace and a comma,
-        # where no JSON value starts, so the first match is this value.
-        start = body.find(text, end)
-        line += body.count(b"\n", end, start)
-        end = start + len(text)
-        items.append(Item(line, text))
-        line += text.count(b"\n")
+    pos = _skip(text, text.index("[") + 1)
+    line = text.count("\n", 0, pos) + 1
+    if text.startswith("]", pos):
+        return _array_end(text, pos, items)
+    while True:
+        if len(items) == max_items:
+            raise PayloadTooLarge(_too_many(max_items))
+        try:
+            _, end = _SCAN(text, pos)
+        except StopIteration:
+            raise MalformedInput(
+                f"Body is not a valid JSON array: no value at line {line}"
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            raise MalformedInput(f"Body is not a valid JSON array: {exc}") from None
+        items.append(Item(line, text[pos:end].encode("utf-8", "surrogateescape")))
+        after = _skip(text, end)
+        if text.startswith("]", after):
+            return _array_end(text, after, items)
+        if not text.startswith(",", after):
+            raise MalformedInput(
+                f"Body is not a valid JSON array: expected ',' or ']' at line "
+                f"{text.count(chr(10), 0, after) + 1}"
+            )
+        following = _skip(text, after + 1)
+        line += text.count("\n", pos, following)
+        pos = following
+
+
+def _array_end(text: str, pos: int, items: list[Item]) -> list[Item]:
+    """`items`, once nothing but whitespace follows the array's closing bracket at `pos`."""
+    if _skip(text, pos + 1) != len(text):
+        raise MalformedInput("Body is not a valid JSON array: data after its closing ']'")
     return items
 
 
@@ -182,7 +203,17 @@ def _prepare_one(body: bytes, memo: FacetMemo) -> Prepared:
 
 # A non-blank line of NDJSON (anchored at line starts, so whitespace-only lines cost linear time).
 _LINE = re.compile(rb"^[ \t\r\f\v]*+\S[^\n]*", re.MULTILINE)
-_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+# One JSON value from an index, as (value, end): the C scanner of the json module.
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _skip(text: str, pos: int) -> int:
+    """The index of the first character from `pos` that is not JSON whitespace."""
+    match = _SPACE.match(text, pos)
+    return pos if match is None else match.end()
+
+
 _ANY = msgspec.json.Decoder()
 _KINDS = {
     int: "a number",
