@@ -1,21 +1,29 @@
 """Posting OpenLineage events: Marquez's `POST /api/v1/lineage`, and Ripple's batch route.
 
 POST /api/v1/lineage         one event → 201 once it is durable in the event log
-POST /api/v1/lineage/batch   a JSON array or NDJSON → 200 with each event's outcome
+POST /api/v1/lineage/batch   a JSON array or NDJSON → 200 with each event's outcome (bounded)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 
 from ripple.api.auth import require
-from ripple.api.body import RUN_EVENT, JSONBytes, json_request, read_body, split_many
+from ripple.api.body import (
+    CHUNK_ITEMS,
+    RUN_EVENT,
+    JSONBytes,
+    json_request,
+    prepare_items,
+    read_body,
+    split_many,
+)
 from ripple.api.deps import runtime, settings
-from ripple.errors import InvalidEvent, MalformedInput
 from ripple.identity import Role
-from ripple.ingest.pipeline import Outcome, Prepared, read_event
+from ripple.ingest.pipeline import Prepared, read_event
 
 router = APIRouter(dependencies=[Depends(require(Role.INGEST))])
 
@@ -44,16 +52,32 @@ async def post_lineage(request: Request) -> JSONBytes:
     openapi_extra=json_request({"type": "array", "items": RUN_EVENT}, ndjson=True),
 )
 async def post_batch(request: Request) -> dict[str, Any]:
-    items = split_many(await read_body(request, settings(request).max_body_bytes))
+    """Every good event of the batch kept; the answer lists each accepted one and the first
+    `max_rejections_reported` rejections (index, line, error), then only counts the rest."""
+    config = settings(request)
+    body = await read_body(request, config.max_body_bytes)
+    items = await to_thread.run_sync(split_many, body, config.max_batch_items)
+    del body
     ingestor = runtime(request).ingestor
-    valid = [(i, body) for i, body in enumerate(items) if not isinstance(body, MalformedInput)]
-    outcomes = await ingestor.ingest_bodies([body for _, body in valid])
-    results: list[dict[str, Any]] = [{} for _ in items]
-    for (i, _), outcome in zip(valid, outcomes, strict=True):
-        results[i] = outcome.as_dict(i)
-    for i, item in enumerate(items):
-        if isinstance(item, MalformedInput):
-            rejected = Outcome(error=InvalidEvent("$", None, str(item)))
-            results[i] = rejected.as_dict(i)
-    accepted = sum(1 for r in results if r["status"] == "accepted")
-    return {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+    prepared: list[Prepared] = []
+    for start in range(0, len(items), CHUNK_ITEMS):  # off the event loop, a chunk at a time
+        chunk = items[start : start + CHUNK_ITEMS]
+        prepared += await to_thread.run_sync(prepare_items, chunk, ingestor.memo, ingestor.limits)
+    outcomes = await ingestor.commit(prepared)
+    results: list[dict[str, Any]] = []
+    accepted = omitted = 0
+    for index, (item, outcome) in enumerate(zip(items, outcomes, strict=True)):
+        if outcome.accepted:
+            accepted += 1
+            results.append(outcome.as_dict(index))
+        elif len(results) - accepted < config.max_rejections_reported:
+            results.append({**outcome.as_dict(index), "line": item.line})
+        else:
+            omitted += 1
+    return {
+        "accepted": accepted,
+        "rejected": len(items) - accepted,
+        "results": results,
+        "truncated": omitted > 0,
+        "omitted": omitted,
+    }

@@ -4,17 +4,19 @@ Any of them may be gzip-compressed (recognised by its first bytes, whatever its 
 directory, `.gz` copies of those names are picked up too. Every event comes with its location
 (`file:line`) so a rejection can say where it was, and a file that cannot be read whole (not
 UTF-8, a truncated gzip stream) is reported at the line where reading stopped.
+
+`gunzip` is the one gzip reader of Ripple: files here, and request bodies over HTTP
+(ripple/api/body.py), so both read every member of a stream and both refuse a truncated one.
 """
 
 from __future__ import annotations
 
 import codecs
-import gzip
 import io
 import json
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +24,71 @@ from typing import Any
 
 import orjson
 
-from ripple.errors import MalformedInput
+from ripple.errors import MalformedInput, PayloadTooLarge
 
 SUFFIXES = (".json", ".ndjson", ".jsonl")
 _GZIP = b"\x1f\x8b"  # the first bytes of every gzip stream
-_UNREADABLE = (OSError, EOFError, zlib.error)  # a damaged or truncated gzip stream
+_UNREADABLE = (OSError, EOFError, zlib.error, MalformedInput)  # a damaged or truncated stream
+_PIECE = 8 * 1024  # compressed bytes handed to zlib at a time (and the most it leaves over)
+
+
+def gunzip(data: bytes, limit: int | None = None) -> bytes:
+    """The decompressed bytes of a gzip stream: every member, in order (pure).
+
+    MalformedInput naming the reason when the stream is damaged, truncated (it ends inside a
+    member), or followed by bytes that are not another member (zero padding after a member is
+    allowed, as gzip allows it); PayloadTooLarge as soon as the output passes `limit` bytes,
+    while inflating, so a small bomb never grows in memory."""
+    return b"".join(inflate_gzip((data,), limit))
+
+
+def inflate_gzip(chunks: Iterable[bytes], limit: int | None = None) -> Iterator[bytes]:
+    """`gunzip` of a stream given in pieces (a file read block by block), piece by piece."""
+    pieces = _bounded(chunks)
+    pending, offset, out, member = b"", 0, 0, 0  # offset: compressed bytes consumed so far
+    while True:
+        while not pending or pending[0] == 0:  # between members: the end, padding or a member
+            if not pending and not (pending := next(pieces, b"")):
+                return
+            offset += len(pending) - len(pending := pending.lstrip(b"\x00"))
+        member += 1
+        if not pending.startswith(_GZIP[: len(pending)]):
+            after = f" after member {member - 1}" if member > 1 else ""
+            raise MalformedInput(f"gzip: the bytes at offset {offset}{after} are not gzip")
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        while not inflater.eof:
+            if not pending:
+                pending = next(pieces, b"")
+                if not pending:
+                    raise MalformedInput(
+                        f"gzip: the stream is truncated — it ends inside member {member}, "
+                        f"after {offset} compressed and {out} decompressed bytes"
+                    )
+            room = 0 if limit is None else limit + 1 - out  # 0: no bound
+            try:
+                chunk = inflater.decompress(pending, room)
+            except zlib.error as exc:
+                raise MalformedInput(f"gzip: member {member} is damaged: {exc}") from None
+            offset += len(pending) - len(inflater.unconsumed_tail)
+            pending = inflater.unconsumed_tail
+            out += len(chunk)
+            if limit is not None and out > limit:
+                raise PayloadTooLarge(
+                    f"gzip: the stream decompresses to more than {limit} bytes (the limit)"
+                )
+            if chunk:
+                yield chunk
+        pending = inflater.unused_data
+        offset -= len(pending)
+
+
+def _bounded(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks cut to at most _PIECE bytes, so zlib's leftover copies stay small however many
+    members a stream has."""
+    for chunk in chunks:
+        view = memoryview(chunk)
+        for start in range(0, len(view), _PIECE):
+            yield bytes(view[start : start + _PIECE])
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +141,7 @@ def input_size(name: str) -> int | None:
 
 
 @contextmanager
-def _open(name: str) -> Iterator[io.BufferedIOBase]:
+def _open(name: str) -> Iterator[io.BufferedReader]:
     """The file's bytes, decompressed if it is gzip, after any byte-order mark."""
     with Path(name).open("rb") as raw:
         gzipped = raw.read(2) == _GZIP
@@ -87,14 +149,35 @@ def _open(name: str) -> Iterator[io.BufferedIOBase]:
         if not gzipped:
             yield _after_bom(raw)
             return
-        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-            yield _after_bom(unzipped)
+        blocks = iter(lambda: raw.read(_PIECE), b"")
+        yield _after_bom(io.BufferedReader(_Unzipped(inflate_gzip(blocks)), _PIECE))
 
 
-def _after_bom(stream: io.BufferedIOBase) -> io.BufferedIOBase:
+class _Unzipped(io.RawIOBase):
+    """A gzip file read through `inflate_gzip`, as a stream (for its lines)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            self._left = next(self._chunks, b"")
+            if not self._left:
+                return 0
+        size = min(len(buffer), len(self._left))
+        buffer[:size] = self._left[:size]
+        self._left = self._left[size:]
+        return size
+
+
+def _after_bom(stream: io.BufferedReader) -> io.BufferedReader:
     """The stream past a UTF-8 byte-order mark (as saved on Windows), if it starts with one."""
-    if stream.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
-        stream.seek(0)
+    if stream.peek(len(codecs.BOM_UTF8)).startswith(codecs.BOM_UTF8):
+        stream.read(len(codecs.BOM_UTF8))
     return stream
 
 
@@ -123,7 +206,7 @@ def read_events(name: str) -> Iterator[Located]:
     data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     try:
         if data.startswith(_GZIP):
-            data = gzip.decompress(data)
+            data = gunzip(data)
     except _UNREADABLE as exc:
         yield Located(f"{label}:1", MalformedInput(f"not a readable gzip stream: {exc}"))
         return

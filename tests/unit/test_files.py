@@ -4,8 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from ripple.errors import MalformedInput
-from ripple.ingest.files import Located, RawEvent, expand, input_size, read_events, read_raw
+from ripple.errors import MalformedInput, PayloadTooLarge
+from ripple.ingest.files import (
+    Located,
+    RawEvent,
+    expand,
+    gunzip,
+    input_size,
+    read_events,
+    read_raw,
+)
 
 EVENT = {"eventTime": "2026-03-01T10:00:00Z", "job": {"namespace": "jobs", "name": "a"}}
 OTHER = {"eventTime": "2026-03-01T11:00:00Z", "job": {"namespace": "jobs", "name": "b"}}
@@ -157,3 +165,61 @@ def test_a_byte_order_mark_is_dropped(tmp_path: Path) -> None:
     latin1.write_bytes(bom + b'{\n  "name": "caf\xe9"\n}')
     (found,) = read(latin1)
     assert str(found.doc) == "not UTF-8 text: byte 0xe9 at offset 19"  # offsets count the mark
+
+
+# gunzip: the one gzip reader, shared with request bodies over HTTP (ripple/api/body.py).
+
+
+def test_gunzip_reads_every_member_and_padding_between_them() -> None:
+    first, second = gzip.compress(b"one\n"), gzip.compress(b"two\n")
+    assert gunzip(first + second) == b"one\ntwo\n"
+    assert gunzip(first + b"\0\0\0" + second + b"\0") == b"one\ntwo\n"  # as gzip(1) allows
+    assert gunzip(b"") == b""
+
+
+@pytest.mark.parametrize(
+    ("stream", "reason"),
+    [
+        (gzip.compress(b"one\n")[:-4], "truncated — it ends inside member 1"),
+        (gzip.compress(b"one\n") + gzip.compress(b"two\n")[:12], "ends inside member 2"),
+        (gzip.compress(b"one\n") + b"garbage", "at offset 24 after member 1 are not gzip"),
+        (b"plain text", "at offset 0 are not gzip"),
+        (gzip.compress(b"one\n")[:-8] + b"\0\0\0\0\4\0\0\0", "member 1 is damaged"),  # bad CRC
+    ],
+)
+def test_gunzip_names_what_is_wrong_with_a_damaged_stream(stream: bytes, reason: str) -> None:
+    with pytest.raises(MalformedInput, match=reason):
+        gunzip(stream)
+
+
+def test_gunzip_stops_a_bomb_while_inflating() -> None:
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024))  # 64 KiB that would grow to 64 MiB
+    assert len(bomb) < 100 * 1024
+    with pytest.raises(PayloadTooLarge, match="more than 1048576 bytes"):
+        gunzip(bomb, limit=1024 * 1024)
+    members = gzip.compress(b"x" * 600_000) * 2  # each member under the limit, not together
+    with pytest.raises(PayloadTooLarge):
+        gunzip(members, limit=1024 * 1024)
+    assert len(gunzip(members, limit=1_200_000)) == 1_200_000
+
+
+def test_gzip_files_are_read_through_every_member(tmp_path: Path) -> None:
+    """A multi-member file (`cat a.gz b.gz`), read whole and line by line alike."""
+    path = tmp_path / "two.ndjson.gz"
+    path.write_bytes(
+        gzip.compress(json.dumps(EVENT).encode() + b"\n")
+        + gzip.compress(json.dumps(OTHER).encode() + b"\n")
+    )
+    assert [json.loads(item.body) for item in read_raw(str(path))] == [EVENT, OTHER]  # type: ignore[union-attr]
+    same = tmp_path / "two.json"
+    same.write_bytes(path.read_bytes())
+    assert [item.doc for item in read(same)] == [EVENT, OTHER]
+
+
+def test_trailing_garbage_after_a_gzip_file_is_malformed(tmp_path: Path) -> None:
+    path = tmp_path / "tail.ndjson.gz"
+    path.write_bytes(gzip.compress(json.dumps(EVENT).encode() + b"\n") + b"trailing junk")
+    *events, last = read_raw(str(path))
+    assert [json.loads(item.body) for item in events] == [EVENT]  # type: ignore[union-attr]
+    assert isinstance(last, Located) and isinstance(last.doc, MalformedInput)
+    assert "not gzip" in str(last.doc)
