@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from ripple.api.app import create_app
 from ripple.config import Settings
+from tests.http import local_client
 
 
 def event(job: str = "load", run_id: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -274,7 +275,7 @@ def test_http_and_file_ingest_agree_on_a_gzip_stream(
 def strict() -> Iterator[TestClient]:
     """An app with small batch limits: 50 items, 3 rejections in detail."""
     settings = Settings(max_body_bytes=64 * 1024, max_batch_items=50, max_rejections_reported=3)
-    with TestClient(create_app(settings, in_memory=True)) as test_client:
+    with local_client(create_app(settings, in_memory=True)) as test_client:
         yield test_client
 
 
