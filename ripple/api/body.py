@@ -143,7 +143,9 @@ def _array(body: bytes, max_items: int) -> list[Item]:
             raise MalformedInput(
                 f"Body is not a valid JSON array: no value at line {line}"
             ) from None
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:  # nested past the scanner: its brackets still say where it ends
+            end = _nested_end(text, pos, line)
+        except ValueError as exc:
             raise MalformedInput(f"Body is not a valid JSON array: {exc}") from None
         items.append(Item(line, text[pos:end].encode("utf-8", "surrogateescape")))
         after = _skip(text, end)
@@ -157,6 +159,24 @@ def _array(body: bytes, max_items: int) -> list[Item]:
         following = _skip(text, after + 1)
         line += text.count("\n", pos, following)
         pos = following
+
+
+def _nested_end(text: str, pos: int, line: int) -> int:
+    """Where the array or object opening at `pos` closes, by counting brackets outside strings
+    (no recursion); the element is then refused alone, as too deep, by `prepare_items`."""
+    depth = 0
+    for token in _BRACKETS.finditer(text, pos):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+        elif mark in "]}":
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    raise MalformedInput(f"Body is not a valid JSON array: the value at line {line} never closes")
+
+
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def _array_end(text: str, pos: int, items: list[Item]) -> list[Item]:

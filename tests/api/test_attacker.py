@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -322,3 +323,37 @@ def _event(namespace: str, name: str) -> dict[str, Any]:
         "producer": "https://example.com/test",
         "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json",
     }
+
+
+@pytest.mark.parametrize("shape", ["ndjson", "array"])
+def test_a_batch_keeps_its_good_events_beside_values_nested_past_any_parser(
+    open_client: TestClient, shape: str
+) -> None:
+    """Issue 19, defect 4: one line nested ~100,000 deep used to sink the whole batch."""
+    good = [_event("db", f"kept{i}") for i in range(3)]
+    for i, event in enumerate(good):
+        event["run"]["runId"] = f"0190e0d5-8f2a-7c1e-9b1a-2f6e4f1c2d3{i}"
+        event["job"]["name"] = f"etl.load{i}"
+    deep_object = b'{"a":' + b"[" * 100_000 + b'"]\\"[",' + b"]" * 100_000 + b"}"
+    deep_array = b"[" * 100_000 + b"]" * 100_000
+    parts = [
+        orjson.dumps(good[0]),
+        deep_object,
+        orjson.dumps(good[1]),
+        deep_array,
+        orjson.dumps(good[2]),
+    ]
+    if shape == "ndjson":
+        body, kind = b"\n".join(parts), "application/x-ndjson"
+    else:
+        body, kind = b"[" + b",".join(parts) + b"]", "application/json"
+    response = open_client.post(
+        "/api/v1/lineage/batch", content=body, headers={"content-type": kind}
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["accepted"], answer["rejected"]) == (3, 2)
+    assert [r["index"] for r in answer["results"] if r["status"] != "accepted"] == [1, 3]
+    for i in range(3):
+        node = open_client.get("/api/v1/nodes", params={"nodeId": f"dataset:db:kept{i}"})
+        assert node.status_code == 200
