@@ -115,7 +115,8 @@ def serve(
         log_level="warning",
         access_log=False,  # Ripple's own access log has the request id and the caller
         log_config=None,  # keep the handlers logs.configure set up
-        limit_concurrency=config.max_connections,
+        # uvicorn answers 503 once this many connections are open, counting the new one
+        limit_concurrency=config.max_connections + 1,
         timeout_keep_alive=30,
         ssl_certfile=str(config.ssl_certfile) if config.ssl_certfile else None,
         ssl_keyfile=str(config.ssl_keyfile) if config.ssl_keyfile else None,

@@ -153,3 +153,22 @@ def test_json_logs_carry_the_request_id(tmp_path: Path) -> None:
     lines = [json.loads(x) for x in server.log_path.read_text().splitlines() if x.startswith("{")]
     (line,) = [x for x in lines if x.get("requestId") == "trace-77"]
     assert line["path"] == "/api/v1/nope" and line["status"] == 404 and line["method"] == "GET"
+
+
+def test_connections_past_the_cap_get_503(tmp_path: Path) -> None:
+    server = RippleServer(tmp_path / "data", env={"RIPPLE_MAX_CONNECTIONS": "1"})
+    server.start()
+    try:
+        import socket
+
+        held = socket.create_connection(("127.0.0.1", server.port))
+        try:
+            held.sendall(b"POST /api/v1/lineage HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends
+            time.sleep(0.3)
+            assert httpx.get(f"{server.url}/api/v1/health", timeout=5).status_code == 503
+        finally:
+            held.close()
+        time.sleep(0.3)
+        assert httpx.get(f"{server.url}/api/v1/health", timeout=5).status_code == 200
+    finally:
+        server.stop()
