@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ripple.errors import NotFound
+from ripple.graph.budget import Budget
 from ripple.graph.delta import GraphDelta
 from ripple.graph.order import backfill_order
 from ripple.graph.store import GraphStore, WalkOptions
@@ -107,6 +108,19 @@ async def test_downstream_distances_and_paths(store: GraphStore) -> None:
         f"dataset:ns:{d}" for d in "bcd"
     }
     assert closure.truncated is False
+
+
+async def test_a_spent_time_budget_answers_partial(store: GraphStore) -> None:
+    """Issue 19: a query past its budget answers what it has, flagged partial, on every store."""
+    fan = [run_event(f"j{i}", ["raw"], [f"out{i}"]) for i in range(600)]
+    await load(store, fan)
+    whole = await store.walk("dataset:ns:raw", "downstream", WalkOptions(columns=False))
+    assert not whole.partial and len(whole.nodes) == 1200
+    spent = Budget(seconds=0.5, deadline=0.0, clock=lambda: 1.0)
+    cut = await store.walk("dataset:ns:raw", "downstream", WalkOptions(columns=False, budget=spent))
+    assert cut.partial and cut.partial_reason is not None
+    assert "0.5 s" in cut.partial_reason
+    assert len(cut.nodes) < len(whole.nodes)
 
 
 async def test_depth_bound(store: GraphStore) -> None:
