@@ -9,6 +9,7 @@ RippleError
 ├── Unauthenticated         no token, or one Ripple does not know (or revoked)
 ├── Forbidden               a token used beyond its role
 ├── Conflict                a write that contradicts what is already recorded
+│   └── AmbiguousNodeId     a textual node id that names several nodes (lists them)
 ├── ConfigError             a setting with a bad value
 ├── NotConfigured           a feature asked for whose setting is not given
 ├── StoreUnavailable        the graph store or event log cannot be reached
@@ -67,6 +68,15 @@ class Forbidden(RippleError):
 
 class Conflict(RippleError):
     """A write that contradicts what Ripple already recorded (e.g. a runId bound to another job)."""
+
+
+class AmbiguousNodeId(Conflict):
+    """A textual node id that names more than one node; `candidates` are their structured forms
+    (`{"id", "namespace", "name"}`, plus `"field"` for a column)."""
+
+    def __init__(self, message: str, candidates: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
 
 
 class NotConfigured(RippleError):

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 
 from ripple.api.body import JSONBytes
 from ripple.errors import (
+    AmbiguousNodeId,
     ConfigError,
     Conflict,
     Forbidden,
@@ -51,6 +52,8 @@ def error_body(exc: RippleError) -> tuple[int, dict[str, Any]]:
             body: dict[str, Any] = {"code": code, "message": str(exc)}
             if isinstance(exc, InvalidEvent):
                 body.update(exc.as_dict())
+            if isinstance(exc, AmbiguousNodeId):
+                body["candidates"] = exc.candidates
             return status, {"error": body}
     return 500, {"error": {"code": "internal", "message": str(exc)}}
 

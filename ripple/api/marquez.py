@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ripple.graph.queries import node
+from ripple.graph.queries import NodeRef, node, resolve
 from ripple.graph.store import Direction, Edge, GraphStore, NodeRecord, WalkOptions
-from ripple.model import DatasetKey, EdgeKind, FieldKey, NodeKind, canonical, kind_of, parse_node_id
+from ripple.model import EdgeKind, FieldKey, NodeKind, kind_of, parse_node_id
 
 _LINEAGE_EDGES = {EdgeKind.READ_BY.value, EdgeKind.WRITES.value}
 _MARQUEZ_TYPE = {
@@ -18,11 +18,11 @@ _MARQUEZ_TYPE = {
 }
 
 
-async def lineage(store: GraphStore, node_id: str, depth: int) -> dict[str, Any]:
+async def lineage(store: GraphStore, ref: NodeRef, depth: int) -> dict[str, Any]:
     """Marquez's `GET /api/v1/lineage` shape, but directed: upstream and downstream walks only."""
-    node_id = canonical(node_id)
+    node_id = await resolve(store, ref)
     if kind_of(node_id) is NodeKind.COLUMN:
-        return await column_lineage(store, node_id, depth, with_downstream=True)
+        return await column_lineage(store, parse_node_id(node_id), depth, with_downstream=True)
     options = WalkOptions(depth=2 * depth, limit=100_000, columns=False)
     down = await store.walk(node_id, Direction.DOWNSTREAM, options)
     up = await store.walk(node_id, Direction.UPSTREAM, options)
@@ -33,12 +33,12 @@ async def lineage(store: GraphStore, node_id: str, depth: int) -> dict[str, Any]
 
 
 async def column_lineage(
-    store: GraphStore, node_id: str, depth: int, *, with_downstream: bool
+    store: GraphStore, ref: NodeRef, depth: int, *, with_downstream: bool
 ) -> dict[str, Any]:
     """Marquez's `GET /api/v1/column-lineage` shape, keeping 1-2-0 transformations per edge.
 
     A dataset node id means all of its columns, as in Marquez."""
-    node_id = canonical(node_id)
+    node_id = await resolve(store, ref)
     options = WalkOptions(depth=depth, limit=100_000, columns=True)
     roots = [node_id]
     if kind_of(node_id) is NodeKind.DATASET:
@@ -141,10 +141,9 @@ def _marquez_data(record: NodeRecord, inbound: list[Edge]) -> dict[str, Any]:
             **common,
         }
     if record.kind == NodeKind.COLUMN.value:
-        # The column's name is known, so its dataset id is everything before ':<name>'.
-        field = str(p.get("name", ""))
-        dataset = parse_node_id("dataset:" + record.id[len("datasetField:") : -len(field) - 1])
-        assert isinstance(dataset, DatasetKey)
+        column = parse_node_id(record.id)
+        assert isinstance(column, FieldKey)
+        dataset, field = column.dataset, column.field
         inputs = [_field_ref(e) for e in inbound if e.kind == EdgeKind.DERIVES.value]
         inputs.sort(
             key=lambda f: (f["namespace"], f["dataset"], f["field"], f["transformationType"])
