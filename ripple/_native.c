@@ -63,6 +63,7 @@ typedef struct {
 #define NAME_LIST(X)                                                                               \
     /* node ids, stamps, column-fact versions (graph/codes.py, graph/merge.py, model.py) */       \
     X(ID_SEPARATOR, "id_separator")                                                                \
+    X(ESCAPED, "escaped")                                                                          \
     X(DATASET_PREFIX, "dataset_prefix")                                                            \
     X(COLUMN_PREFIX, "column_prefix")                                                              \
     X(JOB_PREFIX, "job_prefix")                                                                    \
@@ -215,6 +216,80 @@ static PyObject *join(PyObject **parts, int n) {
         at += PyUnicode_GET_LENGTH(parts[i]);
     }
     return out;
+}
+
+/* -- node ids (model.pair_body, model.field_part) ---------------------------------------------
+
+   A dataset's or job's id is its Marquez id when Marquez's rule reads that back as the same
+   (namespace, name) — nearly always; the projection and lineage readers decline any other pair,
+   which Python escapes. A column's field is escaped (by Python: FIELD_PART) when it holds the
+   separator or starts with the escape mark. */
+
+/* model.reads_back on UTF-8 text: whether "<a>:<b>" splits as (a, b). A ':' separates unless
+   "//" or an ASCII digit follows it; a part left empty means the text does not read at all. */
+static int reads_back(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb) {
+    const char sep = (char)ID_SEPARATOR_CHAR;
+    if (na == 0 || nb == 0) {
+        return 0;
+    }
+    int in_b = memchr(b, sep, (size_t)nb) != NULL;
+    if (!in_b && memchr(a, sep, (size_t)na) == NULL) {
+        return 1;
+    }
+    Py_ssize_t n = na + 1 + nb, first = -1, last = -2;
+#define AT(i) ((i) < na ? a[i] : (i) == na ? sep : b[(i) - na - 1])
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (AT(i) != sep) {
+            continue;
+        }
+        char next = i + 1 < n ? AT(i + 1) : 0;
+        if ((next >= '0' && next <= '9') || (next == '/' && i + 2 < n && AT(i + 2) == '/')) {
+            continue;
+        }
+        if (i == 0 || i == n - 1 || i == last + 1) {
+            return 0;
+        }
+        first = first < 0 ? i : first;
+        last = i;
+    }
+#undef AT
+    return first < 0 ? !in_b : first == na;
+}
+
+static Py_UCS4 ESCAPED_CHAR; /* the escape mark's one character */
+
+/* Whether the str pair's node id is its Marquez id (model.pair_body); -1 on error. */
+static int plain_pair(PyObject *ns, PyObject *name) {
+    if (!PyUnicode_Check(ns) || !PyUnicode_Check(name)) {
+        PyErr_SetString(PyExc_TypeError, "plain_pair: not a str");
+        return -1;
+    }
+    Py_ssize_t na = PyUnicode_GET_LENGTH(ns), nb = PyUnicode_GET_LENGTH(name);
+    if (na == 0 || nb == 0 || PyUnicode_READ_CHAR(ns, 0) == ESCAPED_CHAR) {
+        return 0;
+    }
+    if (PyUnicode_FindChar(ns, ID_SEPARATOR_CHAR, 0, na, 1) == -1 &&
+        PyUnicode_FindChar(name, ID_SEPARATOR_CHAR, 0, nb, 1) == -1) {
+        return 1;
+    }
+    const char *a = PyUnicode_AsUTF8AndSize(ns, &na);
+    const char *b = a ? PyUnicode_AsUTF8AndSize(name, &nb) : NULL;
+    return b == NULL ? -1 : reads_back(a, na, b, nb);
+}
+
+static PyObject *FIELD_PART = NULL; /* model.field_part */
+
+/* A column's id: its prefix and its field, escaped by model.field_part if need be. */
+static PyObject *column_of(PyObject *prefix, PyObject *field) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(field);
+    if ((n > 0 && PyUnicode_READ_CHAR(field, 0) == ESCAPED_CHAR) ||
+        PyUnicode_FindChar(field, ID_SEPARATOR_CHAR, 0, n, 1) != -1) {
+        PyObject *part = PyObject_CallOneArg(FIELD_PART, field);
+        PyObject *id = part ? PyUnicode_Concat(prefix, part) : NULL;
+        Py_XDECREF(part);
+        return id;
+    }
+    return PyUnicode_Concat(prefix, field);
 }
 
 /* -- column facts (MemoryGraph._apply_columns) ------------------------------------------------------------------------- */
@@ -402,7 +477,7 @@ static int apply_schema(Graph *g, Py_ssize_t ds, PyObject *versions, PyObject *p
                 rc = -1;
                 break;
             }
-            PyObject *column_id = PyUnicode_Concat(prefix, PyTuple_GET_ITEM(field, 0));
+            PyObject *column_id = column_of(prefix, PyTuple_GET_ITEM(field, 0));
             if (column_id == NULL) {
                 rc = -1;
                 break;
@@ -465,7 +540,7 @@ static int apply_lineage(Graph *g, Py_ssize_t ds, PyObject *versions, PyObject *
         }
         Py_ssize_t dst = last_dst;
         if (dst_field != last_dst_field || dst < 0) {
-            dst_id = PyUnicode_Concat(prefix, dst_field == Py_None ? S_EMPTY : dst_field);
+            dst_id = column_of(prefix, dst_field == Py_None ? S_EMPTY : dst_field);
             if (dst_id == NULL) {
                 break;
             }
@@ -1358,6 +1433,14 @@ static PyObject *node_id(const Name *prefix, const Span *a, const Span *b, const
 /* The dataset and column ids of an input field (t->dataset borrowed, t->column owned). */
 static int field_ids(Target *t, const Span *ns, const Span *name, const Span *field) {
     t->dataset = remembered(t->datasets, ns, name);
+    /* an escaped id (model.pair_body, model.field_part) is Python's to build: decline */
+    if ((unsigned char)field->start[0] == ESCAPED_CHAR ||
+        memchr(field->start, (char)ID_SEPARATOR_CHAR, (size_t)field->len) != NULL ||
+        (t->dataset == NULL && ((unsigned char)ns->start[0] == ESCAPED_CHAR ||
+                                !reads_back(ns->start, ns->len, name->start, name->len)))) {
+        t->column = NULL;
+        return 0;
+    }
     if (t->dataset == NULL) {
         PyObject *dataset = node_id(NAME(DATASET_PREFIX), ns, name, NULL);
         t->dataset = dataset ? shared(t->ids, dataset) : NULL;
@@ -2442,6 +2525,9 @@ static PyObject *project_event(const Parser *h, PyObject *raw, PyObject *memo) {
     GET(job_name, job, S(K_NAME));
     GET(job_facets, job, S(K_FACETS));
     GET(run_facets, run, S(K_FACETS));
+    if ((rc = plain_pair(job_ns, job_name)) <= 0) {
+        goto end; /* an escaped id is Python's to build */
+    }
     if (!(job_id = join((PyObject *[]){S(JOB_PREFIX), job_ns, S(ID_SEPARATOR), job_name}, 4))) {
         goto done;
     }
@@ -2456,15 +2542,19 @@ static PyObject *project_event(const Parser *h, PyObject *raw, PyObject *memo) {
             PyObject *item = PyList_GET_ITEM(list, i), *ns = NULL, *name = NULL, *id = NULL;
             ns = PyObject_GetAttr(item, S(K_NAMESPACE));
             name = ns ? PyObject_GetAttr(item, S(K_NAME)) : NULL;
-            id = name ? join((PyObject *[]){S(DATASET_PREFIX), ns, S(ID_SEPARATOR), name}, 4)
-                      : NULL;
-            int added = id == NULL ? -1 : PySet_Add(known, id);
+            int plain = name ? plain_pair(ns, name) : -1;
+            id = plain > 0 ? join((PyObject *[]){S(DATASET_PREFIX), ns, S(ID_SEPARATOR), name}, 4)
+                           : NULL;
+            int added = plain == 0 ? -2 : id == NULL ? -1 : PySet_Add(known, id);
             if (added == 0) {
                 added = PyList_Append(dataset_ids, id);
             }
             Py_XDECREF(ns);
             Py_XDECREF(name);
             Py_XDECREF(id);
+            if (added == -2) {
+                goto decline; /* an escaped id is Python's to build */
+            }
             if (added < 0) {
                 goto done;
             }
@@ -2877,8 +2967,10 @@ static PyObject *setup(PyObject *module, PyObject *args, PyObject *kwargs) {
         }
     }
     if (PyUnicode_GET_LENGTH(names[N_ID_SEPARATOR].str) != 1 ||
-        PyUnicode_GET_LENGTH(names[N_STAMP_SEPARATOR].str) != 1) {
-        PyErr_SetString(PyExc_TypeError, "setup: the id and stamp separators are one character");
+        PyUnicode_GET_LENGTH(names[N_STAMP_SEPARATOR].str) != 1 ||
+        names[N_ID_SEPARATOR].len != 1 || names[N_ESCAPED].len != 1) {
+        PyErr_SetString(PyExc_TypeError, "setup: the id and stamp separators are one character "
+                                         "(the id's ASCII), as is the escape mark");
         goto done;
     }
 
@@ -2899,12 +2991,12 @@ static PyObject *setup(PyObject *module, PyObject *args, PyObject *kwargs) {
     }
 
     /* objects kept as they are */
-    enum { ENTRY, SCHEMA_T, KINDS, EDGES, PREFIXES, WINS_FN, KIND_OF_FN, JOB_K, RUN_K, DATASET_K,
+    enum { ENTRY, SCHEMA_T, KINDS, EDGES, PREFIXES, WINS_FN, KIND_OF_FN, FIELD_PART_FN, JOB_K, RUN_K, DATASET_K,
            READ_BY_K, WRITES_K, RUN_OF_K, READ_K, PRODUCED_K, D_RUN, D_JOB, D_DATASET, D_INPUT,
            D_OUTPUT, HELD };
     static const char *held_keywords[HELD] = {
         "lineage_entry", "schema_type", "node_kinds", "edge_codes", "prefix_codes", "wins",
-        "kind_of", "job_kind", "run_kind", "dataset_kind", "read_by_kind", "writes_kind",
+        "kind_of", "field_part", "job_kind", "run_kind", "dataset_kind", "read_by_kind", "writes_kind",
         "run_of_kind", "read_kind", "produced_kind", "declined_run_facets", "declined_job_facets",
         "declined_dataset_facets", "declined_input_facets", "declined_output_facets"};
     PyObject *held[HELD];
@@ -2917,7 +3009,8 @@ static PyObject *setup(PyObject *module, PyObject *args, PyObject *kwargs) {
                              PyType_IsSubtype((PyTypeObject *)held[i], &PyTuple_Type)
                    : i == KINDS || i == EDGES        ? PyTuple_Check(held[i])
                    : i == PREFIXES                   ? PyDict_Check(held[i])
-                   : i == WINS_FN || i == KIND_OF_FN ? PyCallable_Check(held[i])
+                   : i == WINS_FN || i == KIND_OF_FN || i == FIELD_PART_FN
+                       ? PyCallable_Check(held[i])
                    : i >= D_RUN                      ? PyFrozenSet_Check(held[i])
                                                      : 1;
         if (!fits) {
@@ -3005,6 +3098,7 @@ static PyObject *setup(PyObject *module, PyObject *args, PyObject *kwargs) {
         names[i].str = NULL; /* NAMES holds it now */
     }
     ID_SEPARATOR_CHAR = PyUnicode_READ_CHAR(S(ID_SEPARATOR), 0);
+    ESCAPED_CHAR = PyUnicode_READ_CHAR(S(ESCAPED), 0);
     STAMP_SEPARATOR_CHAR = PyUnicode_READ_CHAR(S(STAMP_SEPARATOR), 0);
     DATASET_CODE = codes[0];
     COLUMN_CODE = codes[1];
@@ -3018,6 +3112,7 @@ static PyObject *setup(PyObject *module, PyObject *args, PyObject *kwargs) {
     Py_XSETREF(PREFIX_CODES, Py_NewRef(held[PREFIXES]));
     Py_XSETREF(WINS, Py_NewRef(held[WINS_FN]));
     Py_XSETREF(KIND_OF, Py_NewRef(held[KIND_OF_FN]));
+    Py_XSETREF(FIELD_PART, Py_NewRef(held[FIELD_PART_FN]));
     Py_XSETREF(KIND_JOB, Py_NewRef(held[JOB_K]));
     Py_XSETREF(KIND_RUN, Py_NewRef(held[RUN_K]));
     Py_XSETREF(KIND_DATASET, Py_NewRef(held[DATASET_K]));

@@ -9,7 +9,8 @@ RippleError
 ├── Unauthenticated         no token, or one Ripple does not know (or revoked)
 ├── Forbidden               a token used beyond its role
 ├── Conflict                a write that contradicts what is already recorded
-│   └── RunBoundElsewhere   an event claiming a runId another job already owns (also InvalidEvent)
+│   ├── RunBoundElsewhere   an event claiming a runId another job already owns (also InvalidEvent)
+│   └── AmbiguousNodeId     a textual node id that names several nodes (lists them)
 ├── ConfigError             a setting with a bad value
 ├── NotConfigured           a feature asked for whose setting is not given
 ├── StoreUnavailable        the graph store or event log cannot be reached
@@ -88,6 +89,15 @@ class RunBoundElsewhere(Conflict, InvalidEvent):
 
     def as_dict(self) -> dict[str, Any]:
         return {**super().as_dict(), "runId": self.run_id, "job": self.job, "claimed": self.claimed}
+
+
+class AmbiguousNodeId(Conflict):
+    """A textual node id that names more than one node; `candidates` are their structured forms
+    (`{"id", "namespace", "name"}`, plus `"field"` for a column)."""
+
+    def __init__(self, message: str, candidates: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
 
 
 class NotConfigured(RippleError):

@@ -5,6 +5,13 @@
 `task:<namespace>:<dag_id>.<task_id>`.
 Namespaces follow the OpenLineage naming spec and may hold `:` and `/` (`postgres://db:5432`), so
 parsing follows Marquez's rule: a `:` followed by `//` or by a digit belongs to the namespace.
+
+That text alone can name two pairs (`dataset:team:b:c` is both (`team:b`, `c`) and (`team`,
+`b:c`)), so a node's id — its key in every store — is the Marquez id only when the Marquez id
+reads back as the same pair, which is nearly always. Otherwise the namespace is escaped after a
+`~` (`%` as `%25`, `:` as `%3A`): (`team:b`, `c`) is `dataset:~team%3Ab:c`. A column's id is its
+dataset's id plus `:<field>`, the field escaped the same way when it holds a `:` or starts with
+`~`. So ids are injective; `readings` lists every pair a Marquez-style text may mean.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ class DatasetKey:
 
     @property
     def node_id(self) -> str:
-        return f"dataset:{self.namespace}:{self.name}"
+        return "dataset:" + pair_body(self.namespace, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +65,7 @@ class JobKey:
 
     @property
     def node_id(self) -> str:
-        return f"job:{self.namespace}:{self.name}"
+        return "job:" + pair_body(self.namespace, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +75,8 @@ class FieldKey:
 
     @property
     def node_id(self) -> str:
-        return f"datasetField:{self.dataset.namespace}:{self.dataset.name}:{self.field}"
+        body = pair_body(self.dataset.namespace, self.dataset.name)
+        return f"datasetField:{body}:{field_part(self.field)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +113,13 @@ NodeKey = DatasetKey | JobKey | FieldKey | RunId | DagKey | TaskKey
 
 ID_SEPARATOR = ":"  # between a node id's kind and its parts, as in the forms above
 FIELD_PATH_SEPARATOR = "."  # a nested schema field's name is `parent.child`
+ESCAPED = "~"  # starts an id's escaped namespace, or an escaped field
 
 # A ':' that starts '//' (scheme://) or a digit (host:port) is part of a namespace, not a separator.
-_SEPARATOR = re.compile(r":(?!//|\d)")
+_SEPARATOR = re.compile(r":(?!//|[0-9])")
+_UNESCAPE = re.compile("%(25|3A)")
+# A text with more `:` than this is read only as the id it is, not as every Marquez reading of it.
+_MAX_READING_COLONS = 24
 _PREFIXES = {kind.value: kind for kind in NodeKind}
 
 
@@ -123,7 +135,9 @@ def kind_of(node_id: str) -> NodeKind:
 
 
 def parse_node_id(node_id: str) -> NodeKey:
-    """Parse a public node id into its key; raises InvalidNodeId naming what is wrong."""
+    """Parse a node id into its key; raises InvalidNodeId naming what is wrong.
+
+    A canonical id (`NodeKey.node_id`) gives back its key; any other text its Marquez reading."""
     kind = kind_of(node_id)
     body = node_id[len(kind.value) + 1 :]
     if kind is NodeKind.RUN:
@@ -131,27 +145,117 @@ def parse_node_id(node_id: str) -> NodeKey:
             return RunId(uuid.UUID(body))
         except ValueError:
             raise InvalidNodeId(f"Run id {node_id!r} must be 'run:<uuid>'") from None
-    parts = _split(body, 3 if kind is NodeKind.COLUMN else 2)
     if kind is NodeKind.COLUMN:
-        if len(parts) < 3:
+        dataset, sep, field = body.rpartition(":")
+        if not sep or not dataset or not field:
             raise InvalidNodeId(
                 f"Column id {node_id!r} must be 'datasetField:<namespace>:<dataset>:<field>'"
             )
-        namespace, *middle, field = parts
-        return FieldKey(DatasetKey(namespace, ":".join(middle)), field)
-    if len(parts) < 2:
-        raise InvalidNodeId(f"Node id {node_id!r} must be '{kind.value}:<namespace>:<name>'")
-    namespace, name = parts[0], ":".join(parts[1:])
+        namespace, name = _pair(dataset, node_id, kind)
+        return FieldKey(DatasetKey(namespace, name), field_of_part(field))
     if kind is NodeKind.DATASET:
-        return DatasetKey(namespace, name)
+        return DatasetKey(*_pair(body, node_id, kind))
     if kind is NodeKind.JOB:
-        return JobKey(namespace, name)
+        return JobKey(*_pair(body, node_id, kind))
+    parts = _split(body, 2)
+    namespace, name = parts[0], ":".join(parts[1:])
     if kind is NodeKind.DAG:
         return DagKey(namespace, name)
     dag_id, dot, task_id = name.partition(".")
     if not dot:
         raise InvalidNodeId(f"Task id {node_id!r} must be 'task:<namespace>:<dag_id>.<task_id>'")
     return TaskKey(namespace, dag_id, task_id)
+
+
+def readings(node_id: str) -> list[NodeKey]:
+    """Every key a textual id may mean: the one it parses to, then each other (namespace, name)
+    (and field) whose Marquez id is this text. An escaped id means only itself. Raises
+    InvalidNodeId when the text means nothing."""
+    try:
+        keys: list[NodeKey] = [parse_node_id(node_id)]
+    except InvalidNodeId:
+        keys = []
+    kind = kind_of(node_id)
+    body = node_id[len(kind.value) + 1 :]
+    colons = [i for i, ch in enumerate(body) if ch == ":"]
+    splittable = (NodeKind.DATASET, NodeKind.JOB, NodeKind.COLUMN)
+    if kind in splittable and not body.startswith(ESCAPED) and len(colons) <= _MAX_READING_COLONS:
+        pairs = [(body[:i], body[i + 1 :]) for i in colons]
+        if kind is NodeKind.DATASET:
+            keys.extend(DatasetKey(ns, name) for ns, name in pairs)
+        elif kind is NodeKind.JOB:
+            keys.extend(JobKey(ns, name) for ns, name in pairs)
+        else:
+            for ns, rest in pairs:
+                for j, ch in enumerate(rest):
+                    if ch == ":":
+                        keys.append(FieldKey(DatasetKey(ns, rest[:j]), rest[j + 1 :]))
+    found = list(dict.fromkeys(k for k in keys if _is_whole(k)))
+    if not found:
+        parse_node_id(node_id)  # raises the reason
+    return found
+
+
+def pair_body(namespace: str, name: str) -> str:
+    """`<namespace>:<name>` when Marquez's rule reads that back as this pair; else the escaped
+    form `~<namespace, escaped>:<name>`. ripple/_native.c declines what is not read back."""
+    if namespace[:1] != ESCAPED and reads_back(namespace, name):
+        return f"{namespace}:{name}"
+    return f"{ESCAPED}{_escape(namespace)}:{name}"
+
+
+def field_part(field: str) -> str:
+    """A column id's last part: the field, escaped after `~` if it holds `:` or starts with `~`."""
+    if ":" in field or field[:1] == ESCAPED:
+        return ESCAPED + _escape(field)
+    return field
+
+
+def field_of_part(part: str) -> str:
+    """The field a column id's last part names (`field_part` undone)."""
+    return _unescape(part[1:]) if part[:1] == ESCAPED else part
+
+
+def reads_back(namespace: str, name: str) -> bool:
+    """Whether Marquez's rule reads `<namespace>:<name>` as (namespace, name)."""
+    if not namespace or not name:
+        return False
+    if ":" not in namespace and ":" not in name:
+        return True
+    try:
+        return _split(f"{namespace}:{name}", 2)[0] == namespace
+    except InvalidNodeId:
+        return False
+
+
+def _pair(body: str, node_id: str, kind: NodeKind) -> tuple[str, str]:
+    if body.startswith(ESCAPED):
+        namespace, sep, name = body[1:].partition(":")
+        if not sep or not name:
+            raise InvalidNodeId(
+                f"Node id {node_id!r} must be '{kind.value}:~<escaped namespace>:<name>'"
+            )
+        return _unescape(namespace), name
+    parts = _split(body, 2)
+    if len(parts) < 2:
+        raise InvalidNodeId(f"Node id {node_id!r} must be '{kind.value}:<namespace>:<name>'")
+    return parts[0], ":".join(parts[1:])
+
+
+def _is_whole(key: NodeKey) -> bool:
+    if isinstance(key, FieldKey):
+        return bool(key.field) and _is_whole(key.dataset)
+    if isinstance(key, (DatasetKey, JobKey)):
+        return bool(key.namespace) and bool(key.name)
+    return True
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace(":", "%3A")
+
+
+def _unescape(text: str) -> str:
+    return _UNESCAPE.sub(lambda m: "%" if m.group(1) == "25" else ":", text)
 
 
 def canonical(node_id: str) -> str:

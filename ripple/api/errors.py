@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from ripple.api.body import JSONBytes
 from ripple.api.logs import REQUEST_ID
 from ripple.errors import (
+    AmbiguousNodeId,
     ConfigError,
     Conflict,
     Forbidden,
@@ -87,6 +88,8 @@ def error_body(exc: RippleError) -> tuple[int, dict[str, Any]]:
             body: dict[str, Any] = {"code": code, "message": str(exc)}
             if isinstance(exc, InvalidEvent):
                 body.update(exc.as_dict())
+            if isinstance(exc, AmbiguousNodeId):
+                body["candidates"] = exc.candidates
             body["requestId"] = REQUEST_ID.get()
             return status, {"error": body}
     return 500, {"error": {"code": "internal", "message": str(exc), "requestId": REQUEST_ID.get()}}

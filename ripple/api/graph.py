@@ -9,6 +9,8 @@ GET /api/v1/column-lineage?nodeId=…  Marquez's column-lineage shape
 
 Each question runs within the `query_budget` setting; an answer cut by it says `"partial": true`
 and why. Walks and the encoding of their (possibly large) answers run off the event loop.
+
+Each takes its node as `nodeId=` or as `namespace=` + `name=` (+ `field=`): api/noderef.py.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ripple.api import marquez
 from ripple.api.auth import require
 from ripple.api.body import JSONBytes
 from ripple.api.deps import runtime, settings
+from ripple.api.noderef import NodeRefParam
 from ripple.graph import queries
 from ripple.graph.budget import Budget
 from ripple.graph.store import WalkOptions
@@ -30,7 +33,6 @@ from ripple.identity import Role
 
 router = APIRouter(dependencies=[Depends(require(Role.READ))])
 
-NodeIdParam = Annotated[str, Query(alias="nodeId", min_length=1, description="Marquez node id")]
 Depth = Annotated[int, Query(ge=1, le=queries.MAX_DEPTH)]
 Limit = Annotated[int, Query(ge=1, le=1_000_000)]
 
@@ -38,40 +40,40 @@ Limit = Annotated[int, Query(ge=1, le=1_000_000)]
 @router.get("/api/v1/impact")
 async def get_impact(
     request: Request,
-    node_id: NodeIdParam,
+    node: NodeRefParam,
     depth: Depth = 50,
     limit: Limit = 10_000,
     columns: bool = True,
     direct_only: Annotated[bool, Query(alias="directOnly")] = False,
 ) -> Response:
     options = WalkOptions(depth, limit, columns, direct_only, _budget(request))
-    return await _encoded((await queries.impact(runtime(request).store, node_id, options)).as_dict)
+    return await _encoded((await queries.impact(runtime(request).store, node, options)).as_dict)
 
 
 @router.get("/api/v1/upstream")
 async def get_upstream(
     request: Request,
-    node_id: NodeIdParam,
+    node: NodeRefParam,
     depth: Depth = 50,
     limit: Limit = 10_000,
     columns: bool = True,
 ) -> Response:
     options = WalkOptions(depth, limit, columns, budget=_budget(request))
-    closure = await queries.upstream(runtime(request).store, node_id, options)
+    closure = await queries.upstream(runtime(request).store, node, options)
     return await _encoded(closure.as_dict)
 
 
 @router.get("/api/v1/order")
 async def get_order(
-    request: Request, node_id: NodeIdParam, depth: Depth = 50, limit: Limit = 100_000
+    request: Request, node: NodeRefParam, depth: Depth = 50, limit: Limit = 100_000
 ) -> Response:
     options = WalkOptions(depth, limit, budget=_budget(request))
-    return await _encoded((await queries.order(runtime(request).store, node_id, options)).as_dict)
+    return await _encoded((await queries.order(runtime(request).store, node, options)).as_dict)
 
 
 @router.get("/api/v1/nodes")
-async def get_node(request: Request, node_id: NodeIdParam) -> dict[str, Any]:
-    record = await queries.node(runtime(request).store, node_id)
+async def get_node(request: Request, node: NodeRefParam) -> dict[str, Any]:
+    record = await queries.node(runtime(request).store, node)
     return {
         "id": record.id,
         "kind": record.kind,
@@ -83,21 +85,21 @@ async def get_node(request: Request, node_id: NodeIdParam) -> dict[str, Any]:
 
 
 @router.get("/api/v1/lineage")
-async def get_lineage(request: Request, node_id: NodeIdParam, depth: Depth = 20) -> Response:
-    answer = await marquez.lineage(runtime(request).store, node_id, depth, _budget(request))
+async def get_lineage(request: Request, node: NodeRefParam, depth: Depth = 20) -> Response:
+    answer = await marquez.lineage(runtime(request).store, node, depth, _budget(request))
     return await _encoded(lambda: answer)
 
 
 @router.get("/api/v1/column-lineage")
 async def get_column_lineage(
     request: Request,
-    node_id: NodeIdParam,
+    node: NodeRefParam,
     depth: Depth = 20,
     with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
 ) -> Response:
     answer = await marquez.column_lineage(
         runtime(request).store,
-        node_id,
+        node,
         depth,
         with_downstream=with_downstream,
         budget=_budget(request),

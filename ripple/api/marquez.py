@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from ripple.graph.budget import Budget
-from ripple.graph.queries import node
+from ripple.graph.queries import NodeRef, node, resolve
 from ripple.graph.store import (
     Closure,
     Direction,
@@ -17,7 +17,7 @@ from ripple.graph.store import (
     WalkOptions,
     partial_fields,
 )
-from ripple.model import DatasetKey, EdgeKind, FieldKey, NodeKind, canonical, kind_of, parse_node_id
+from ripple.model import EdgeKind, FieldKey, NodeKind, kind_of, parse_node_id
 
 _LINEAGE_EDGES = {EdgeKind.READ_BY.value, EdgeKind.WRITES.value}
 _MARQUEZ_TYPE = {
@@ -29,14 +29,16 @@ _MARQUEZ_TYPE = {
 
 
 async def lineage(
-    store: GraphStore, node_id: str, depth: int, budget: Budget | None = None
+    store: GraphStore, ref: NodeRef, depth: int, budget: Budget | None = None
 ) -> dict[str, Any]:
     """Marquez's `GET /api/v1/lineage` shape, but directed: upstream and downstream walks only.
 
     Both walks share `budget`; an answer it cut says `"partial": true` and why."""
-    node_id = canonical(node_id)
+    node_id = await resolve(store, ref)
     if kind_of(node_id) is NodeKind.COLUMN:
-        return await column_lineage(store, node_id, depth, with_downstream=True, budget=budget)
+        return await column_lineage(
+            store, parse_node_id(node_id), depth, with_downstream=True, budget=budget
+        )
     options = WalkOptions(depth=2 * depth, limit=100_000, columns=False, budget=budget)
     down = await store.walk(node_id, Direction.DOWNSTREAM, options)
     up = await store.walk(node_id, Direction.UPSTREAM, options)
@@ -48,7 +50,7 @@ async def lineage(
 
 async def column_lineage(
     store: GraphStore,
-    node_id: str,
+    ref: NodeRef,
     depth: int,
     *,
     with_downstream: bool,
@@ -58,7 +60,7 @@ async def column_lineage(
 
     A dataset node id means all of its columns, as in Marquez. Every column's walks share
     `budget`; once it is spent the columns not walked yet are left out, flagged partial."""
-    node_id = canonical(node_id)
+    node_id = await resolve(store, ref)
     options = WalkOptions(depth=depth, limit=100_000, columns=True, budget=budget)
     roots = [node_id]
     if kind_of(node_id) is NodeKind.DATASET:
@@ -181,10 +183,9 @@ def _marquez_data(record: NodeRecord, inbound: list[Edge]) -> dict[str, Any]:
             **common,
         }
     if record.kind == NodeKind.COLUMN.value:
-        # The column's name is known, so its dataset id is everything before ':<name>'.
-        field = str(p.get("name", ""))
-        dataset = parse_node_id("dataset:" + record.id[len("datasetField:") : -len(field) - 1])
-        assert isinstance(dataset, DatasetKey)
+        column = parse_node_id(record.id)
+        assert isinstance(column, FieldKey)
+        dataset, field = column.dataset, column.field
         inputs = [_field_ref(e) for e in inbound if e.kind == EdgeKind.DERIVES.value]
         inputs.sort(
             key=lambda f: (f["namespace"], f["dataset"], f["field"], f["transformationType"])

@@ -26,7 +26,9 @@ from ripple.graph.delta import GraphDelta
 from ripple.graph.memory import MemoryGraph
 from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 
-_FORMAT = 2
+# A snapshot of another format is ignored: the graph is rebuilt from the event log. 3: node ids
+# became injective (model.py); an older snapshot may hold two (namespace, name) pairs as one node.
+_FORMAT = 3
 
 
 class EmbeddedStore:

@@ -38,7 +38,15 @@ from ripple.graph.merge import Record, merge, time_of, touch
 from ripple.graph.native import NATIVE
 from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 from ripple.graph.walk import closure
-from ripple.model import DIRECT_TYPE, ID_SEPARATOR, EdgeKind, NodeKind, Prop
+from ripple.model import (
+    DIRECT_TYPE,
+    ID_SEPARATOR,
+    EdgeKind,
+    NodeKind,
+    Prop,
+    field_of_part,
+    field_part,
+)
 
 # A record (graph/merge.py): [first_seen, last_stamp, last_run, props | None, stamps | None]
 _EMPTY: Record = [None, None, None, None, None]  # placeholder until apply() fills the slot
@@ -147,8 +155,9 @@ class MemoryGraph:
             else:
                 versions[key] = [time, stamp, run, schema.fields]
                 for name, _, _ in schema.fields:
-                    if prefix + name not in index:
-                        self._new_column(ds, prefix + name)
+                    column_id = prefix + field_part(name)
+                    if column_id not in index:
+                        self._new_column(ds, column_id)
         if facts.lineage_digest is not None:
             key = LINEAGE_TAG + facts.lineage_digest
             found = versions.get(key)
@@ -166,7 +175,7 @@ class MemoryGraph:
                     src = index.get(src_id)
                     if src is None:  # projection keeps only datasets the event names
                         src = self._new_column(src_ds, src_id)
-                    dst_id = prefix + (dst_field or "")
+                    dst_id = prefix + field_part(dst_field or "")
                     dst = index.get(dst_id)
                     if dst is None:
                         dst = self._new_column(ds, dst_id)
@@ -303,8 +312,8 @@ class MemoryGraph:
         return next((e >> 4 for e in self.inc[column] if e & 15 == HAS_COLUMN), None)
 
     def _field(self, column: int, owner: int) -> str:
-        # datasetField:<ns>:<name>:<field> is dataset:<ns>:<name> plus ':<field>'
-        return self.ids[column][len(self.ids[owner]) + _COLUMN_ID_EXTRA :]
+        # datasetField:<ns>:<name>:<field> is dataset:<ns>:<name> plus ':<field>' (model.py)
+        return field_of_part(self.ids[column][len(self.ids[owner]) + _COLUMN_ID_EXTRA :])
 
     def _column_seen(self, idx: int) -> tuple[columns.Seen, dict[str, Any]]:
         owner = self._owner(idx)

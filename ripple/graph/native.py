@@ -35,6 +35,7 @@ from ripple.graph.merge import RANK, STAMP_SEPARATOR, wins
 from ripple.model import (
     CHECKED_FACETS,
     DIRECT_TYPE,
+    ESCAPED,
     EVENT_TYPES,
     FIELD_PATH_SEPARATOR,
     ID_SEPARATOR,
@@ -46,6 +47,7 @@ from ripple.model import (
     Key,
     NodeKind,
     Prop,
+    field_part,
 )
 
 # The facets the C projection reads itself, by where they appear; it declines an event with any
@@ -81,6 +83,7 @@ def _load() -> ModuleType | None:
         edge_codes=EDGE_CODES,
         prefix_codes=NODE_CODE_OF_PREFIX,
         kind_of=kind_of_id,
+        field_part=field_part,
         wins=wins,
         lineage_entry=LineageEntry,
         schema_type=Schema,
@@ -89,6 +92,7 @@ def _load() -> ModuleType | None:
         edge=(EdgeUpsert, ("src", "kind", "dst", "props", "variant")),
         facts=(ColumnFacts, ("dataset", "schema", "lineage", "lineage_digest")),
         id_separator=ID_SEPARATOR,
+        escaped=ESCAPED,
         dataset_prefix=ID_PREFIX[NodeKind.DATASET],
         column_prefix=ID_PREFIX[NodeKind.COLUMN],
         job_prefix=ID_PREFIX[NodeKind.JOB],

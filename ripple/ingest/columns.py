@@ -16,7 +16,7 @@ import orjson
 from ripple.graph.codes import LINEAGE_TAG, SCHEMA_TAG
 from ripple.graph.delta import LineageEntry, Schema, SchemaFields
 from ripple.ingest import facets as checks
-from ripple.model import DIRECT_TYPE, FIELD_PATH_SEPARATOR, INDIRECT_TYPE
+from ripple.model import DIRECT_TYPE, FIELD_PATH_SEPARATOR, INDIRECT_TYPE, DatasetKey, FieldKey
 
 
 class Lineage(NamedTuple):
@@ -122,8 +122,8 @@ def _entries(
     description: str | None,
 ) -> list[LineageEntry]:
     namespace, name, field = item["namespace"], item["name"], item["field"]
-    dataset = f"dataset:{namespace}:{name}"
-    column = f"datasetField:{namespace}:{name}:{field}"
+    key = DatasetKey(namespace, name)
+    dataset, column = key.node_id, FieldKey(key, field).node_id
     transformations = item.get("transformations")
     if not transformations:
         return [LineageEntry(dataset, column, dst_field, kind, subtype, description, False)]

@@ -48,6 +48,7 @@ from ripple.model import (
     INDIRECT_TYPE,
     TRANSFORMATION_TYPES,
     DatasetKey,
+    FieldKey,
     JobKey,
 )
 
@@ -503,8 +504,8 @@ def _lineage_entries(raw: Raw) -> Lineage:
 
 
 def _entries(item: _InputField, dst: str | None, default: str, out: list[LineageEntry]) -> None:
-    dataset = f"dataset:{item.namespace}:{item.name}"
-    column = f"datasetField:{item.namespace}:{item.name}:{item.field}"
+    key = DatasetKey(item.namespace, item.name)
+    dataset, column = key.node_id, FieldKey(key, item.field).node_id
     if not item.transformations:
         out.append(LineageEntry(dataset, column, dst, default, None, None, False))
         return

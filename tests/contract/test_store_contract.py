@@ -15,6 +15,7 @@ from ripple.graph.store import GraphStore, WalkOptions
 from ripple.ingest import airflow_records, pipeline, records
 from ripple.ingest.event import parse_event
 from ripple.ingest.projection import project
+from ripple.model import DatasetKey, FieldKey
 
 
 def run_event(
@@ -305,3 +306,55 @@ async def test_root_cause_follows_airflow_task_dependencies(store: GraphStore) -
     assert {"task:ns:report.build", "task:ns:etl.transform", "dataset:ns:b"} <= found
     assert "dataset:ns:a" in found
     assert "job:ns:etl.notify" not in found  # a sibling, not a cause
+
+
+def _colon_event(
+    job: str, inputs: list[tuple[str, str]], output: tuple[str, str]
+) -> dict[str, Any]:
+    """A run reading `inputs` and writing `output`, each (namespace, name), with column x."""
+    sources = [{"namespace": ns, "name": name, "field": "x"} for ns, name in inputs]
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": "2024-01-01T00:00:00Z",
+        "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_DNS, job))},
+        "job": {"namespace": "ns", "name": job},
+        "inputs": [{"namespace": ns, "name": name} for ns, name in inputs],
+        "outputs": [
+            {
+                "namespace": output[0],
+                "name": output[1],
+                "facets": {
+                    "schema": {"fields": [{"name": "x"}]},
+                    "columnLineage": {"fields": {"x": {"inputFields": sources}}},
+                },
+            }
+        ],
+    }
+
+
+async def test_two_pairs_with_one_marquez_id_are_two_nodes(store: GraphStore) -> None:
+    # ("team:b", "c") and ("team", "b:c") are both "dataset:team:b:c" as Marquez writes them
+    one, two = DatasetKey("team:b", "c"), DatasetKey("team", "b:c")
+    await load(
+        store,
+        [
+            _colon_event("j1", [("src", "s")], ("team:b", "c")),
+            _colon_event("j2", [("team", "b:c")], ("out", "o")),
+        ],
+    )
+    found = await store.nodes([one.node_id, two.node_id])
+    assert set(found) == {one.node_id, two.node_id}
+    assert (found[one.node_id].props["namespace"], found[one.node_id].props["name"]) == (
+        "team:b",
+        "c",
+    )
+    assert (await store.counts())["dataset"] == 4
+    down = {n.id for n in (await store.walk(one.node_id, "downstream", WalkOptions())).nodes}
+    assert "dataset:out:o" not in down  # only ("team", "b:c") feeds j2
+    column = FieldKey(one, "x").node_id
+    assert column in {
+        n.id for n in (await store.walk("dataset:src:s", "downstream", WalkOptions())).nodes
+    }
+    up = await store.walk("datasetField:out:o:x", "upstream", WalkOptions())
+    assert FieldKey(two, "x").node_id in {n.id for n in up.nodes}
+    assert column not in {n.id for n in up.nodes}

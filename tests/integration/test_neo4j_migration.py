@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
+import pytest
 from neo4j import AsyncGraphDatabase
 
 from ripple.graph.neo4j import Neo4jStore, cypher
-from ripple.graph.store import WalkOptions
 from tests.contract.test_store_contract import load_airflow
 
 
-async def test_version_1_graph_gains_the_job_to_task_mirror_on_open(neo4j_uri: str) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+async def test_a_graph_from_before_injective_ids_is_cleared_for_a_rebuild(
+    neo4j_uri: str, version: int
+) -> None:
+    # Before version 3 one node could hold two (namespace, name) pairs ("dataset:team:b:c"):
+    # only the event log tells them apart, so the graph is cleared and replayed from it.
     store = Neo4jStore(neo4j_uri)
     await store.open()
     await store.clear()
     await load_airflow(store)
+    await store.set_projected_from("log-1")
     await store.close()
-    # What a version-1 Ripple left behind: IMPLEMENTS without its mirror.
     async with AsyncGraphDatabase.driver(neo4j_uri, auth=None) as driver:
-        await driver.execute_query("MATCH ()-[m:IMPLEMENTED_BY]->() DELETE m")
-        await driver.execute_query("MATCH (s:RippleSchema) SET s.version = 1")
+        await driver.execute_query("MATCH (s:RippleSchema) SET s.version = $v", v=version)
 
     store = Neo4jStore(neo4j_uri)
     await store.open()
     try:
-        closure = await store.walk("dataset:ns:a", "downstream", WalkOptions(columns=False))
-        assert "job:ns:etl.notify" in {n.id for n in closure.nodes}
+        assert await store.projected_through() == 0  # the pipeline replays the whole log
+        assert await store.projected_from() is None  # and adopts it
+        assert await store.nodes(["dataset:ns:a"]) == {}
     finally:
         await store.close()
     async with AsyncGraphDatabase.driver(neo4j_uri, auth=None) as driver:
         records, _, _ = await driver.execute_query("MATCH (s:RippleSchema) RETURN s.version AS v")
-        assert records[0]["v"] == cypher.SCHEMA_VERSION
-        mirrors, _, _ = await driver.execute_query(
-            "MATCH ()-[m:IMPLEMENTED_BY]->() RETURN count(m) AS n"
-        )
-        assert mirrors[0]["n"] == 5
+        assert records[0]["v"] == cypher.SCHEMA_VERSION == 3

@@ -19,7 +19,7 @@ from ripple.graph.columns import DST_FIELD, SRC_COLUMN, SRC_DATASET, TYPE, Versi
 from ripple.graph.delta import GraphDelta
 from ripple.graph.memory import MemoryGraph
 from ripple.graph.merge import Record, combine, touch
-from ripple.model import EdgeKind, NodeKind
+from ripple.model import EdgeKind, NodeKind, field_of_part, field_part
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +90,16 @@ class Materialized:
         if vkey[0] == "s":
             for row in payload:
                 name = str(row[0])
-                self.columns[prefix + name] = (dataset, name)
+                self.columns[prefix + field_part(name)] = (dataset, name)
             return
         for entry in payload:
             src_ds, src = str(entry[SRC_DATASET]), str(entry[SRC_COLUMN])
-            self.columns[src] = (src_ds, src[len(column_prefix(src_ds)) :])
+            self.columns[src] = (src_ds, field_of_part(src[len(column_prefix(src_ds)) :]))
             name = str(entry[DST_FIELD] or "")
-            self.columns[prefix + name] = (dataset, name)
+            dst = prefix + field_part(name)
+            self.columns[dst] = (dataset, name)
             variant = "DIRECT" if entry[TYPE] == "DIRECT" else "INDIRECT"  # as MemoryGraph does
-            self.derives.add((src, prefix + name, variant))
+            self.derives.add((src, dst, variant))
 
 
 def column_prefix(dataset: str) -> str:

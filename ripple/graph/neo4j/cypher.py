@@ -18,11 +18,15 @@ from typing import LiteralString
 
 from ripple.graph.store import Direction
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Statements that bring a graph of the previous version up to this one, by target version.
 MIGRATIONS: dict[int, tuple[LiteralString, ...]] = {
     2: ("MATCH (t:AirflowTask)-[:IMPLEMENTS]->(j:Job) MERGE (j)-[:IMPLEMENTED_BY]->(t)",),
 }
+# Versions no statement can reach: the graph is cleared, and Ripple rebuilds it from the event
+# log as it starts. 3: node ids became injective (model.py), and older graphs may hold two
+# (namespace, name) pairs as one node, which only the log can tell apart.
+REBUILT_AT: frozenset[int] = frozenset({3})
 SET_SCHEMA_VERSION = "MATCH (s:RippleSchema) SET s.version = $version"
 
 # NodeKind value -> label

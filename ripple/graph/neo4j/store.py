@@ -74,6 +74,8 @@ class Neo4jStore:
             version = await self._write(_single(cypher.SCHEMA_NODE, version=cypher.SCHEMA_VERSION))
             while isinstance(version, int) and version < cypher.SCHEMA_VERSION:
                 version += 1
+                if version in cypher.REBUILT_AT:
+                    await self.clear()  # the ingest pipeline then replays the whole log
                 for statement in cypher.MIGRATIONS.get(version, ()):
                     await self._write(_statement(statement))
                 await self._write(_statement(cypher.SET_SCHEMA_VERSION, version=version))
