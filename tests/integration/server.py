@@ -63,7 +63,10 @@ class RippleServer:
                 if health.status_code == 200:
                     return
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
+        self.process.kill()  # not ready: no server may outlive the test that started it
+        self.process.wait(timeout=10)
         raise RuntimeError(f"ripple serve not ready in {timeout}s: {self.log_path.read_text()}")
 
     def kill(self) -> None:
