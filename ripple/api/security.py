@@ -66,6 +66,8 @@ class Gate:
 
     def refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str] | None:
         host = headers.get("host")
+        if sum(1 for name, _ in scope["headers"] if name == b"host") > 1:
+            return 400, "bad_request", "The request has more than one Host header"
         if not self.any_host:
             if host is None:
                 return 400, "missing_host", "The request has no Host header"

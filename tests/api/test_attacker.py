@@ -215,6 +215,16 @@ def test_a_foreign_host_is_421(open_client: TestClient, host: str) -> None:
         assert "RIPPLE_ALLOWED_HOSTS" in response.json()["error"]["message"]
 
 
+def test_two_host_headers_are_refused(open_client: TestClient) -> None:
+    """One Host checked and another used to build links would let a rebinding page through."""
+    client = TestClient(open_client.app, base_url="http://127.0.0.1")
+    response = client.get(
+        "/browser/guide", headers=[("host", "127.0.0.1"), ("host", "evil.example")]
+    )
+    assert response.status_code == 400
+    assert "more than one Host" in response.json()["error"]["message"]
+
+
 def test_allowed_hosts_are_configurable() -> None:
     settings = Settings(allowed_hosts=["ripple.internal"])
     with TestClient(
