@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ from ripple.ingest.columns import FacetMemo
 from ripple.ingest.files import gunzip
 from ripple.ingest.limits import Limits
 from ripple.ingest.pipeline import Prepared, prepare_many
-
-log = logging.getLogger("ripple.api")
 
 INLINE_BYTES = 64 * 1024  # smaller compressed bodies are inflated on the event loop (cheaper)
 CHUNK_ITEMS = 200  # batch items validated per worker-thread call: each call holds the GIL briefly
@@ -73,12 +70,10 @@ async def read_body(request: Request, limit: int) -> bytes:
             "RIPPLE_BODY_TIMEOUT"
         ) from None
     except ClientDisconnect:
-        log.warning(
-            "%s %s: the client disconnected after %d of %s body bytes; nothing of it was ingested",
-            request.method,
-            request.url.path,
-            size,
-            declared or "?",
+        # Said once, in this request's access-log line (ripple/api/security.py), not as a trace.
+        request.state.aborted = (
+            f"the client disconnected after {size} of {declared or '?'} body bytes; "
+            "nothing of it was ingested"
         )
         raise MalformedInput("The client disconnected before sending the whole body") from None
     body = b"".join(chunks)

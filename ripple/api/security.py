@@ -117,12 +117,15 @@ class Gate:
                 body = {"error": {"code": name, "message": text, "requestId": rid}}
                 await _answer(send_with_id, code, orjson.dumps(body))
         finally:
-            if self.access_log:
-                self._log(scope, status, started, sent)
+            aborted = (scope.get("state") or {}).get("aborted")
+            if self.access_log or aborted:
+                self._log(scope, status, started, sent, aborted)
             REQUEST_ID.reset(reset)
 
     @staticmethod
-    def _log(scope: Scope, status: int, started: float, sent: int) -> None:
+    def _log(scope: Scope, status: int, started: float, sent: int, aborted: str | None) -> None:
+        """The request's one line: an aborted upload's says so, as a warning, even with the
+        access log off."""
         client = scope.get("client")
         state = scope.get("state") or {}
         identity = state.get("identity")
@@ -135,14 +138,16 @@ class Gate:
             "actor": identity.name if identity is not None else "-",
             "bytes": sent,
         }
-        access.info(
-            "%s %s %s %.1fms %s %s",
+        access.log(
+            logging.WARNING if aborted else logging.INFO,
+            "%s %s %s %.1fms %s %s%s",
             fields["method"],
             fields["path"],
-            fields["status"] or "aborted",
+            fields["status"] or "-",
             fields["duration_ms"],
             fields["client"],
             fields["actor"],
+            f" ({aborted})" if aborted else "",
             extra=fields,
         )
 

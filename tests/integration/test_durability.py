@@ -72,7 +72,9 @@ def test_sigkill_during_batches_with_bad_lines_and_gzip_loses_no_good_event(
             while not stop.is_set():
                 zipped = n % 2 == 1
                 body, run_ids, indexes = _mixed_batch(n * 10, zipped)
-                headers = {"Content-Encoding": "gzip"} if zipped else {}
+                headers = {"Content-Type": "application/x-ndjson"}
+                if zipped:
+                    headers["Content-Encoding"] = "gzip"
                 try:
                     answer = client.post("/api/v1/lineage/batch", content=body, headers=headers)
                 except httpx.HTTPError:
