@@ -50,31 +50,32 @@ def test_health_and_acknowledgements_do_not_wait_for_a_heavy_query(server: Rippl
     with httpx.Client(base_url=server.url, timeout=120) as client:
         assert len(client.get("/api/v1/impact", params=HEAVY).json()["nodes"]) == 2 * JOBS
     for round_ in range(3):
-        heavy: dict[str, float] = {}
+        finished: list[float] = []  # when each heavy query's answer was read
 
-        def ask(heavy: dict[str, float] = heavy) -> None:
+        def ask(finished: list[float] = finished) -> None:
             with httpx.Client(base_url=server.url, timeout=120) as client:
-                started = time.perf_counter()
                 response = client.get("/api/v1/impact", params=HEAVY)
-                heavy["seconds"] = time.perf_counter() - started
-                heavy["nodes"] = len(response.json()["nodes"])
+                finished.append(time.perf_counter())
+                assert len(response.json()["nodes"]) >= 2 * JOBS
 
-        thread = threading.Thread(target=ask)
+        heavy = [threading.Thread(target=ask) for _ in range(2)]
         with httpx.Client(base_url=server.url, timeout=120) as client:
-            client.get("/api/v1/health")  # connected before the heavy query starts
-            thread.start()
-            time.sleep(0.2)  # the heavy query is being walked
-            started = time.perf_counter()
+            client.get("/api/v1/health")  # connected before the heavy queries start
+            for thread in heavy:
+                thread.start()
+            time.sleep(0.1)  # both are being walked
             assert client.get("/api/v1/health").status_code == 200
-            health = time.perf_counter() - started
+            health_done = time.perf_counter()
             (event,) = fan_events(1, JOBS + round_)
-            started = time.perf_counter()
             assert client.post("/api/v1/lineage", json=event).status_code == 201
-            post = time.perf_counter() - started
-        thread.join()
-        assert heavy["nodes"] >= 2 * JOBS
-        assert health < heavy["seconds"] / 3, (health, heavy)
-        assert post < heavy["seconds"] / 3, (post, heavy)
+            post_done = time.perf_counter()
+        for thread in heavy:
+            thread.join()
+        # Ordering, not a timing threshold: with the walks on the event loop, each probe was
+        # answered only after the first heavy query had been walked and answered.
+        assert len(finished) == 2
+        assert health_done < min(finished), (health_done, finished)
+        assert post_done < min(finished), (post_done, finished)
     with httpx.Client(base_url=server.url, timeout=120) as client:
         after = client.get("/api/v1/impact", params=HEAVY).json()
     assert len(after["nodes"]) == 2 * (JOBS + 3) and after["partial"] is False
