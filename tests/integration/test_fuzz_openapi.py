@@ -39,6 +39,7 @@ def test_no_5xx_and_no_undocumented_answer(tmp_path: Path) -> None:
             ],
             capture_output=True,
             text=True,
+            cwd=tmp_path,  # its cache of found crashes stays out of the checkout
             timeout=900,
             check=False,
         )
