@@ -9,15 +9,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Self
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ripple.api.auth import require
-from ripple.api.backfills import parse_body
-from ripple.api.body import read_body
+from ripple.api.backfills import parse_body, read_json
 from ripple.api.deps import runtime as _runtime
-from ripple.errors import MalformedInput
 from ripple.identity import Identity, Role
 
 router = APIRouter()
@@ -45,18 +42,11 @@ class RetractionBody(BaseModel):
 async def post_retraction(request: Request, caller: Admin) -> dict[str, Any]:
     """Retract; the caller's token name is the audit actor. Retracting again answers the same
     tombstone."""
-    body = parse_body(RetractionBody, await _json(request))
+    body = parse_body(RetractionBody, await read_json(request, _BODY_LIMIT))
     retraction = await _runtime(request).retract(
         caller.actor, body.reason, run_id=body.run_id, seq=body.seq
     )
     return retraction.as_dict()
-
-
-async def _json(request: Request) -> Any:
-    try:
-        return orjson.loads(await read_body(request, _BODY_LIMIT))
-    except orjson.JSONDecodeError as exc:
-        raise MalformedInput(f"The body is not JSON ({exc})") from None
 
 
 _BODY_LIMIT = 64 * 1024

@@ -110,8 +110,9 @@ def parse_body(model: type[M], doc: Any) -> M:
 _BODY_LIMIT = 1024 * 1024
 
 
-async def _json(request: Request) -> Any:
-    body = await read_body(request, _BODY_LIMIT)
+async def read_json(request: Request, limit: int = _BODY_LIMIT) -> Any:
+    """The body as JSON (gunzipped, at most `limit` bytes); a 400 when it is not JSON."""
+    body = await read_body(request, limit)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -123,7 +124,7 @@ async def _json(request: Request) -> Any:
 )
 async def post_backfill(request: Request, caller: Reader) -> Response:
     """A dry run needs `read`; saving the plan (`dryRun: false`) needs `operate`."""
-    asked = parse_body(PlanBody, await _json(request))
+    asked = parse_body(PlanBody, await read_json(request))
     if not asked.dry_run and not caller.role.allows(Role.OPERATE):
         raise Forbidden(
             f"Saving a plan (dryRun: false) needs the role 'operate' (or above); the token "
@@ -189,7 +190,7 @@ async def list_quarantine(request: Request, _: Reader) -> dict[str, Any]:
     openapi_extra=json_request(QuarantineBody.model_json_schema(by_alias=True)),
 )
 async def post_quarantine(request: Request, caller: Operator) -> dict[str, Any]:
-    body = parse_body(QuarantineBody, await _json(request))
+    body = parse_body(QuarantineBody, await read_json(request))
     rt = _runtime(request)
     entry = await service.quarantine(
         rt.store, rt.remediation, body.dataset_id, caller.actor, body.reason
