@@ -80,6 +80,23 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most units in a backfill plan unless the request sets maxTasks"
     )
 
+    # How dataset names are normalised at ingest (ingest/aliases.py); the producer's spelling
+    # is kept as an alias. Changing them applies to new events; `ripple replay` applies them to
+    # the whole log.
+    normalize_names: bool = Field(
+        True, description="Rewrite dataset namespaces to the OpenLineage naming spec's spelling"
+    )
+    scheme_aliases: dict[str, str] | None = Field(
+        None, description='Namespace schemes to rename, JSON ({"postgresql": "postgres"}: default)'
+    )
+    default_ports: dict[str, int] | None = Field(
+        None, description='Ports added to namespaces without one, JSON ({"postgres": 5432, …})'
+    )
+    case_insensitive_namespaces: list[str] = Field(
+        default_factory=list,
+        description='Namespace globs whose dataset names are lower-cased, JSON (["snowflake://*"])',
+    )
+
     @field_validator("airflow_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -46,6 +46,7 @@ class EdgeKind(StrEnum):
     CONTAINS = "CONTAINS"  # AirflowDag -> AirflowTask
     IMPLEMENTS = "IMPLEMENTS"  # AirflowTask -> Job
     PRECEDES = "PRECEDES"  # AirflowTask -> AirflowTask
+    ALIAS_OF = "ALIAS_OF"  # Dataset -> Dataset: another name of the same data (ingest/aliases.py)
 
 
 @dataclass(frozen=True, slots=True)

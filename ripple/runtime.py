@@ -26,6 +26,7 @@ from ripple.graph.store import GraphStore
 from ripple.identity import TokenCache
 from ripple.ingest import backfill_records
 from ripple.ingest.airflow_sync import PeriodicSync
+from ripple.ingest.aliases import Naming
 from ripple.ingest.database import PostgresDatabase
 from ripple.ingest.eventlog import EventLog, SqliteEventLog
 from ripple.ingest.limits import Limits
@@ -283,7 +284,7 @@ async def open_runtime(
         settings.max_datasets,
         settings.max_clock_skew,
     )
-    ingestor = Ingestor(log, store, limits)
+    ingestor = Ingestor(log, store, limits, naming(settings))
     remediation = _remediation(settings, database, in_memory=in_memory)
     try:
         if not replaying:
@@ -295,6 +296,17 @@ async def open_runtime(
         await log.close()
         raise
     return Runtime(settings, log, store, ingestor, remediation)
+
+
+def naming(settings: Settings) -> Naming:
+    """The dataset naming rules the settings ask for (ingest/aliases.py)."""
+    default = Naming()
+    return Naming(
+        settings.normalize_names,
+        default.schemes if settings.scheme_aliases is None else settings.scheme_aliases,
+        default.ports if settings.default_ports is None else settings.default_ports,
+        tuple(settings.case_insensitive_namespaces),
+    )
 
 
 @asynccontextmanager

@@ -204,5 +204,6 @@ async def delete_quarantine(
     dataset_id: Annotated[str, Query(alias="datasetId", min_length=1)],
     caller: Operator,
 ) -> Response:
-    await service.release(_runtime(request).remediation, dataset_id, caller.actor)
+    runtime = _runtime(request)
+    await service.release(runtime.remediation, dataset_id, caller.actor, runtime.store)
     return Response(status_code=204)

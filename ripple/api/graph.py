@@ -73,10 +73,14 @@ async def get_order(
 
 @router.get("/api/v1/nodes")
 async def get_node(request: Request, node: NodeRefParam) -> dict[str, Any]:
-    record = await queries.node(runtime(request).store, node)
+    store = runtime(request).store
+    record = await queries.node(store, node)
+    canonical, aliases = await queries.names(store, record.id)
     return {
         "id": record.id,
         "kind": record.kind,
+        "canonical": canonical,
+        "aliases": aliases,
         "firstSeen": record.first_seen,
         "lastSeen": record.last_seen,
         "lastRun": record.last_run,

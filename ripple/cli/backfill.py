@@ -275,7 +275,7 @@ def quarantine_remove(data_dir: Path | None, dataset_id: str) -> None:
     """Lift the quarantine of DATASET_ID."""
 
     async def work(runtime: Runtime) -> Any:
-        await service.release(runtime.remediation, dataset_id, actor())
+        await service.release(runtime.remediation, dataset_id, actor(), runtime.store)
 
     run(with_runtime(data_dir, work))
     click.echo(f"released {dataset_id}")

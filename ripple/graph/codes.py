@@ -24,15 +24,19 @@ EDGE_CODES: tuple[tuple[EdgeKind, str], ...] = (
     (EdgeKind.CONTAINS, ""),
     (EdgeKind.IMPLEMENTS, ""),
     (EdgeKind.PRECEDES, ""),
+    (EdgeKind.ALIAS_OF, ""),
 )
 EDGE_CODE = {pair: i for i, pair in enumerate(EDGE_CODES)}
 EDGE_NAMES = [(kind.value, variant) for kind, variant in EDGE_CODES]
 EDGE_CODE_OF_NAMES = {name: i for i, name in enumerate(EDGE_NAMES)}  # ("DERIVES", "DIRECT") -> 3
+# Neo4j joins aliased columns by a relationship of their own, read back as an alias edge.
+EDGE_CODE_OF_NAMES[("SAME_COLUMN", "")] = EDGE_CODE_OF_NAMES[("ALIAS_OF", "")]
 KIND_VALUES = [kind.value for kind in NODE_KINDS]
 NODE_CODE_OF_PREFIX = {value: i for i, value in enumerate(KIND_VALUES)}  # "dataset" -> 0
 INDIRECT = EDGE_CODE[(EdgeKind.DERIVES, INDIRECT_TYPE)]
 DIRECT = EDGE_CODE[(EdgeKind.DERIVES, DIRECT_TYPE)]
 HAS_COLUMN = EDGE_CODE[(EdgeKind.HAS_COLUMN, "")]
+ALIAS = EDGE_CODE[(EdgeKind.ALIAS_OF, "")]
 COLUMN = NODE_CODE[NodeKind.COLUMN]
 
 # A node id starts with its kind's prefix: "dataset:", "datasetField:", ... A column's id is its

@@ -28,7 +28,8 @@ from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 
 # A snapshot of another format is ignored: the graph is rebuilt from the event log. 3: node ids
 # became injective (model.py); an older snapshot may hold two (namespace, name) pairs as one node.
-_FORMAT = 3
+# 4: datasets' other names became ALIAS_OF edges (ingest/aliases.py), which only a replay adds.
+_FORMAT = 4
 
 
 class EmbeddedStore:
@@ -165,6 +166,7 @@ def _image(graph: MemoryGraph) -> dict[str, Any]:
         "inc": graph.inc,
         "edges": graph.edges,
         "columns": graph.columns,
+        "aliased": sorted(graph.aliased),
     }
 
 
@@ -179,6 +181,7 @@ def _restore(graph: MemoryGraph, image: dict[str, Any]) -> None:
     graph.inc = image["inc"]
     graph.edges = image["edges"]
     graph.columns = image["columns"]
+    graph.aliased = set(image["aliased"])
 
 
 def _temporary(snapshot: Path, pid: int) -> Path:

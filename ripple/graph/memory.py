@@ -15,6 +15,7 @@ from typing import Any
 
 from ripple.graph import columns
 from ripple.graph.codes import (
+    ALIAS,
     COLUMN,
     DIRECT,
     EDGE_CODE,
@@ -50,6 +51,7 @@ from ripple.model import (
 
 # A record (graph/merge.py): [first_seen, last_stamp, last_run, props | None, stamps | None]
 _EMPTY: Record = [None, None, None, None, None]  # placeholder until apply() fills the slot
+_ALIAS_OF = EdgeKind.ALIAS_OF
 # How much longer a column id's prefix is than its dataset's id (codes.column_prefix).
 _COLUMN_ID_EXTRA = len(column_prefix(ID_PREFIX[NodeKind.DATASET])) - len(
     ID_PREFIX[NodeKind.DATASET]
@@ -66,6 +68,7 @@ class MemoryGraph:
         self.inc: list[list[int]] = []
         self.edges: dict[int, Record | None] = {}  # None: derived from column versions
         self.columns: dict[int, dict[str, Version]] = {}  # dataset -> its column-fact versions
+        self.aliased: set[int] = set()  # nodes with an ALIAS_OF edge, either way (graph/aliases.py)
         self.through = 0
         self.log: str | None = None  # identity of the event log `through` counts in
 
@@ -86,6 +89,7 @@ class MemoryGraph:
                 self.columns,
                 delta,
             )
+            self._note_aliases(delta)
             return
         stamp, run = delta.stamp, delta.run
         time = time_of(stamp)
@@ -133,6 +137,12 @@ class MemoryGraph:
                     merge(found, edge.props, stamp)
         for facts in delta.columns:
             self._apply_columns(facts, time, stamp, run)
+        self._note_aliases(delta)
+
+    def _note_aliases(self, delta: GraphDelta) -> None:
+        for edge in delta.edges:
+            if edge.kind == _ALIAS_OF:
+                self.aliased.update((self.index[edge.src], self.index[edge.dst]))
 
     def _apply_columns(self, facts: ColumnFacts, time: str, stamp: str, run: str | None) -> None:
         """Record a schema / lineage version; materialize columns and edges for new content."""
@@ -254,6 +264,8 @@ class MemoryGraph:
             self.edges[key] = record
             self.out[s].append((d << 4) | code)
             self.inc[d].append((s << 4) | code)
+            if code == ALIAS:
+                self.aliased.update((s, d))
 
     def add_stored_nodes(self, node_ids: Iterable[str]) -> None:
         """`add_node` without a record for many ids, each of the kind its prefix names."""
@@ -275,6 +287,8 @@ class MemoryGraph:
                 edges[key] = None
                 out[s].append((d << 4) | code)
                 inc[d].append((s << 4) | code)
+                if code == ALIAS:
+                    self.aliased.update((s, d))
 
     def add_versions(self, dataset: str, versions: dict[str, Version]) -> None:
         """Give an added dataset its column-fact versions (see graph/columns.py)."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ripple.errors import AmbiguousNodeId, NotFound
+from ripple.graph.aliases import GONE, lifecycle_state
 from ripple.graph.order import Order, backfill_order
 from ripple.graph.store import Closure, Direction, GraphStore, NodeRecord, WalkOptions
-from ripple.model import DatasetKey, FieldKey, JobKey, NodeKey, readings
+from ripple.model import DatasetKey, FieldKey, JobKey, NodeKey, NodeKind, readings
 
 MAX_DEPTH = 100
 
@@ -57,13 +58,33 @@ def structured(key: NodeKey) -> dict[str, str]:
 
 async def impact(store: GraphStore, ref: NodeRef, options: WalkOptions) -> Closure:
     """Everything downstream of `ref` (raises InvalidNodeId, AmbiguousNodeId, NotFound);
-    partial when `options.budget` runs out."""
-    return await store.walk(await resolve(store, ref), Direction.DOWNSTREAM, options)
+    partial when `options.budget` runs out. Each alias group is one node (graph/aliases.py),
+    and a dataset whose latest lifecycle event dropped or truncated it says so."""
+    closure = await store.walk(await resolve(store, ref), Direction.DOWNSTREAM, options)
+    return await _with_lifecycle(store, closure)
 
 
 async def upstream(store: GraphStore, ref: NodeRef, options: WalkOptions) -> Closure:
     """Everything `ref` comes from, each node with its last run state."""
-    return await store.walk(await resolve(store, ref), Direction.UPSTREAM, options)
+    closure = await store.walk(await resolve(store, ref), Direction.UPSTREAM, options)
+    return await _with_lifecycle(store, closure)
+
+
+async def _with_lifecycle(store: GraphStore, closure: Closure) -> Closure:
+    """Mark the impacted datasets whose latest lifecycle state is DROP or TRUNCATE (the
+    lifecycleStateChange facet of any of their names)."""
+    datasets = [n for n in closure.nodes if n.kind == NodeKind.DATASET.value]
+    if not datasets:
+        return closure
+    records = await store.nodes([i for n in datasets for i in (n.id, *n.aliases)])
+    for n in datasets:
+        for node_id in (n.id, *n.aliases):
+            record = records.get(node_id)
+            state = None if record is None else lifecycle_state(record.props)
+            if state in GONE:
+                n.lifecycle = state
+                break
+    return closure
 
 
 async def order(store: GraphStore, ref: NodeRef, options: WalkOptions) -> Order:
@@ -71,6 +92,15 @@ async def order(store: GraphStore, ref: NodeRef, options: WalkOptions) -> Order:
     dataset_level = replace(options, columns=False, direct_only=False)
     root = await resolve(store, ref)
     return backfill_order(await store.walk(root, Direction.DOWNSTREAM, dataset_level))
+
+
+async def names(store: GraphStore, ref: NodeRef) -> tuple[str, list[str]]:
+    """The canonical id of the node `ref` names, and its other names (graph/aliases.py); a
+    node with no aliases is its own canonical id. Raises NotFound for an unknown node."""
+    closure = await store.walk(
+        await resolve(store, ref), Direction.DOWNSTREAM, WalkOptions(0, 0, columns=False)
+    )
+    return closure.root, closure.aliases
 
 
 async def node(store: GraphStore, ref: NodeRef) -> NodeRecord:

@@ -87,6 +87,7 @@ ENDS: dict[EdgeKind, tuple[NodeKind, NodeKind]] = {
     EdgeKind.CONTAINS: (NodeKind.DAG, _TASK),
     EdgeKind.IMPLEMENTS: (_TASK, _JOB),
     EdgeKind.PRECEDES: (_TASK, _TASK),
+    EdgeKind.ALIAS_OF: (_DS, _DS),  # not a step: walks join alias groups themselves (walk.py)
 }
 
 

@@ -41,6 +41,8 @@ class ImpactedNode:
     path: list[str]  # one shortest path from the root, both ends included
     dependence: str = "DIRECT"  # INDIRECT when every path crosses an INDIRECT column edge
     state: str | None = None  # last run state (root-cause answers)
+    aliases: list[str] = field(default_factory=list)  # its other names (graph/aliases.py)
+    lifecycle: str | None = None  # DROP / TRUNCATE, when the dataset's latest event said so
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -52,6 +54,10 @@ class ImpactedNode:
         }
         if self.state is not None:
             out["state"] = self.state
+        if self.aliases:
+            out["aliases"] = self.aliases
+        if self.lifecycle is not None:
+            out["lifecycle"] = self.lifecycle
         return out
 
 
@@ -67,20 +73,27 @@ class Closure:
     root_kind: str = ""
     extra_writers: list[Edge] = field(default_factory=list)  # run roots: the run's job -> outputs
     partial_reason: str | None = None  # set when the time budget ran out before the walk ended
+    aliases: list[str] = field(default_factory=list)  # the root's other names
 
     @property
     def partial(self) -> bool:
         return self.partial_reason is not None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "root": self.root,
-            "direction": self.direction,
-            "nodes": [n.as_dict() for n in self.nodes],
-            "edges": [e.as_dict() for e in self.edges],
-            "truncated": self.truncated,
-            **partial_fields(self.partial_reason),
-        }
+        out: dict[str, Any] = {"root": self.root}
+        if self.aliases:
+            out["aliases"] = self.aliases
+        out.update(
+            direction=self.direction,
+            nodes=[n.as_dict() for n in self.nodes],
+            edges=[e.as_dict() for e in self.edges],
+            truncated=self.truncated,
+        )
+        dropped = [n.id for n in self.nodes if n.lifecycle == "DROP"]
+        if dropped:
+            out["dropped"] = dropped
+        out.update(partial_fields(self.partial_reason))
+        return out
 
 
 def partial_fields(reason: str | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ripple.errors import NotFound
 from ripple.graph import rules
+from ripple.graph.aliases import group, is_aliased, owner
 from ripple.graph.codes import EDGE_CODES, EDGE_NAMES, HAS_COLUMN, INDIRECT, KIND_VALUES, NODE_KINDS
 from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, WalkOptions
 from ripple.model import EdgeKind, NodeKind
@@ -34,6 +35,7 @@ class Adjacency(Protocol):
     kinds: bytearray
     out: list[list[int]]
     inc: list[list[int]]
+    aliased: set[int]
 
     def kind(self, idx: int) -> NodeKind: ...
 
@@ -50,23 +52,28 @@ def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOpti
     if r is None or r >= visible:
         raise NotFound(f"Node {root!r} not found — was it ingested under another namespace?")
     root_kind = graph.kind(r)
+    # The root's other names are the root too: the walk starts from all of them at once, from
+    # the canonical one first, so every name of the root gives the same answer.
+    roots = group(graph, r, visible) if graph.aliased and is_aliased(graph, r) else [r]
+    r = roots[0]
     table = _follow_table(direction, options, root_kind)
     dist, parent, edges, truncated, crossed_indirect, out_of_time = _bfs(
-        graph, r, table, options, visible
+        graph, roots, table, options, visible
     )
     direct: set[int] | None = None
     if crossed_indirect and not options.direct_only:
         strict = replace(options, direct_only=True)
-        found = _bfs(graph, r, _follow_table(direction, strict, root_kind), strict, visible)
+        found = _bfs(graph, roots, _follow_table(direction, strict, root_kind), strict, visible)
         direct = set(found[0])
         out_of_time |= found[5]
     downstream = direction is Direction.DOWNSTREAM
     ids, kinds = graph.ids, graph.kinds
     # dist is in breadth-first order, so a parent's path is built before its children's.
-    paths: dict[int, list[str]] = {r: [ids[r]]}
+    paths: dict[int, list[str]] = {m: [ids[m]] for m in roots}
+    root_set = set(roots)
     nodes: list[ImpactedNode] = []
     for idx, d in dist.items():
-        if idx == r:
+        if idx in root_set:
             continue
         path = paths[idx] = [*paths[parent[idx]], ids[idx]]
         nodes.append(
@@ -81,7 +88,7 @@ def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOpti
         )
     result_edges = [Edge(ids[src], ids[dst], *EDGE_NAMES[code]) for src, dst, code in edges]
     if root_kind is NodeKind.COLUMN:
-        truncated |= _add_column_datasets(graph, nodes, result_edges, r, downstream, options)
+        truncated |= _add_column_datasets(graph, nodes, result_edges, roots, downstream, options)
     closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
     if out_of_time and options.budget is not None:
         closure.partial_reason = options.budget.reason
@@ -93,29 +100,119 @@ def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOpti
                 for e in result_edges
                 if e.kind == EdgeKind.PRODUCED.value
             ]
+    if graph.aliased:
+        index = graph.index
+        _collapse(closure, _groups(graph, [*roots, *(index[n.id] for n in nodes)], visible))
     return closure
+
+
+def _groups(graph: Adjacency, reached: list[int], visible: int) -> dict[str, tuple[str, list[str]]]:
+    """For each id of `reached` in an alias group: the group's canonical id and its other ids."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    ids = graph.ids
+    for idx in reached:
+        if ids[idx] in found or not is_aliased(graph, idx):
+            continue
+        members = group(graph, idx, visible)
+        if len(members) == 1:
+            continue
+        chosen = ids[members[0]]
+        others = sorted(ids[m] for m in members if ids[m] != chosen)
+        for m in members:
+            found[ids[m]] = (chosen, others)
+    return found
+
+
+def _collapse(closure: Closure, groups: dict[str, tuple[str, list[str]]]) -> None:
+    """Answer each alias group once, under its canonical id (in place): the nearest member
+    stands for it (a DIRECT one among equals), paths and edges name groups, and each group's
+    node lists its other ids."""
+    if not groups:
+        return
+
+    def name(node_id: str) -> str:
+        found = groups.get(node_id)
+        return node_id if found is None else found[0]
+
+    root = name(closure.root)
+    if closure.root in groups:
+        closure.aliases = groups[closure.root][1]
+    closure.root = root
+    kept: dict[str, ImpactedNode] = {}
+    for node in closure.nodes:
+        chosen = name(node.id)
+        if chosen == root:
+            continue
+        seen = kept.get(chosen)
+        if seen is not None:
+            if seen.state is None:
+                seen.state = node.state
+            if (node.distance, node.dependence != "DIRECT") < (
+                seen.distance,
+                seen.dependence != "DIRECT",
+            ):
+                seen.distance, seen.dependence, seen.path = (
+                    node.distance,
+                    node.dependence,
+                    node.path,
+                )
+            continue
+        node.id = chosen
+        if node.id in groups:
+            node.aliases = groups[node.id][1]
+        kept[chosen] = node
+    for node in kept.values():
+        node.path = _named_path(node.path, name)
+    closure.nodes = list(kept.values())
+    closure.edges = _named_edges(closure.edges, name)
+    closure.extra_writers = _named_edges(closure.extra_writers, name)
+
+
+def _named_path(path: list[str], name: Any) -> list[str]:
+    out: list[str] = []
+    for node_id in path:
+        chosen = name(node_id)
+        if not out or out[-1] != chosen:
+            out.append(chosen)
+    return out
+
+
+def _named_edges(edges: list[Edge], name: Any) -> list[Edge]:
+    found: dict[Edge, None] = {}
+    for edge in edges:
+        src, dst = name(edge.src), name(edge.dst)
+        if src != dst:
+            found.setdefault(Edge(src, dst, edge.kind, edge.variant), None)
+    return list(found)
 
 
 def _bfs(
     graph: Adjacency,
-    r: int,
+    roots: list[int],
     table: tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]],
     options: WalkOptions,
     visible: int,
 ) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int, int]], bool, bool, bool]:
     """Distances, parents, edges met, whether the cap cut, whether an INDIRECT edge was
-    crossed, and whether the budget ran out (the walk then stops where it is)."""
+    crossed, and whether the budget ran out (the walk then stops where it is).
+
+    `roots` is the root and its aliases. A node reached brings its alias group along at the
+    same distance (graph/aliases.py): the group is one node, so its other members neither
+    lengthen a path nor count against the cap."""
     out_rules, in_rules, root_out, root_in = table
     kinds, out_adj, in_adj = graph.kinds, graph.out, graph.inc
-    dist: dict[int, int] = {r: 0}
-    parent: dict[int, int] = {}
+    r = roots[0]
+    root_set = frozenset(roots)
+    dist: dict[int, int] = dict.fromkeys(roots, 0)
+    parent: dict[int, int] = {m: r for m in roots[1:]}
     edges: list[tuple[int, int, int]] = []
     truncated = False
     crossed_indirect = False
-    limit = options.limit
+    limit = options.limit + len(roots) - 1
+    aliased = graph.aliased
     budget = options.budget
     countdown = CHECK_EVERY
-    frontier = [r]
+    frontier = list(roots)
     for depth in range(1, options.depth + 1):
         nxt: list[int] = []
         for u in frontier:
@@ -126,8 +223,9 @@ def _bfs(
                         return dist, parent, edges, truncated, crossed_indirect, True
                     countdown = CHECK_EVERY
             k = kinds[u]
-            follow_out = root_out if u == r else out_rules[k]
-            follow_in = root_in if u == r else in_rules[k]
+            at_root = u in root_set
+            follow_out = root_out if at_root else out_rules[k]
+            follow_in = root_in if at_root else in_rules[k]
             for adjacency, follow, outgoing in (
                 (out_adj[u], follow_out, True),
                 (in_adj[u], follow_in, False),
@@ -148,6 +246,13 @@ def _bfs(
                         dist[v] = depth
                         parent[v] = u
                         nxt.append(v)
+                        if aliased and is_aliased(graph, v):
+                            for m in group(graph, v, visible):
+                                if m not in dist:
+                                    dist[m] = depth
+                                    parent[m] = v
+                                    nxt.append(m)
+                                    limit += 1
                     if code == INDIRECT:
                         crossed_indirect = True
                     # recorded as stored: in the direction data flows
@@ -168,7 +273,7 @@ def _add_column_datasets(
     graph: Adjacency,
     nodes: list[ImpactedNode],
     edges: list[Edge],
-    r: int,
+    roots: list[int],
     downstream: bool,
     options: WalkOptions,
 ) -> bool:
@@ -176,8 +281,7 @@ def _add_column_datasets(
     HAS_COLUMN hop beyond the column, within the same depth and cap; True if the cap cut."""
     best: dict[str, ImpactedNode] = {}
     links: dict[str, list[Edge]] = {}
-    owner = next((e >> 4 for e in graph.inc[r] if e & 15 == HAS_COLUMN), None)
-    own = None if owner is None else graph.ids[owner]
+    own = {graph.ids[o] for o in (owner(graph, m) for m in roots) if o is not None}
     for node in nodes:
         if node.kind != NodeKind.COLUMN.value:
             continue
@@ -187,7 +291,7 @@ def _add_column_datasets(
                 continue
             ds = graph.ids[entry >> 4]
             links.setdefault(ds, []).append(Edge(ds, node.id, EdgeKind.HAS_COLUMN.value))
-            if ds == own:
+            if ds in own:
                 continue
             seen = best.get(ds)
             if node.distance + 1 > options.depth:

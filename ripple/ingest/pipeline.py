@@ -23,11 +23,13 @@ from ripple.graph.store import GraphStore
 from ripple.heap import collector_paused
 from ripple.ingest import (
     airflow_records,
+    aliases,
     backfill_records,
     marquez_records,
     records,
     retractions,
 )
+from ripple.ingest.aliases import Naming
 from ripple.ingest.columns import FacetMemo
 from ripple.ingest.eventlog import EventLog, log_identity
 from ripple.ingest.facets import FacetWarning
@@ -188,10 +190,17 @@ class Ingestor:
     """Validates, logs and projects events. `limits` bound the new events it is given (none:
     unbounded); the log's own events, caught up or replayed, are never held to them."""
 
-    def __init__(self, log: EventLog, store: GraphStore, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        store: GraphStore,
+        limits: Limits | None = None,
+        naming: Naming | None = None,
+    ) -> None:
         self.log = log
         self.store = store
         self.limits = limits
+        self.naming = Naming() if naming is None else naming  # datasets' names (ingest/aliases.py)
         self.memo = FacetMemo()
         # Commits run one at a time, so the graph's "projected through" mark never passes an
         # appended batch that is not applied yet (catch-up after a crash starts from that mark).
@@ -249,8 +258,9 @@ class Ingestor:
                 if gap is None:  # another process retracted events: rebuild, ours included
                     await self.replay()
                 else:
-                    deltas = [p.delta for p in prepared if p.error is None]
-                    await self.store.apply([*gap, *deltas], seqs[-1])  # type: ignore[list-item]
+                    deltas = [*gap, *(p.delta for p in prepared if p.error is None)]
+                    aliases.link(deltas, self.naming)  # type: ignore[arg-type]
+                    await self.store.apply(deltas, seqs[-1])  # type: ignore[arg-type]
                     self._through = seqs[-1]
         numbered = iter(seqs)
         return [
@@ -342,6 +352,7 @@ class Ingestor:
                 if prepared.delta is not None:  # else: accepted under older, looser rules
                     deltas.append(prepared.delta)
             after = rows[-1][0]
+            aliases.link(deltas, self.naming)
             with collector_paused():
                 await self.store.apply(deltas, after)
             self._through = after

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ripple.errors import NotFound
+from ripple.graph import queries
 from ripple.graph.store import Direction, GraphStore, NodeRecord, WalkOptions
 from ripple.heap import collector_paused
 from ripple.model import EdgeKind, FieldKey, NodeKind, canonical, kind_of, parse_node_id
@@ -350,7 +351,7 @@ async def plan_and_store(
     save: bool,
 ) -> tuple[Plan, StoredPlan | None]:
     """Plan with the current quarantine; persist the plan (and its units) when `save`."""
-    quarantined = {entry.dataset_id for entry in await state.quarantined()}
+    quarantined = {await _canonical(store, entry.dataset_id) for entry in await state.quarantined()}
     result = await plan(store, request, quarantined)
     stored = None
     if save:
@@ -361,18 +362,35 @@ async def plan_and_store(
 async def quarantine(
     store: GraphStore, state: RemediationState, dataset_id: str, actor: str, reason: str | None
 ) -> QuarantineEntry:
-    """Quarantine a dataset the graph knows (InvalidPlanRequest for another kind of id)."""
+    """Quarantine a dataset the graph knows (InvalidPlanRequest for another kind of id), under
+    its canonical id whichever of its names was given (graph/aliases.py)."""
     node_id = _dataset_id(dataset_id)
     if not await store.nodes([node_id]):
         raise NotFound(f"Dataset {node_id!r} not found — was it ingested under another namespace?")
-    return await state.quarantine_add(node_id, actor, reason)
+    return await state.quarantine_add(await _canonical(store, node_id), actor, reason)
 
 
-async def release(state: RemediationState, dataset_id: str, actor: str) -> None:
-    """Lift a quarantine (NotFound when the dataset was not quarantined)."""
+async def release(
+    state: RemediationState, dataset_id: str, actor: str, store: GraphStore | None = None
+) -> None:
+    """Lift a quarantine by any name of the dataset (NotFound when it was not quarantined)."""
     node_id = _dataset_id(dataset_id)
-    if not await state.quarantine_remove(node_id, actor):
-        raise NotFound(f"Dataset {node_id!r} is not quarantined")
+    names = [node_id]
+    if store is not None and await store.nodes([node_id]):
+        canonical_id, aliases = await queries.names(store, node_id)
+        names = list(dict.fromkeys([node_id, canonical_id, *aliases]))
+    for name in names:
+        if await state.quarantine_remove(name, actor):
+            return
+    raise NotFound(f"Dataset {node_id!r} is not quarantined")
+
+
+async def _canonical(store: GraphStore, dataset_id: str) -> str:
+    """The canonical id of a dataset (itself when the graph does not know it)."""
+    try:
+        return (await queries.names(store, dataset_id))[0]
+    except NotFound:
+        return dataset_id
 
 
 async def cancel(state: RemediationState, plan_id: str, actor: str) -> str:

@@ -18,7 +18,7 @@ from typing import LiteralString
 
 from ripple.graph.store import Direction
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Statements that bring a graph of the previous version up to this one, by target version.
 MIGRATIONS: dict[int, tuple[LiteralString, ...]] = {
     2: ("MATCH (t:AirflowTask)-[:IMPLEMENTS]->(j:Job) MERGE (j)-[:IMPLEMENTED_BY]->(t)",),
@@ -26,7 +26,8 @@ MIGRATIONS: dict[int, tuple[LiteralString, ...]] = {
 # Versions no statement can reach: the graph is cleared, and Ripple rebuilds it from the event
 # log as it starts. 3: node ids became injective (model.py), and older graphs may hold two
 # (namespace, name) pairs as one node, which only the log can tell apart.
-REBUILT_AT: frozenset[int] = frozenset({3})
+# 4: datasets' other names became ALIAS_OF relationships, which only a replay adds.
+REBUILT_AT: frozenset[int] = frozenset({3, 4})
 SET_SCHEMA_VERSION = "MATCH (s:RippleSchema) SET s.version = $version"
 
 # NodeKind value -> label
@@ -43,6 +44,12 @@ RECORD_LABELS: tuple[LiteralString, ...] = ("Dataset", "Job", "Run", "AirflowDag
 # read back as an edge): it lets one directed var-length pattern step from a job to the task that
 # runs it, which is how Airflow task dependencies enter a closure (see graph/rules.py).
 MIRROR: LiteralString = "IMPLEMENTED_BY"
+# ALIASED_BY mirrors ALIAS_OF the same way, so a closure crosses an alias either way; and
+# SAME_COLUMN joins the same-named columns of aliased datasets, both ways (written by
+# LINK_COLUMNS). Neither is part of the model: walks read SAME_COLUMN back as ALIAS_OF, which
+# the shared walk code treats as one node (graph/aliases.py), and nothing else reads them.
+ALIAS_MIRROR: LiteralString = "ALIASED_BY"
+SAME_COLUMN: LiteralString = "SAME_COLUMN"
 REL_TYPES: tuple[LiteralString, ...] = (
     "READ_BY",
     "WRITES",
@@ -55,6 +62,7 @@ REL_TYPES: tuple[LiteralString, ...] = (
     "CONTAINS",
     "IMPLEMENTS",
     "PRECEDES",
+    "ALIAS_OF",
 )
 
 # -- schema ------------------------------------------------------------------------------------
@@ -171,6 +179,7 @@ def _write_edges(kind: LiteralString, verb: LiteralString) -> LiteralString:
         "SET e.first_seen = r.first_seen, e.last_seen = r.last_seen, e.last_stamp = r.last_stamp, "
         "e.asserted_by = r.run, e.props_json = r.props, e.stamps_json = r.stamps"
         + (" " + verb + " (b)-[:" + MIRROR + "]->(a)" if kind == "IMPLEMENTS" else "")
+        + (" " + verb + " (b)-[:" + ALIAS_MIRROR + "]->(a)" if kind == "ALIAS_OF" else "")
     )
 
 
@@ -204,6 +213,29 @@ UNWIND $rows AS r
 MATCH (v) WHERE elementId(v) = r.eid
 SET v.first_seen = r.first_seen, v.last_seen = r.last_seen, v.last_stamp = r.last_stamp,
     v.asserted_by = r.run
+"""
+
+# The same-named columns of a dataset and of each dataset in its alias group, joined both ways
+# (a column key is 'datasetField:' + the dataset key after 'dataset:' + ':' + the field).
+LINK_COLUMNS = """
+UNWIND $keys AS k
+MATCH (d:Dataset {key: k})-[:ALIAS_OF|ALIASED_BY*1..20]->(o:Dataset)
+WHERE o <> d
+WITH DISTINCT d, o
+MATCH (d)-[:HAS_COLUMN]->(c:Column)
+WITH o, c, substring(c.key, size(d.key) + 6) AS field
+MATCH (t:Column {key: 'datasetField:' + substring(o.key, 8) + ':' + field})
+MERGE (c)-[:SAME_COLUMN]->(t)
+MERGE (t)-[:SAME_COLUMN]->(c)
+"""
+HAS_ALIASES = "MATCH ()-[r:ALIAS_OF]->() RETURN count(r) > 0 AS found"
+# A node and the other members of its alias group (datasets and columns alike).
+ALIAS_GROUP = """
+UNWIND $keys AS k
+MATCH (s {key: k}) WHERE s:Dataset OR s:Column
+OPTIONAL MATCH (s)-[:ALIAS_OF|ALIASED_BY|SAME_COLUMN*1..20]->(o)
+WITH s, collect(DISTINCT [o.key, elementId(o)]) AS others
+RETURN collect([s.key, elementId(s), others]) AS rows
 """
 
 # -- reads -------------------------------------------------------------------------------------
@@ -277,22 +309,32 @@ FIRST_HOP: dict[LiteralString, LiteralString] = {
 # Shapes: (arrow in, arrow out, relationship types, only DIRECT column lineage)
 _DOWN: tuple[LiteralString, LiteralString] = ("-[", "]->")
 _UP: tuple[LiteralString, LiteralString] = ("<-[", "]-")
-_DOWN_ALL: LiteralString = "READ_BY|WRITES|PRECEDES|IMPLEMENTS|IMPLEMENTED_BY|HAS_COLUMN|DERIVES"
+# Every closure also crosses aliases (ALIAS_OF, its mirror, SAME_COLUMN): a walk takes an alias
+# group as one node, so it must reach all of its members (graph/aliases.py).
+_ALIASES: LiteralString = "ALIAS_OF|ALIASED_BY|SAME_COLUMN"
+_ALIAS_TYPES = frozenset(_ALIASES.split("|"))
+_DOWN_ALL: LiteralString = (
+    "READ_BY|WRITES|PRECEDES|IMPLEMENTS|IMPLEMENTED_BY|HAS_COLUMN|DERIVES|" + _ALIASES
+)
 SHAPES: dict[LiteralString, tuple[LiteralString, LiteralString, LiteralString, bool]] = {
-    "down_lineage": (*_DOWN, "READ_BY|WRITES|PRECEDES|IMPLEMENTS|IMPLEMENTED_BY", False),
+    "down_lineage": (
+        *_DOWN,
+        "READ_BY|WRITES|PRECEDES|IMPLEMENTS|IMPLEMENTED_BY|" + _ALIASES,
+        False,
+    ),
     "down_columns": (*_DOWN, _DOWN_ALL, False),
     "down_columns_direct": (*_DOWN, _DOWN_ALL, True),
-    "down_derives": (*_DOWN, "DERIVES", False),
-    "down_derives_direct": (*_DOWN, "DERIVES", True),
-    "up_lineage": (*_UP, "WRITES|READ_BY|PRECEDES|IMPLEMENTS|IMPLEMENTED_BY", False),
-    "up_derives": (*_UP, "DERIVES", False),
-    "up_derives_direct": (*_UP, "DERIVES", True),
+    "down_derives": (*_DOWN, "DERIVES|" + _ALIASES, False),
+    "down_derives_direct": (*_DOWN, "DERIVES|" + _ALIASES, True),
+    "up_lineage": (*_UP, "WRITES|READ_BY|PRECEDES|IMPLEMENTS|IMPLEMENTED_BY|" + _ALIASES, False),
+    "up_derives": (*_UP, "DERIVES|" + _ALIASES, False),
+    "up_derives_direct": (*_UP, "DERIVES|" + _ALIASES, True),
 }
 # The shape whose pattern walks (direction, these relationship types, only DIRECT column lineage).
 SHAPE_OF: dict[tuple[Direction, frozenset[str], bool], LiteralString] = {
     (
         Direction.DOWNSTREAM if (left, right) == _DOWN else Direction.UPSTREAM,
-        frozenset(types.split("|")),
+        frozenset(types.split("|")) - _ALIAS_TYPES,
         direct,
     ): shape
     for shape, (left, right, types, direct) in SHAPES.items()
@@ -331,9 +373,11 @@ CLOSURE: dict[tuple[LiteralString, LiteralString], LiteralString] = {
 # the walk reads back (the caller drops the few whose far end is not among them: past the depth
 # or the cap). One round trip, and no element ids sent back to the server.
 _DOWN_EDGES: dict[LiteralString, LiteralString] = {
-    "down_lineage": "READ_BY|WRITES|PRECEDES|IMPLEMENTS",
-    "down_columns": "READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES",
-    "down_columns_direct": "READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES",
+    "down_lineage": "READ_BY|WRITES|PRECEDES|IMPLEMENTS|ALIAS_OF|SAME_COLUMN",
+    "down_columns": "READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES|ALIAS_OF|SAME_COLUMN",
+    "down_columns_direct": (
+        "READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES|ALIAS_OF|SAME_COLUMN"
+    ),
 }
 WALK_ROOT_LABELS: tuple[LiteralString, ...] = ("Dataset", "Job", "AirflowTask")
 
@@ -368,11 +412,13 @@ WALK_DOWN: dict[tuple[LiteralString, LiteralString, LiteralString], LiteralStrin
 # The relationships among the nodes a closure returned, in the walk's direction.
 EDGES_AMONG: dict[Direction, LiteralString] = {
     Direction.DOWNSTREAM: "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
-    "MATCH (a)-[r:READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES]->(b) "
+    "MATCH (a)-[r:READ_BY|WRITES|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES|ALIAS_OF|"
+    "SAME_COLUMN]->(b) "
     "WHERE elementId(b) IN $eids "
     "RETURN collect([a.key, type(r), r.type, b.key]) AS rows",
     Direction.UPSTREAM: "UNWIND $eids AS id MATCH (a) WHERE elementId(a) = id "
-    "MATCH (a)<-[r:WRITES|READ_BY|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES]-(b) "
+    "MATCH (a)<-[r:WRITES|READ_BY|PRECEDES|IMPLEMENTS|HAS_COLUMN|DERIVES|ALIAS_OF|"
+    "SAME_COLUMN]-(b) "
     "WHERE elementId(b) IN $eids "
     "RETURN collect([b.key, type(r), r.type, a.key]) AS rows",
 }

@@ -8,6 +8,7 @@ place, `_boundary`. Storage layout: records.py; write planning: batch.py; walks:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from ripple.graph.store import Closure, Direction, Edge, NodeRecord, WalkOptions
 from ripple.model import EdgeKind, NodeKind, kind_of
 
 T = TypeVar("T")
+ALIASES_CHECK_EVERY = 2.0  # seconds between looks for a first alias another process added
 CONFLICT_ATTEMPTS = 5  # a batch re-run after losing a create race to a concurrent writer
 Work = Callable[[AsyncManagedTransaction], Awaitable[T]]
 
@@ -57,6 +59,11 @@ class Neo4jStore:
         self._database = database
         self._batch_size = batch_size
         self._driver: AsyncDriver | None = None
+        # Whether the graph holds an alias (walks then reach further: walks.load_walk). Once
+        # seen it stays true until clear(); until then it is looked up at most every few
+        # seconds, since another process may add the first one.
+        self._aliases = False
+        self._aliases_checked = -1e9
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -101,6 +108,7 @@ class Neo4jStore:
         for start in range(0, len(deltas), self._batch_size):
             batch = fold(deltas[start : start + self._batch_size])
             await self._write(_applying(batch), attempts=CONFLICT_ATTEMPTS)
+            self._aliases |= bool(batch.graph.aliased)
         await self._write(_statement(cypher.SET_THROUGH, through=through))
 
     async def projected_through(self) -> int:
@@ -120,6 +128,7 @@ class Neo4jStore:
         async with self._boundary(), driver.session(database=self._database) as session:
             result = await session.run(cypher.CLEAR)
             await result.consume()
+        self._aliases, self._aliases_checked = False, -1e9
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -142,6 +151,7 @@ class Neo4jStore:
         except InvalidNodeId:
             kind = None
         budget = options.budget
+        aliases = await self._has_aliases()
         # Loading and walking a large closure allocates hundreds of thousands of short-lived
         # acyclic objects: no cyclic collections meanwhile, as the embedded store walks.
         with heap.collector_paused():
@@ -152,7 +162,8 @@ class Neo4jStore:
                     if timeout == 0:
                         raise _TimedOut
                     graph = await self._read(
-                        lambda tx: load_walk(tx, root, kind, direction, options), limit=timeout
+                        lambda tx: load_walk(tx, root, kind, direction, options, aliases=aliases),
+                        limit=timeout,
                     )
                 except _TimedOut:
                     assert budget is not None
@@ -167,11 +178,20 @@ class Neo4jStore:
             # The scratch graph is this walk's alone: walked in a worker thread, off the loop.
             return await asyncio.to_thread(graph.walk, root, direction, options)
 
+    async def _has_aliases(self) -> bool:
+        now = time.monotonic()
+        if not self._aliases and now - self._aliases_checked > ALIASES_CHECK_EVERY:
+            self._aliases_checked = now
+            self._aliases = bool(await self._read(_single(cypher.HAS_ALIASES)))
+        return self._aliases
+
     async def neighbourhood(self, ids: Sequence[str]) -> list[Edge]:
         async def work(tx: AsyncManagedTransaction) -> list[Edge]:
             eids = [eid for _, (eid, _) in (await _locate(tx, ids)).items()]
             found: dict[tuple[str, str, str, str], Edge] = {}
             for src, kind, variant, dst in await _rows(tx, cypher.NEIGHBOURHOOD, eids=eids):
+                if kind not in cypher.REL_TYPES:  # a mirror or SAME_COLUMN: not in the model
+                    continue
                 found.setdefault(
                     (src, kind, dst, variant or ""), Edge(src, dst, kind, variant or "")
                 )
@@ -282,6 +302,12 @@ async def _apply(tx: AsyncManagedTransaction, batch: Batch) -> None:
     await _apply_versions(tx, batch, columns)
     await _apply_columns(tx, columns, written)
     await _apply_edges(tx, batch, written)
+    # Aliased datasets' same-named columns: for the datasets that gained columns or aliases.
+    linked = {dataset for dataset, _ in columns.columns.values() if dataset is not None}
+    linked.update(batch.graph.ids[i] for i in batch.graph.aliased)
+    keys = sorted(key for key in linked if kind_of(key) is NodeKind.DATASET)
+    if keys:
+        await _rows(tx, cypher.LINK_COLUMNS, keys=keys)
 
 
 async def _apply_records(tx: AsyncManagedTransaction, batch: Batch, written: _Written) -> None:

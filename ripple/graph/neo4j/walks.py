@@ -80,58 +80,85 @@ def bound_for(depth: int) -> LiteralString:
     return ""
 
 
+def reach_of(options: WalkOptions, aliases: bool) -> tuple[int, int]:
+    """How deep the closure statements look and how many nodes they keep.
+
+    Cypher counts each alias crossed as a hop, and the shared walk counts none (a group is one
+    node), so on a graph with aliases the statements look twice as deep and keep twice as many,
+    and the shared walk on the scratch graph cuts the answer to the real depth and cap. That is
+    exact up to the cap; an answer the cap cut may keep other nodes at its farthest distance
+    than the embedded store keeps."""
+    if not aliases or options.depth == 0:
+        return options.depth, options.limit + 1
+    return 2 * options.depth + 2, 2 * (options.limit + 1)
+
+
 async def load_walk(
     tx: AsyncManagedTransaction,
     root: str,
     kind: NodeKind,
     direction: Direction,
     options: WalkOptions,
+    *,
+    aliases: bool = False,
 ) -> MemoryGraph | None:
-    """The scratch graph a walk from `root` runs on; None when `root` is not in the database."""
+    """The scratch graph a walk from `root` runs on; None when `root` is not in the database.
+
+    With `aliases`, the root's alias group starts the walk with it (graph/aliases.py)."""
     label = cypher.LABELS[kind.value]
+    depth_all, cap = reach_of(options, aliases)
     if (
         direction == Direction.DOWNSTREAM
         and label in cypher.WALK_ROOT_LABELS
         and options.depth >= 1
     ):
-        return await _load_downstream(tx, root, kind, label, options)
+        return await _load_downstream(tx, root, kind, label, depth_all, cap, options)
     located = await _rows(tx, cypher.LOCATE[label], keys=[root])
     if not located:
         return None
     _, root_eid, root_props = located[0]
+    members = [(root, root_eid)]
+    if aliases and kind in (NodeKind.DATASET, NodeKind.COLUMN):
+        for _, _, others in await _rows(tx, cypher.ALIAS_GROUP, keys=[root]):
+            members.extend((key, eid) for key, eid in others if key is not None and key != root)
     found: dict[str, tuple[str, int]] = {}  # node id -> (element id, distance)
-    hops: list[tuple[EdgeKind, str]] = []  # the root's first-hop edges (kind, other end)
+    hops: list[tuple[str, EdgeKind, str]] = []  # first-hop edges (root member, kind, other end)
 
     def reach(key: str, eid: str, distance: int) -> None:
         seen = found.get(key)
         if seen is None or distance < seen[1]:
             found[key] = (eid, distance)
 
+    for key, eid in members[1:]:
+        reach(key, eid, 0)
     for branch in branches(kind, direction, options):
-        starts, offset = [root_eid], 0
+        starts, offset = [eid for _, eid in members], 0
         if branch.first_hop is not None:
-            rows = await _rows(tx, cypher.FIRST_HOP[branch.first_hop], root=root_eid)
-            for key, eid in rows:
-                reach(key, eid, 1)
-                hops.append((EdgeKind(branch.first_hop), key))
-            starts, offset = [eid for _, eid in rows], 1
-        depth = options.depth - offset
+            starts = []
+            for member, member_eid in members:
+                rows = await _rows(tx, cypher.FIRST_HOP[branch.first_hop], root=member_eid)
+                for key, eid in rows:
+                    reach(key, eid, 1)
+                    hops.append((member, EdgeKind(branch.first_hop), key))
+                starts.extend(eid for _, eid in rows)
+            offset = 1
+        depth = depth_all - offset
         if branch.shape is None or not starts or depth < 1:
             continue
         query = cypher.CLOSURE[(branch.shape, bound_for(depth))]
-        rows = await _rows(tx, query, starts=starts, depth=depth, cap=options.limit + 1)
+        rows = await _rows(tx, query, starts=starts, depth=depth, cap=cap)
         for key, eid, distance in rows:
             reach(key, eid, distance + offset)
     found.pop(root, None)
-    kept = sorted(found.items(), key=lambda item: item[1][1])[: options.limit + 1]
+    kept = sorted(found.items(), key=lambda item: item[1][1])[:cap]
 
     graph = MemoryGraph()
     graph.add_node(root, kind, _props_record(root_props))
     graph.add_stored_nodes(key for key, _ in kept)
     eids = [root_eid, *(eid for _, (eid, _) in kept)]
-    for edge_kind, other in hops:
-        if other in graph.index:
-            graph.add_edge(root, edge_kind, other)
+    for member, edge_kind, other in hops:
+        if member in graph.index and other in graph.index:
+            graph.add_edge(member, edge_kind, other)
     graph.add_stored_edges(await _rows(tx, cypher.EDGES_AMONG[direction], eids=eids))
 
     owners_needed = kind is NodeKind.COLUMN or direction == Direction.UPSTREAM
@@ -154,22 +181,24 @@ async def _load_downstream(
     root: str,
     kind: NodeKind,
     label: LiteralString,
+    depth: int,
+    cap: int,
     options: WalkOptions,
 ) -> MemoryGraph | None:
     """The common case in one statement (cypher.WALK_DOWN): a single closure branch, no first
     hop, no column owners or states to add."""
     (branch,) = branches(kind, Direction.DOWNSTREAM, options)
     assert branch.shape is not None and branch.first_hop is None
-    query = cypher.WALK_DOWN[(label, branch.shape, bound_for(options.depth))]
+    query = cypher.WALK_DOWN[(label, branch.shape, bound_for(depth))]
     # One more than the walk keeps, in case the root comes back round a cycle.
-    params = {"root": root, "depth": options.depth, "cap": options.limit + 2}
+    params = {"root": root, "depth": depth, "cap": cap + 1}
     record = await (await tx.run(query, params)).single()
     if record is None:
         return None
     graph = MemoryGraph()
     graph.add_node(root, kind, _props_record(record["props"]))
     reached = [key for key in record["reached"] if key != root]
-    graph.add_stored_nodes(reached[: options.limit + 1])
+    graph.add_stored_nodes(reached[:cap])
     index = graph.index
     graph.add_stored_edges(e for e in record["edges"] if e[0] in index and e[3] in index)
     return graph
