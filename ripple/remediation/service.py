@@ -15,7 +15,7 @@ from typing import Any
 
 from ripple.errors import NotFound
 from ripple.graph import queries
-from ripple.graph.store import Direction, GraphStore, NodeRecord, WalkOptions
+from ripple.graph.store import Closure, Direction, GraphStore, NodeRecord, WalkOptions
 from ripple.heap import collector_paused
 from ripple.model import EdgeKind, FieldKey, NodeKind, canonical, kind_of, parse_node_id
 from ripple.remediation import mapping
@@ -68,6 +68,17 @@ class Impacted:
     jobs: set[str]
     root_dates: list[str] = field(default_factory=list)
     truncated: bool = False
+    # A dataset's other names -> the canonical id its walks answered under (graph/aliases.py):
+    # jobs read and write datasets by whichever name their producer used.
+    names: dict[str, str] = field(default_factory=dict)
+
+    def learn(self, closure: Closure) -> None:
+        """Take a walk's jobs and the alias groups it met."""
+        self.truncated |= closure.truncated
+        self.jobs.update(n.id for n in closure.nodes if n.kind == NodeKind.JOB.value)
+        self.names.update(dict.fromkeys(closure.aliases, closure.root))
+        for node in closure.nodes:
+            self.names.update(dict.fromkeys(node.aliases, node.id))
 
 
 @dataclass(slots=True)
@@ -117,15 +128,11 @@ async def impacted(store: GraphStore, roots: Sequence[str], depth: int, limit: i
             for job, when in await _failed_runs(store, root):
                 if when is not None:
                     out.root_dates.append(when)
-                closure = await store.walk(job, Direction.DOWNSTREAM, options)
-                out.truncated |= closure.truncated
-                out.jobs.update(n.id for n in closure.nodes if n.kind == NodeKind.JOB.value)
+                out.learn(await store.walk(job, Direction.DOWNSTREAM, options))
                 out.jobs.add(job)
             continue
         if kind in (NodeKind.DATASET, NodeKind.JOB):
-            closure = await store.walk(root, Direction.DOWNSTREAM, options)
-            out.truncated |= closure.truncated
-            out.jobs.update(n.id for n in closure.nodes if n.kind == NodeKind.JOB.value)
+            out.learn(await store.walk(root, Direction.DOWNSTREAM, options))
             if kind is NodeKind.JOB:
                 out.jobs.add(root)
         elif kind is NodeKind.COLUMN:
@@ -172,11 +179,12 @@ async def _column_jobs(
     out.truncated |= closure.truncated
     key = parse_node_id(root)
     assert isinstance(key, FieldKey)
-    own = key.dataset.node_id
-    datasets = {n.id for n in closure.nodes if n.kind == NodeKind.DATASET.value} - {own}
+    own = set(await _names(store, key.dataset.node_id))  # the root's dataset, by every name
+    impacted = [n for n in closure.nodes if n.kind == NodeKind.DATASET.value and n.id not in own]
+    datasets = {name for n in impacted for name in (n.id, *n.aliases)}
     writers: set[str] = set()
     readers: set[str] = set()
-    for edge in await store.neighbourhood(sorted(datasets | {own})):
+    for edge in await store.neighbourhood(sorted(datasets | own)):
         if edge.kind == _WRITES and edge.dst in datasets:
             writers.add(edge.src)
         elif edge.kind == _READ_BY:
@@ -191,11 +199,12 @@ async def gather(store: GraphStore, found: Impacted) -> Lineage:
     writes: dict[str, set[str]] = defaultdict(set)
     runs_of: dict[str, list[str]] = defaultdict(list)
     tasks_of: dict[str, list[str]] = defaultdict(list)
+    name = found.names.get
     for edge in await store.neighbourhood(jobs):
         if edge.kind == _READ_BY:
-            reads[edge.dst].add(edge.src)
+            reads[edge.dst].add(name(edge.src, edge.src))
         elif edge.kind == _WRITES:
-            writes[edge.src].add(edge.dst)
+            writes[edge.src].add(name(edge.dst, edge.dst))
         elif edge.kind == _RUN_OF:
             runs_of[edge.dst].append(edge.src)
         elif edge.kind == _IMPLEMENTS:
@@ -387,10 +396,17 @@ async def release(
 
 async def _canonical(store: GraphStore, dataset_id: str) -> str:
     """The canonical id of a dataset (itself when the graph does not know it)."""
+    return (await _names(store, dataset_id))[0]
+
+
+async def _names(store: GraphStore, dataset_id: str) -> list[str]:
+    """A dataset's canonical id, then its other names (itself alone when the graph does not
+    know it)."""
     try:
-        return (await queries.names(store, dataset_id))[0]
+        canonical_id, aliases = await queries.names(store, dataset_id)
     except NotFound:
-        return dataset_id
+        return [dataset_id]
+    return [canonical_id, *aliases]
 
 
 async def cancel(state: RemediationState, plan_id: str, actor: str) -> str:
