@@ -183,6 +183,10 @@ async def _measure(plain_plan: Plan, linked_plan: Plan, seed: int) -> Section:
         f"aliases: walking {len(roots)} roots with {BAND[0]}-{BAND[1]}-node closures on both "
         f"graphs ({tried:,} tried)"
     )
+    # As figure c before its walks: what building left behind, collected, and the rest (both
+    # graphs, the plans) out of the collector's sight.
+    gc.collect()
+    gc.freeze()
     with GcWatch() as walk_gc:
         walks = await walk_both(roots, plain, linked, walk_gc)
 
