@@ -17,6 +17,10 @@ every input and output, and a columnLineage facet on every output whose input fi
 event's own inputs. The same (n_datasets, seed, columns) always gives the same events, byte for
 byte.
 
+With `symlinks` (a share of the datasets), those datasets' writers name them by a storage location
+and declare their table name in the `symlinks` facet, while readers keep the table name: the same
+lineage, split at every such dataset unless a dataset and its symlink are taken as one node.
+
     python -m bench.generator --datasets 10000 --seed 7 --out events.ndjson
 """
 
@@ -28,7 +32,7 @@ import random
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,11 +50,13 @@ OUTPUT_STATS_FACET = (
     f"{_FACETS}/1-0-2/OutputStatisticsOutputDatasetFacet.json"
     "#/$defs/OutputStatisticsOutputDatasetFacet"
 )
+SYMLINKS_FACET = f"{_FACETS}/1-0-1/SymlinksDatasetFacet.json#/$defs/SymlinksDatasetFacet"
 
 JOB_NAMESPACE = "ripple-bench"
 RAW_NAMESPACE = "s3://lake-raw"
 HUB_NAMESPACE = "postgres://crm-db:5432"
 WAREHOUSE_NAMESPACE = "bigquery"
+LOCATION_NAMESPACE = "s3://warehouse"  # where a dataset with a symlink is written (see `symlinks`)
 START_TIME = datetime(2025, 1, 1, tzinfo=UTC)
 
 # Column names and their types; a dataset draws its columns from here ("id" always first).
@@ -91,9 +97,13 @@ class DatasetSpec:
     name: str
     layer: int
     columns: tuple[str, ...]
+    # The (namespace, name) of the location its writer names it by, declaring (namespace, name)
+    # as its TABLE symlink; None: written under (namespace, name). Readers always use the latter.
+    location: tuple[str, str] | None = None
 
     @property
     def node_id(self) -> str:
+        """The dataset's id in the graph, once its location and table name are one node."""
         return f"dataset:{self.namespace}:{self.name}"
 
 
@@ -177,13 +187,25 @@ class Plan:
     def events(self) -> int:
         return len(self.jobs)
 
+    @property
+    def symlinked(self) -> int:
+        """How many datasets are written under a location name with a symlink to their own."""
+        return sum(ds.location is not None for ds in self.datasets)
 
-def build_plan(n_datasets: int, seed: int, columns: int = 10) -> Plan:
-    """Lay out `n_datasets` datasets in layers and assign every non-source one to a job."""
+
+def build_plan(n_datasets: int, seed: int, columns: int = 10, symlinks: float = 0.0) -> Plan:
+    """Lay out `n_datasets` datasets in layers and assign every non-source one to a job.
+
+    `symlinks` is the share of all datasets whose writer names them by a storage location and
+    declares their table name in the `symlinks` facet (see `_locate`); it only renames what
+    writers write, so the plan is otherwise the same, and so is every closure once a dataset and
+    its symlink are one node. Only datasets that some job writes can have one."""
     if n_datasets < 8:
         raise ValueError("need at least 8 datasets")
     if not 2 <= columns <= len(VOCABULARY) * 4:
         raise ValueError(f"columns must be between 2 and {len(VOCABULARY) * 4}")
+    if not 0.0 <= symlinks <= 1.0:
+        raise ValueError(f"symlinks must be a share between 0 and 1, not {symlinks}")
     rng = random.Random(f"plan:{seed}")
     hubs = max(2, n_datasets // 2_000)
     layers = min(40, max(4, round(math.sqrt(n_datasets) / 8)))
@@ -245,7 +267,22 @@ def build_plan(n_datasets: int, seed: int, columns: int = 10) -> Plan:
         JobSpec(f"{datasets[outputs[0]].name.replace('/', '.')}.build", layer, tuple(ins), outputs)
         for layer, ins, outputs in drafts
     ]
+    if symlinks:
+        _locate(datasets, layer_start[1], symlinks, random.Random(f"symlinks:{seed}"))
     return Plan(seed, datasets, jobs, layers, width, window, hubs)
+
+
+def _locate(datasets: list[DatasetSpec], first: int, share: float, rng: random.Random) -> None:
+    """Give `share` of all datasets (drawn from the written ones, index `first` on) a location.
+
+    `bigquery:staging.stg_l01_00042` is then written as `s3://warehouse:staging.db/stg_l01_00042`
+    with a TABLE symlink back to its table name, which every reader keeps using: the way Spark
+    or Hive writes a table that Trino or dbt reads."""
+    written = range(first, len(datasets))
+    for index in rng.sample(written, min(len(written), round(share * len(datasets)))):
+        ds = datasets[index]
+        schema, table = ds.name.split(".", 1)
+        datasets[index] = replace(ds, location=(LOCATION_NAMESPACE, f"{schema}.db/{table}"))
 
 
 def _read_every_source(
@@ -358,6 +395,14 @@ class EventWriter:
 
     def _output(self, ds: DatasetSpec, inputs: Sequence[DatasetSpec]) -> dict[str, Any]:
         rng = self._rng
+        facets: dict[str, Any] = {}
+        namespace, name = ds.namespace, ds.name
+        if ds.location is not None:  # no draw from rng: the other events stay the same
+            namespace, name = ds.location
+            facets["symlinks"] = {
+                **_base(SYMLINKS_FACET),
+                "identifiers": [{"namespace": ds.namespace, "name": ds.name, "type": "TABLE"}],
+            }
         lineage: dict[str, Any] = {
             **_base(LINEAGE_FACET),
             "fields": {
@@ -369,10 +414,11 @@ class EventWriter:
             lineage["dataset"] = [
                 _input_field(src, "id", "INDIRECT", rng.choice(("JOIN", "FILTER"))) for src in keyed
             ]
+        facets.update(schema=_schema(ds), columnLineage=lineage)
         return {
-            "namespace": ds.namespace,
-            "name": ds.name,
-            "facets": {"schema": _schema(ds), "columnLineage": lineage},
+            "namespace": namespace,
+            "name": name,
+            "facets": facets,
             "outputFacets": {
                 "outputStatistics": {
                     **_base(OUTPUT_STATS_FACET),
@@ -430,9 +476,11 @@ def _iso(when: datetime) -> str:
     return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def generate(n_datasets: int, seed: int, columns: int = 10) -> Iterator[dict[str, Any]]:
+def generate(
+    n_datasets: int, seed: int, columns: int = 10, symlinks: float = 0.0
+) -> Iterator[dict[str, Any]]:
     """Every event of the lineage of `n_datasets` datasets: one RunEvent per job."""
-    return EventWriter(build_plan(n_datasets, seed, columns)).events()
+    return EventWriter(build_plan(n_datasets, seed, columns, symlinks)).events()
 
 
 def events_for(n_events: int, seed: int, columns: int = 10) -> tuple[Plan, list[dict[str, Any]]]:
@@ -455,11 +503,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--columns", type=int, default=10, help="columns per dataset (default 10)")
     parser.add_argument(
+        "--symlinks",
+        type=float,
+        default=0.0,
+        help="share of datasets written under a location name with a TABLE symlink (default 0)",
+    )
+    parser.add_argument(
         "--out", type=Path, required=True, help="NDJSON file to write ('-': stdout)"
     )
     args = parser.parse_args(argv)
     try:
-        plan = build_plan(args.datasets, args.seed, args.columns)
+        plan = build_plan(args.datasets, args.seed, args.columns, args.symlinks)
     except ValueError as exc:
         parser.error(str(exc))
     lines = (orjson.dumps(event) + b"\n" for event in EventWriter(plan).events())
@@ -472,7 +526,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{plan.events} events, {len(plan.datasets)} datasets "
         f"({plan.layers} layers of {plan.width}, {plan.hubs} hubs), "
-        f"{len(plan.datasets) * args.columns} columns -> {args.out}",
+        f"{len(plan.datasets) * args.columns} columns"
+        + (f", {plan.symlinked} written under a location with a symlink" if plan.symlinked else "")
+        + f" -> {args.out}",
         file=sys.stderr,
     )
     return 0

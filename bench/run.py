@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import backfill, http_ingest, ingest, neo4j_store, queries
+from bench import aliases, backfill, http_ingest, ingest, neo4j_store, queries
 from bench.report import CpuAccount, Section, progress, render, write_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("ingest", "http", "queries", "neo4j", "backfill")
+SECTIONS = ("ingest", "http", "queries", "neo4j", "backfill", "aliases")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "queries": lambda: queries.run(sizes.query_datasets, args.seed),
         "neo4j": lambda: neo4j_store.run(sizes.neo4j_datasets, args.seed, args.neo4j_uri),
         "backfill": lambda: backfill.run(args.seed, args.quick),
+        "aliases": lambda: aliases.run(sizes.query_datasets, args.seed),
     }
     started = time.perf_counter()
     cpu = CpuAccount()
