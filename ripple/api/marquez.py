@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from ripple.graph.budget import Budget
-from ripple.graph.queries import NodeRef, node, resolve
+from ripple.graph.queries import NodeRef, names, node, resolve
 from ripple.graph.store import (
     Closure,
     Direction,
@@ -58,14 +58,17 @@ async def column_lineage(
 ) -> dict[str, Any]:
     """Marquez's `GET /api/v1/column-lineage` shape, keeping 1-2-0 transformations per edge.
 
-    A dataset node id means all of its columns, as in Marquez. Every column's walks share
-    `budget`; once it is spent the columns not walked yet are left out, flagged partial."""
+    A dataset node id means all of its columns, as in Marquez — the columns of every name it
+    has (graph/aliases.py). Every column's walks share `budget`; once it is spent the columns
+    not walked yet are left out, flagged partial."""
     node_id = await resolve(store, ref)
     options = WalkOptions(depth=depth, limit=100_000, columns=True, budget=budget)
     roots = [node_id]
     if kind_of(node_id) is NodeKind.DATASET:
         await node(store, node_id)  # NotFound for an unknown dataset
-        roots = [e.dst for e in await store.neighbourhood([node_id]) if e.kind == "HAS_COLUMN"]
+        canonical, aliases = await names(store, node_id)
+        around = await store.neighbourhood([canonical, *aliases])
+        roots = sorted({e.dst for e in around if e.kind == "HAS_COLUMN"})
     ids: set[str] = set()
     edges: list[Edge] = []
     walked: list[Closure] = []

@@ -38,16 +38,63 @@ class Linked(Protocol):
     aliased: set[int]  # nodes with an ALIAS_OF edge, either way
 
 
-def group(graph: Linked, idx: int, visible: int) -> list[int]:
-    """The members of the alias group of dataset or column `idx`, among the first `visible`
-    nodes: its canonical member first, then the others by id (an order that does not depend on
-    the order the edges arrived in)."""
-    members = (_column_group if graph.kinds[idx] == COLUMN else _linked)(graph, idx, visible)
-    if len(members) == 1:
+class Groups:
+    """The alias groups one walk meets, each worked out once: `of(idx)` is the group of a
+    dataset or column, canonical member first and then the others by id (so the order does not
+    depend on the order edges arrived in), or None when it has no alias. Only nodes below
+    `visible` count (see graph/walk.py)."""
+
+    __slots__ = ("graph", "known", "visible")
+
+    def __init__(self, graph: Linked, visible: int) -> None:
+        self.graph = graph
+        self.visible = visible
+        self.known: dict[int, list[int] | None] = {}
+
+    def of(self, idx: int) -> list[int] | None:
+        known = self.known
+        if idx in known:
+            return known[idx]
+        graph = self.graph
+        if graph.kinds[idx] == COLUMN:
+            members = self._columns(idx)
+        elif idx in graph.aliased:
+            members = self._datasets(idx)
+        else:
+            members = None
+        if members is None or len(members) == 1:
+            known[idx] = None
+            return None
+        for member in members:
+            known[member] = members
         return members
-    ids = graph.ids
-    first = canonical(graph, members)
-    return [first, *sorted((m for m in members if m != first), key=ids.__getitem__)]
+
+    def _datasets(self, idx: int) -> list[int]:
+        members = _linked(self.graph, idx, self.visible)
+        first = canonical(self.graph, members)
+        ids = self.graph.ids
+        return [first, *sorted((m for m in members if m != first), key=ids.__getitem__)]
+
+    def _columns(self, idx: int) -> list[int] | None:
+        """A column, the same-named columns of its dataset's aliases (the canonical dataset's
+        first), and any column joined to it by an ALIAS_OF edge of its own (a Neo4j scratch
+        graph carries those)."""
+        graph = self.graph
+        found: dict[int, None] = {}
+        ds = owner(graph, idx)
+        datasets = None if ds is None or ds not in graph.aliased else self.of(ds)
+        if datasets is not None:
+            ids, index, visible = graph.ids, graph.index, self.visible
+            field = ids[idx][len(column_prefix(ids[ds])) :]  # type: ignore[index]
+            for member in datasets:
+                column = idx if member == ds else index.get(column_prefix(ids[member]) + field)
+                if column is not None and column < visible:
+                    found[column] = None
+        if idx in graph.aliased:
+            ids = graph.ids
+            more = sorted(_linked(graph, idx, self.visible), key=ids.__getitem__)
+            found.update(dict.fromkeys(more))
+        return list(found) if found else None
 
 
 def _linked(graph: Linked, idx: int, visible: int) -> list[int]:
@@ -74,52 +121,15 @@ def owner(graph: Linked, column: int) -> int | None:
     return next((e >> 4 for e in inc if e & 15 == HAS_COLUMN), None)
 
 
-def is_aliased(graph: Linked, idx: int) -> bool:
-    """Whether `idx` belongs to a group of more than itself (cheap: no walk)."""
-    aliased = graph.aliased
-    if idx in aliased:
-        return True
-    if graph.kinds[idx] != COLUMN:
-        return False
-    ds = owner(graph, idx)
-    return ds is not None and ds in aliased
-
-
-def _column_group(graph: Linked, idx: int, visible: int) -> list[int]:
-    """A column, the same-named columns of its dataset's aliases, and any column joined to it
-    by an ALIAS_OF edge of its own (a Neo4j scratch graph carries those)."""
-    found = {m: None for m in _linked(graph, idx, visible)}
-    ds = owner(graph, idx)
-    if ds is not None and ds in graph.aliased:
-        ids, index = graph.ids, graph.index
-        field = ids[idx][len(column_prefix(ids[ds])) :]
-        for member in _linked(graph, ds, visible):
-            if member != ds:
-                other = index.get(column_prefix(ids[member]) + field)
-                if other is not None and other < visible:
-                    found.setdefault(other, None)
-    return list(found)
-
-
 def canonical(graph: Linked, members: list[int]) -> int:
-    """The member whose id a group answers under (see the module's rule)."""
+    """The dataset whose id a group answers under (see the module's rule)."""
     if len(members) == 1:
         return members[0]
-    ids = graph.ids
-    if graph.kinds[members[0]] == COLUMN:
-        owners = {m: owner(graph, m) for m in members}
-        datasets = [o for o in owners.values() if o is not None]
-        if datasets:
-            best = canonical(graph, list(dict.fromkeys(datasets)))
-            chosen = [m for m, o in owners.items() if o == best]
-            if chosen:
-                return min(chosen, key=ids.__getitem__)
-        return min(members, key=ids.__getitem__)
     inside = set(members)
     sinks = [
         m for m in members if not any(e & 15 == ALIAS and (e >> 4) in inside for e in graph.out[m])
     ]
-    return min(sinks or members, key=ids.__getitem__)
+    return min(sinks or members, key=graph.ids.__getitem__)
 
 
 def lifecycle_state(props: Mapping[str, Any] | None) -> str | None:

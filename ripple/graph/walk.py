@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ripple.errors import NotFound
 from ripple.graph import rules
-from ripple.graph.aliases import group, is_aliased, owner
+from ripple.graph.aliases import Groups, owner
 from ripple.graph.codes import EDGE_CODES, EDGE_NAMES, HAS_COLUMN, INDIRECT, KIND_VALUES, NODE_KINDS
 from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, WalkOptions
 from ripple.model import EdgeKind, NodeKind
@@ -54,19 +54,59 @@ def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOpti
     root_kind = graph.kind(r)
     # The root's other names are the root too: the walk starts from all of them at once, from
     # the canonical one first, so every name of the root gives the same answer.
-    roots = group(graph, r, visible) if graph.aliased and is_aliased(graph, r) else [r]
+    groups = Groups(graph, visible) if graph.aliased else None
+    roots = (groups.of(r) if groups is not None else None) or [r]
     r = roots[0]
     table = _follow_table(direction, options, root_kind)
     dist, parent, edges, truncated, crossed_indirect, out_of_time = _bfs(
-        graph, roots, table, options, visible
+        graph, roots, table, options, visible, groups
     )
     direct: set[int] | None = None
     if crossed_indirect and not options.direct_only:
         strict = replace(options, direct_only=True)
-        found = _bfs(graph, roots, _follow_table(direction, strict, root_kind), strict, visible)
+        strict_table = _follow_table(direction, strict, root_kind)
+        found = _bfs(graph, roots, strict_table, strict, visible, groups)
         direct = set(found[0])
         out_of_time |= found[5]
     downstream = direction is Direction.DOWNSTREAM
+    if groups is None:
+        nodes, result_edges = _answer(graph, roots, dist, parent, edges, direct, downstream)
+    else:
+        nodes, result_edges = _grouped_answer(
+            graph, groups, roots, dist, parent, edges, direct, downstream
+        )
+    root = graph.ids[r]
+    if root_kind is NodeKind.COLUMN:
+        truncated |= _add_column_datasets(graph, nodes, result_edges, roots, downstream, options)
+    closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
+    if out_of_time and options.budget is not None:
+        closure.partial_reason = options.budget.reason
+    if root_kind is NodeKind.RUN and downstream:
+        job = graph.prop(r, "job")
+        if isinstance(job, str):
+            closure.extra_writers = [
+                Edge(job, e.dst, EdgeKind.WRITES.value)
+                for e in result_edges
+                if e.kind == EdgeKind.PRODUCED.value
+            ]
+    if groups is not None:
+        closure.aliases = [graph.ids[m] for m in roots[1:]]
+        if root_kind is NodeKind.COLUMN:  # the datasets added above, by their group's name
+            index = graph.index
+            _collapse(closure, _named(graph, groups, [index[n.id] for n in nodes]))
+    return closure
+
+
+def _answer(
+    graph: Adjacency,
+    roots: list[int],
+    dist: dict[int, int],
+    parent: dict[int, int],
+    edges: list[tuple[int, int, int]],
+    direct: set[int] | None,
+    downstream: bool,
+) -> tuple[list[ImpactedNode], list[Edge]]:
+    """The impacted nodes, each with one shortest path, and the edges met."""
     ids, kinds = graph.ids, graph.kinds
     # dist is in breadth-first order, so a parent's path is built before its children's.
     paths: dict[int, list[str]] = {m: [ids[m]] for m in roots}
@@ -86,35 +126,76 @@ def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOpti
                 None if downstream else graph.state(idx),
             )
         )
-    result_edges = [Edge(ids[src], ids[dst], *EDGE_NAMES[code]) for src, dst, code in edges]
-    if root_kind is NodeKind.COLUMN:
-        truncated |= _add_column_datasets(graph, nodes, result_edges, roots, downstream, options)
-    closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
-    if out_of_time and options.budget is not None:
-        closure.partial_reason = options.budget.reason
-    if root_kind is NodeKind.RUN and downstream:
-        job = graph.prop(r, "job")
-        if isinstance(job, str):
-            closure.extra_writers = [
-                Edge(job, e.dst, EdgeKind.WRITES.value)
-                for e in result_edges
-                if e.kind == EdgeKind.PRODUCED.value
-            ]
-    if graph.aliased:
-        index = graph.index
-        _collapse(closure, _groups(graph, [*roots, *(index[n.id] for n in nodes)], visible))
-    return closure
+    return nodes, [Edge(ids[src], ids[dst], *EDGE_NAMES[code]) for src, dst, code in edges]
 
 
-def _groups(graph: Adjacency, reached: list[int], visible: int) -> dict[str, tuple[str, list[str]]]:
+def _grouped_answer(
+    graph: Adjacency,
+    groups: Groups,
+    roots: list[int],
+    dist: dict[int, int],
+    parent: dict[int, int],
+    edges: list[tuple[int, int, int]],
+    direct: set[int] | None,
+    downstream: bool,
+) -> tuple[list[ImpactedNode], list[Edge]]:
+    """`_answer` with each alias group once, under its canonical id (graph/aliases.py): the
+    group's members share one distance (the walk reached them together), paths and edges name
+    the group, and the node lists its other names."""
+    ids, kinds, known = graph.ids, graph.kinds, groups.known
+    name = {idx: ids[g[0]] for idx in dist if (g := known.get(idx))}
+    root_name = ids[roots[0]]
+    paths: dict[int, list[str]] = {m: [root_name] for m in roots}
+    root_set = set(roots)
+    kept: dict[int, ImpactedNode] = {}
+    nodes: list[ImpactedNode] = []
+    for idx, d in dist.items():
+        if idx in root_set:
+            continue
+        members = known.get(idx)
+        node_id = ids[idx] if members is None else ids[members[0]]
+        above = paths[parent[idx]]
+        path = paths[idx] = above if above[-1] == node_id else [*above, node_id]
+        dependence = "DIRECT" if direct is None or idx in direct else "INDIRECT"
+        state = None if downstream else graph.state(idx)
+        if members is not None:
+            seen = kept.get(members[0])
+            if seen is not None:
+                if dependence == "DIRECT":
+                    seen.dependence = dependence
+                if seen.state is None:
+                    seen.state = state
+                continue
+        node = ImpactedNode(node_id, KIND_VALUES[kinds[idx]], d, path, dependence, state)
+        if members is not None:
+            node.aliases = [ids[m] for m in members[1:]]
+            kept[members[0]] = node
+        nodes.append(node)
+    out: list[Edge] = []
+    seen: set[tuple[str, str, int]] = set()
+    for src, dst, code in edges:
+        a, b = name.get(src), name.get(dst)
+        if a is None and b is None:  # no alias at either end: met once, as stored
+            out.append(Edge(ids[src], ids[dst], *EDGE_NAMES[code]))
+            continue
+        a, b = a or ids[src], b or ids[dst]
+        if a != b and (a, b, code) not in seen:  # an edge of several names, named once
+            seen.add((a, b, code))
+            out.append(Edge(a, b, *EDGE_NAMES[code]))
+    return nodes, out
+
+
+def _named(
+    graph: Adjacency, groups: Groups, reached: list[int]
+) -> dict[str, tuple[str, list[str]]]:
     """For each id of `reached` in an alias group: the group's canonical id and its other ids."""
     found: dict[str, tuple[str, list[str]]] = {}
     ids = graph.ids
     for idx in reached:
-        if ids[idx] in found or not is_aliased(graph, idx):
+        if ids[idx] in found:
             continue
-        members = group(graph, idx, visible)
-        if len(members) == 1:
+        members = groups.of(idx)
+        if members is None:
             continue
         chosen = ids[members[0]]
         others = sorted(ids[m] for m in members if ids[m] != chosen)
@@ -192,6 +273,7 @@ def _bfs(
     table: tuple[list[frozenset[int]], list[frozenset[int]], frozenset[int], frozenset[int]],
     options: WalkOptions,
     visible: int,
+    groups: Groups | None = None,
 ) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int, int]], bool, bool, bool]:
     """Distances, parents, edges met, whether the cap cut, whether an INDIRECT edge was
     crossed, and whether the budget ran out (the walk then stops where it is).
@@ -209,7 +291,7 @@ def _bfs(
     truncated = False
     crossed_indirect = False
     limit = options.limit + len(roots) - 1
-    aliased = graph.aliased
+    group_of = None if groups is None else groups.of
     budget = options.budget
     countdown = CHECK_EVERY
     frontier = list(roots)
@@ -246,8 +328,9 @@ def _bfs(
                         dist[v] = depth
                         parent[v] = u
                         nxt.append(v)
-                        if aliased and is_aliased(graph, v):
-                            for m in group(graph, v, visible):
+                        members = None if group_of is None else group_of(v)
+                        if members is not None:
+                            for m in members:
                                 if m not in dist:
                                     dist[m] = depth
                                     parent[m] = v

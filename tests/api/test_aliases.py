@@ -94,3 +94,10 @@ def test_quarantine_by_any_name_holds_the_readers_of_every_name(app: TestClient)
     lifted = app.delete("/api/v1/quarantine", params={"datasetId": LOCATION})
     assert lifted.status_code == 204
     assert app.get("/api/v1/quarantine").json()["quarantined"] == []
+
+
+def test_marquez_shaped_lineage_names_the_table_once(app: TestClient) -> None:
+    graph = app.get("/api/v1/lineage", params={"nodeId": ds("raw"), "depth": 10}).json()["graph"]
+    ids = {node["id"] for node in graph}
+    assert TABLE in ids and LOCATION not in ids
+    assert f"job:{JOB_NS}:mart_dag.build" in ids
