@@ -172,15 +172,15 @@ def _grouped_answer(
             kept[members[0]] = node
         nodes.append(node)
     out: list[Edge] = []
-    seen: set[tuple[str, str, int]] = set()
+    met: set[tuple[str, str, int]] = set()
     for src, dst, code in edges:
         a, b = name.get(src), name.get(dst)
         if a is None and b is None:  # no alias at either end: met once, as stored
             out.append(Edge(ids[src], ids[dst], *EDGE_NAMES[code]))
             continue
         a, b = a or ids[src], b or ids[dst]
-        if a != b and (a, b, code) not in seen:  # an edge of several names, named once
-            seen.add((a, b, code))
+        if a != b and (a, b, code) not in met:  # an edge of several names, named once
+            met.add((a, b, code))
             out.append(Edge(a, b, *EDGE_NAMES[code]))
     return nodes, out
 
