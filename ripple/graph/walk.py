@@ -19,7 +19,15 @@ from typing import Any, Protocol
 from ripple.errors import NotFound
 from ripple.graph import rules
 from ripple.graph.aliases import Groups, owner
-from ripple.graph.codes import EDGE_CODES, EDGE_NAMES, HAS_COLUMN, INDIRECT, KIND_VALUES, NODE_KINDS
+from ripple.graph.codes import (
+    COLUMN,
+    EDGE_CODES,
+    EDGE_NAMES,
+    HAS_COLUMN,
+    INDIRECT,
+    KIND_VALUES,
+    NODE_KINDS,
+)
 from ripple.graph.store import Closure, Direction, Edge, ImpactedNode, WalkOptions
 from ripple.model import EdgeKind, NodeKind
 
@@ -143,7 +151,7 @@ def _grouped_answer(
     group's members share one distance (the walk reached them together), paths and edges name
     the group, and the node lists its other names."""
     ids, kinds, known = graph.ids, graph.kinds, groups.known
-    name = {idx: ids[g[0]] for idx in dist if (g := known.get(idx))}
+    name = {idx: ids[g[0]] for idx, g in known.items() if g is not None}
     root_name = ids[roots[0]]
     paths: dict[int, list[str]] = {m: [root_name] for m in roots}
     root_set = set(roots)
@@ -153,7 +161,20 @@ def _grouped_answer(
         if idx in root_set:
             continue
         members = known.get(idx)
-        node_id = ids[idx] if members is None else ids[members[0]]
+        if members is None:  # most nodes: as `_answer` does
+            path = paths[idx] = [*paths[parent[idx]], ids[idx]]
+            nodes.append(
+                ImpactedNode(
+                    ids[idx],
+                    KIND_VALUES[kinds[idx]],
+                    d,
+                    path,
+                    "DIRECT" if direct is None or idx in direct else "INDIRECT",
+                    None if downstream else graph.state(idx),
+                )
+            )
+            continue
+        node_id = ids[members[0]]
         above = paths[parent[idx]]
         path = paths[idx] = above if above[-1] == node_id else [*above, node_id]
         dependence = "DIRECT" if direct is None or idx in direct else "INDIRECT"
@@ -292,6 +313,7 @@ def _bfs(
     crossed_indirect = False
     limit = options.limit + len(roots) - 1
     group_of = None if groups is None else groups.of
+    aliased = None if groups is None else graph.aliased
     budget = options.budget
     countdown = CHECK_EVERY
     frontier = list(roots)
@@ -328,7 +350,18 @@ def _bfs(
                         dist[v] = depth
                         parent[v] = u
                         nxt.append(v)
-                        members = None if group_of is None else group_of(v)
+                        if aliased is None:
+                            grouped = False
+                        elif v in aliased:
+                            grouped = True
+                        elif kinds[v] == COLUMN:  # a column of an aliased dataset?
+                            own = in_adj[v]
+                            grouped = bool(own) and (
+                                own[0] & 15 != HAS_COLUMN or (own[0] >> 4) in aliased
+                            )
+                        else:
+                            grouped = False
+                        members = group_of(v) if grouped else None  # type: ignore[misc]
                         if members is not None:
                             for m in members:
                                 if m not in dist:
