@@ -98,6 +98,7 @@ typedef struct {
     X(F_JOB_TYPE, "facet_job_type")                                                                \
     X(F_NOMINAL_TIME, "facet_nominal_time")                                                        \
     X(F_OUTPUT_STATISTICS, "facet_output_statistics")                                              \
+    X(F_SYMLINKS, "facet_symlinks")                                                                \
     /* OpenLineage keys: of the decoded event's structs, and of the facets read here (model.Key) */ \
     X(K_EVENT_TIME, "key_event_time")                                                              \
     X(K_EVENT_TYPE, "key_event_type")                                                              \
@@ -122,6 +123,7 @@ typedef struct {
     X(K_TRANSFORMATIONS, "key_transformations")                                                    \
     X(K_SUBTYPE, "key_subtype")                                                                    \
     X(K_MASKING, "key_masking")                                                                    \
+    X(K_IDENTIFIERS, "key_identifiers")                                                            \
     X(K_JOB_TYPE, "key_job_type")                                                                  \
     X(K_PROCESSING_TYPE, "key_processing_type")                                                    \
     X(K_INTEGRATION, "key_integration")                                                            \
@@ -2232,8 +2234,8 @@ static int starts_object(PyObject *raw) {
 /* Each facet of `facets` (a dict of msgspec.Raw, or None) decoded into `props` as prefix+name,
    but schema and columnLineage (returned through `schema`/`lineage`, borrowed, when asked) and
    the checked facets of `place` this path does not check (decline). `typed`, if given, gets the
-   facet named `typed_name` (jobType, nominalTime, outputStatistics) decoded (borrowed from
-   props). 1 = done, 0 = decline, -1 = error. */
+   facet named `typed_name` (jobType, nominalTime, outputStatistics, symlinks) decoded (borrowed
+   from props). 1 = done, 0 = decline, -1 = error. */
 static int facet_props(const Parser *h, PyObject *facets, PyObject *props, PyObject *prefix,
                        int place, PyObject **schema, PyObject **lineage, PyObject *typed_name,
                        PyObject **typed) {
@@ -2327,6 +2329,39 @@ static int counts_only(PyObject *statistics) {
     return 1;
 }
 
+static int identifiers_only(PyObject *symlinks) {
+    /* symlinks as fastparse (_Symlinks, _Identifier) and facets.py (_symlinks) check it:
+       identifiers absent, null or a list of objects, each with a non-empty string namespace,
+       name and type (other keys kept as they came) */
+    PyObject *identifiers = PyDict_GetItemWithError(symlinks, S(K_IDENTIFIERS));
+    if (identifiers == NULL) {
+        return PyErr_Occurred() ? -1 : 1;
+    }
+    if (identifiers == Py_None) {
+        return 1;
+    }
+    if (!PyList_Check(identifiers)) {
+        return 0;
+    }
+    PyObject *keys[] = {S(K_NAMESPACE), S(K_NAME), S(K_TYPE)};
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(identifiers); i++) {
+        PyObject *item = PyList_GET_ITEM(identifiers, i);
+        if (!PyDict_Check(item)) {
+            return 0;
+        }
+        for (int k = 0; k < 3; k++) {
+            PyObject *value = PyDict_GetItemWithError(item, keys[k]);
+            if (value == NULL) {
+                return PyErr_Occurred() ? -1 : 0;
+            }
+            if (!PyUnicode_Check(value) || PyUnicode_GET_LENGTH(value) == 0) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 typedef struct {
     PyObject *nodes, *edges, *columns; /* the delta's lists */
 } Built;
@@ -2375,9 +2410,12 @@ static int dataset_part(const Parser *h, Built *b, PyObject *raw, PyObject *id, 
         !set_item(props, S(P_NAME), name)) {
         goto done;
     }
+    PyObject *symlinks = NULL, *statistics = NULL;
     int rc = facet_props(h, facets, props, S(P_FACET), ON_DATASET, &schema_raw, &lineage_raw,
-                         NULL, NULL);
-    PyObject *statistics = NULL;
+                         S(F_SYMLINKS), &symlinks);
+    if (rc == 1 && symlinks != NULL) {
+        rc = PyDict_Check(symlinks) ? identifiers_only(symlinks) : 0;
+    }
     if (rc == 1) {
         rc = facet_props(h, io, props, output ? S(P_OUTPUT) : S(P_INPUT),
                          output ? ON_OUTPUT : ON_INPUT, NULL, NULL,

@@ -340,13 +340,14 @@ class Prop:
 
 class Facet:
     """The facets the projection treats apart: a dataset's schema and column lineage become its
-    column facts (not properties); the C projection reads the other three itself."""
+    column facts (not properties); the C projection reads the others itself."""
 
     SCHEMA: Final = "schema"
     COLUMN_LINEAGE: Final = "columnLineage"
     JOB_TYPE: Final = "jobType"
     NOMINAL_TIME: Final = "nominalTime"
     OUTPUT_STATISTICS: Final = "outputStatistics"
+    SYMLINKS: Final = "symlinks"
 
 
 # The facets whose shape the parsers check (ingest/facets.py, ingest/fastparse.py), by where they
@@ -360,7 +361,7 @@ CHECKED_FACETS: dict[str, frozenset[str]] = {
             Facet.COLUMN_LINEAGE,
             "ownership",
             "version",
-            "symlinks",
+            Facet.SYMLINKS,
             "dataQualityAssertions",
         }
     ),
@@ -399,6 +400,8 @@ class Key:
     TRANSFORMATIONS: Final = "transformations"
     SUBTYPE: Final = "subtype"
     MASKING: Final = "masking"
+    # the symlinks facet (its identifiers' keys are NAMESPACE, NAME and TYPE)
+    IDENTIFIERS: Final = "identifiers"
     # the jobType, nominalTime and outputStatistics facets
     JOB_TYPE: Final = "jobType"
     PROCESSING_TYPE: Final = "processingType"

@@ -55,7 +55,7 @@ from ripple.model import (
 _READ_IN_C = {
     "run": {Facet.NOMINAL_TIME},
     "job": {Facet.JOB_TYPE},
-    "dataset": {Facet.SCHEMA, Facet.COLUMN_LINEAGE},
+    "dataset": {Facet.SCHEMA, Facet.COLUMN_LINEAGE, Facet.SYMLINKS},
     "input": set(),
     "output": {Facet.OUTPUT_STATISTICS},
 }
@@ -135,6 +135,7 @@ def _load() -> ModuleType | None:
         facet_job_type=Facet.JOB_TYPE,
         facet_nominal_time=Facet.NOMINAL_TIME,
         facet_output_statistics=Facet.OUTPUT_STATISTICS,
+        facet_symlinks=Facet.SYMLINKS,
         declined_run_facets=_declined("run"),
         declined_job_facets=_declined("job"),
         declined_dataset_facets=_declined("dataset"),
@@ -164,6 +165,7 @@ def _load() -> ModuleType | None:
         key_transformations=Key.TRANSFORMATIONS,
         key_subtype=Key.SUBTYPE,
         key_masking=Key.MASKING,
+        key_identifiers=Key.IDENTIFIERS,
         key_job_type=Key.JOB_TYPE,
         key_processing_type=Key.PROCESSING_TYPE,
         key_integration=Key.INTEGRATION,
