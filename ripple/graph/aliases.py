@@ -20,10 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
-from ripple.graph.codes import ALIAS, COLUMN, HAS_COLUMN, column_prefix
-from ripple.model import Prop
+from ripple.graph.codes import ALIAS, COLUMN, HAS_COLUMN, ID_PREFIX, column_prefix
+from ripple.model import NodeKind, Prop
 
 LIFECYCLE: Final = Prop.FACET + "lifecycleStateChange"
+# How much longer a column id's prefix is than its dataset's id (codes.column_prefix).
+_COLUMN_ID_EXTRA = len(column_prefix(ID_PREFIX[NodeKind.DATASET])) - len(
+    ID_PREFIX[NodeKind.DATASET]
+)
 GONE: Final = frozenset({"DROP", "TRUNCATE"})  # lifecycle states an answer points out
 
 
@@ -80,21 +84,36 @@ class Groups:
         first), and any column joined to it by an ALIAS_OF edge of its own (a Neo4j scratch
         graph carries those)."""
         graph = self.graph
-        found: dict[int, None] = {}
         ds = owner(graph, idx)
-        datasets = None if ds is None or ds not in graph.aliased else self.of(ds)
-        if datasets is not None:
-            ids, index, visible = graph.ids, graph.index, self.visible
-            field = ids[idx][len(column_prefix(ids[ds])) :]  # type: ignore[index]
-            for member in datasets:
-                column = idx if member == ds else index.get(column_prefix(ids[member]) + field)
-                if column is not None and column < visible:
-                    found[column] = None
+        if ds is not None and ds in graph.aliased:
+            datasets = self.of(ds)
+            if datasets is not None:
+                self._name_columns(datasets)
+        found = dict.fromkeys(self.known.get(idx) or (idx,))
         if idx in graph.aliased:
             ids = graph.ids
-            more = sorted(_linked(graph, idx, self.visible), key=ids.__getitem__)
-            found.update(dict.fromkeys(more))
-        return list(found) if found else None
+            found.update(
+                dict.fromkeys(sorted(_linked(graph, idx, self.visible), key=ids.__getitem__))
+            )
+        return list(found)
+
+    def _name_columns(self, datasets: list[int]) -> None:
+        """Group every column of an alias group's datasets by field name, in one pass (a
+        column's id is its dataset's id, re-prefixed, plus ':' and the field)."""
+        graph = self.graph
+        ids, out, visible, known = graph.ids, graph.out, self.visible, self.known
+        by_field: dict[str, list[int]] = {}
+        for ds in datasets:
+            cut = len(ids[ds]) + _COLUMN_ID_EXTRA
+            for entry in out[ds]:
+                if entry & 15 == HAS_COLUMN:
+                    column = entry >> 4
+                    if column < visible:
+                        by_field.setdefault(ids[column][cut:], []).append(column)
+        for members in by_field.values():
+            group = members if len(members) > 1 else None
+            for member in members:
+                known[member] = group
 
 
 def _linked(graph: Linked, idx: int, visible: int) -> list[int]:

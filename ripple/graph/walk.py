@@ -193,16 +193,17 @@ def _grouped_answer(
             kept[members[0]] = node
         nodes.append(node)
     out: list[Edge] = []
+    append, get, names = out.append, name.get, EDGE_NAMES
     met: set[tuple[str, str, int]] = set()
     for src, dst, code in edges:
-        a, b = name.get(src), name.get(dst)
+        a, b = get(src), get(dst)
         if a is None and b is None:  # no alias at either end: met once, as stored
-            out.append(Edge(ids[src], ids[dst], *EDGE_NAMES[code]))
+            append(Edge(ids[src], ids[dst], *names[code]))
             continue
         a, b = a or ids[src], b or ids[dst]
         if a != b and (a, b, code) not in met:  # an edge of several names, named once
             met.add((a, b, code))
-            out.append(Edge(a, b, *EDGE_NAMES[code]))
+            append(Edge(a, b, *names[code]))
     return nodes, out
 
 
