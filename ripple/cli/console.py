@@ -29,8 +29,9 @@ from ripple.errors import RippleError
 from ripple.runtime import Runtime, open_runtime
 
 T = TypeVar("T")
-err = Console(stderr=True)
-out = Console()
+# No emoji codes: node ids are full of them (`dataset:a:b` would print an emoji for `:a:`).
+err = Console(stderr=True, emoji=False)
+out = Console(emoji=False)
 
 # Flags only override: `Settings` reads every RIPPLE_* variable and holds every default, so an
 # option left out is passed as None and dropped (see `settings`).

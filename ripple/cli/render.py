@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +19,8 @@ MERMAID_MAX_UNITS = 500  # larger plans are cut, and the chart says so
 def print_closure(out: Console, closure: Closure) -> None:
     """A blast radius or root-cause answer, nearest first (upstream adds each node's last state)."""
     heading = "Blast radius of" if closure.direction == "downstream" else "Upstream of"
-    table = Table(title=f"{heading} {closure.root}")
+    also = f" (also named {', '.join(closure.aliases)})" if closure.aliases else ""
+    table = Table(title=escape(f"{heading} {closure.root}{also}"))
     table.add_column("dist", justify="right")
     table.add_column("kind")
     table.add_column("node", overflow="fold")
@@ -27,7 +29,10 @@ def print_closure(out: Console, closure: Closure) -> None:
     if upstream:
         table.add_column("last state")
     for node in sorted(closure.nodes, key=lambda n: (n.distance, n.kind, n.id)):
-        row = [str(node.distance), node.kind, node.id, node.dependence]
+        name = escape(node.id + "".join(f"\n  = {alias}" for alias in node.aliases))
+        if node.lifecycle is not None:
+            name += f" [red]({node.lifecycle})[/]"
+        row = [str(node.distance), node.kind, name, node.dependence]
         if upstream:
             row.append(node.state or "-")
         table.add_row(*row)

@@ -89,12 +89,15 @@ class Groups:
             datasets = self.of(ds)
             if datasets is not None:
                 self._name_columns(datasets)
-        found = dict.fromkeys(self.known.get(idx) or (idx,))
+        grouped = self.known.get(idx)
+        found = dict.fromkeys(grouped or (idx,))
         if idx in graph.aliased:
+            found.update(dict.fromkeys(_linked(graph, idx, self.visible)))
             ids = graph.ids
-            found.update(
-                dict.fromkeys(sorted(_linked(graph, idx, self.visible), key=ids.__getitem__))
-            )
+            if grouped is None:  # no dataset group to order by: the smallest id first
+                return sorted(found, key=ids.__getitem__)
+            extra = sorted((m for m in found if m not in grouped), key=ids.__getitem__)
+            return [*grouped, *extra]
         return list(found)
 
     def _name_columns(self, datasets: list[int]) -> None:

@@ -1,6 +1,6 @@
 """The embedded store and Neo4j give the same answers on the same events: blast radius, root
 cause, backfill order and Marquez's lineage shapes, over the demo pipeline, Marquez's seed and a
-generated warehouse."""
+generated warehouse, plain and with 30% of its tables known by two names (symlinks)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ripple.graph import queries
 from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.neo4j import Neo4jStore
 from ripple.graph.store import Closure, GraphStore, WalkOptions
+from ripple.ingest.aliases import Naming, link
 from ripple.ingest.demo import demo_events
 from ripple.ingest.event import parse_event
 from ripple.ingest.projection import project
@@ -29,10 +30,18 @@ def _generated(_: Path) -> Events:
     return list(generate(300, seed=11))
 
 
+def _generated_symlinks(_: Path) -> Events:
+    """The same warehouse with 30% of its tables written by location, named by symlinks."""
+    from bench.generator import generate
+
+    return list(generate(300, seed=11, symlinks=0.3))
+
+
 SOURCES: dict[str, Callable[[Path], Events]] = {
     "demo": lambda _: demo_events(),
     "food_delivery": food_delivery_events,
     "generated": _generated,
+    "generated_symlinks": _generated_symlinks,
 }
 
 
@@ -43,6 +52,7 @@ async def stores(
     fixtures = request.getfixturevalue("fixtures_dir") if request.param == "food_delivery" else None
     events = SOURCES[request.param](fixtures or Path())
     deltas = [project(parse_event(event)) for event in events]
+    link(deltas, Naming())
     embedded = EmbeddedStore()
     neo4j = Neo4jStore(neo4j_uri)
     await neo4j.open()
@@ -56,7 +66,7 @@ async def stores(
 
 
 def answer(closure: Closure) -> tuple[dict[str, Any], set[Any], bool]:
-    nodes = {n.id: (n.kind, n.distance, n.dependence, n.state) for n in closure.nodes}
+    nodes = {n.id: (n.kind, n.distance, n.dependence, n.state, n.aliases) for n in closure.nodes}
     return nodes, set(closure.edges), closure.truncated
 
 

@@ -9,12 +9,13 @@ from ripple.graph.neo4j import Neo4jStore, cypher
 from tests.contract.test_store_contract import load_airflow
 
 
-@pytest.mark.parametrize("version", [1, 2])
-async def test_a_graph_from_before_injective_ids_is_cleared_for_a_rebuild(
+@pytest.mark.parametrize("version", [1, 2, 3])
+async def test_a_graph_from_before_injective_ids_or_aliases_is_cleared_for_a_rebuild(
     neo4j_uri: str, version: int
 ) -> None:
-    # Before version 3 one node could hold two (namespace, name) pairs ("dataset:team:b:c"):
-    # only the event log tells them apart, so the graph is cleared and replayed from it.
+    # Before version 3 one node could hold two (namespace, name) pairs ("dataset:team:b:c");
+    # before version 4 datasets' other names (symlinks, renames) were not joined: only the event
+    # log tells them apart or joins them, so the graph is cleared and replayed from it.
     store = Neo4jStore(neo4j_uri)
     await store.open()
     await store.clear()
@@ -34,4 +35,4 @@ async def test_a_graph_from_before_injective_ids_is_cleared_for_a_rebuild(
         await store.close()
     async with AsyncGraphDatabase.driver(neo4j_uri, auth=None) as driver:
         records, _, _ = await driver.execute_query("MATCH (s:RippleSchema) RETURN s.version AS v")
-        assert records[0]["v"] == cypher.SCHEMA_VERSION == 3
+        assert records[0]["v"] == cypher.SCHEMA_VERSION == 4

@@ -422,6 +422,21 @@ EDGES_AMONG: dict[Direction, LiteralString] = {
     "WHERE elementId(b) IN $eids "
     "RETURN collect([b.key, type(r), r.type, a.key]) AS rows",
 }
+# The other members of some datasets' alias groups.
+ALIAS_GROUP_OF = """
+UNWIND $eids AS id
+MATCH (s:Dataset) WHERE elementId(s) = id
+MATCH (s)-[:ALIAS_OF|ALIASED_BY*1..20]->(o:Dataset)
+WITH DISTINCT o
+RETURN collect([o.key, elementId(o)]) AS rows
+"""
+# The alias relationships among some datasets (the owners of a walk's columns, added late).
+ALIASES_AMONG = """
+UNWIND $eids AS id
+MATCH (a:Dataset) WHERE elementId(a) = id
+MATCH (a)-[r:ALIAS_OF]->(b:Dataset) WHERE elementId(b) IN $eids
+RETURN collect([a.key, type(r), r.type, b.key]) AS rows
+"""
 OWNERS = """
 UNWIND $eids AS id
 MATCH (c:Column) WHERE elementId(c) = id

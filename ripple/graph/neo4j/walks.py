@@ -166,11 +166,15 @@ async def load_walk(
         columns = [eid for key, (eid, _) in kept if key.startswith("datasetField:")]
         if kind is NodeKind.COLUMN:
             columns.append(root_eid)
+        owners: list[str] = []
         for column, dataset, eid in await _rows(tx, cypher.OWNERS, eids=columns):
             if dataset not in graph.index:
                 eids.append(eid)
+            owners.append(eid)
             graph.add_node(dataset, NodeKind.DATASET)
             graph.add_edge(dataset, EdgeKind.HAS_COLUMN, column)
+        if aliases and owners:  # the owners' alias groups name their columns (aliases.py)
+            await _load_groups(tx, graph, owners)
     if direction == Direction.UPSTREAM:
         await _load_states(tx, graph, eids)
     return graph
@@ -202,6 +206,15 @@ async def _load_downstream(
     index = graph.index
     graph.add_stored_edges(e for e in record["edges"] if e[0] in index and e[3] in index)
     return graph
+
+
+async def _load_groups(tx: AsyncManagedTransaction, graph: MemoryGraph, eids: list[str]) -> None:
+    """The whole alias group of each of these datasets, with the ALIAS_OF edges among them."""
+    members = set(eids)
+    for key, eid in await _rows(tx, cypher.ALIAS_GROUP_OF, eids=eids):
+        graph.add_node(key, NodeKind.DATASET)
+        members.add(eid)
+    graph.add_stored_edges(await _rows(tx, cypher.ALIASES_AMONG, eids=sorted(members)))
 
 
 async def _load_states(tx: AsyncManagedTransaction, graph: MemoryGraph, eids: list[str]) -> None:
