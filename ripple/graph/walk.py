@@ -179,18 +179,16 @@ def _grouped_answer(
         path = paths[idx] = above if above[-1] == node_id else [*above, node_id]
         dependence = "DIRECT" if direct is None or idx in direct else "INDIRECT"
         state = None if downstream else graph.state(idx)
-        if members is not None:
-            seen = kept.get(members[0])
-            if seen is not None:
-                if dependence == "DIRECT":
-                    seen.dependence = dependence
-                if seen.state is None:
-                    seen.state = state
-                continue
+        seen = kept.get(members[0])
+        if seen is not None:  # another name of a group already answered
+            if dependence == "DIRECT":
+                seen.dependence = dependence
+            if seen.state is None:
+                seen.state = state
+            continue
         node = ImpactedNode(node_id, KIND_VALUES[kinds[idx]], d, path, dependence, state)
-        if members is not None:
-            node.aliases = [ids[m] for m in members[1:]]
-            kept[members[0]] = node
+        node.aliases = [ids[m] for m in members[1:]]
+        kept[members[0]] = node
         nodes.append(node)
     out: list[Edge] = []
     append, get, names = out.append, name.get, EDGE_NAMES

@@ -26,9 +26,9 @@ from typing import Any, Final
 
 from ripple.graph.aliases import LIFECYCLE
 from ripple.graph.delta import EdgeUpsert, GraphDelta, NodeUpsert
-from ripple.model import DatasetKey, EdgeKind, NodeKind, Prop
+from ripple.model import DatasetKey, EdgeKind, Facet, NodeKind, Prop
 
-SYMLINKS: Final = Prop.FACET + "symlinks"
+SYMLINKS: Final = Prop.FACET + Facet.SYMLINKS
 TABLE: Final = "TABLE"  # the symlink type whose name is preferred
 RENAME: Final = "RENAME"
 VARIANT: Final = "VARIANT"  # a producer's spelling the naming rules rewrote

@@ -158,7 +158,11 @@ async def test_a_symlink_learnt_late_joins_a_dataset_long_known_by_its_path(
     await ingest(store, spark(symlinks=False), TRINO)
     before = await store.walk(LANDING, Direction.DOWNSTREAM, WalkOptions(columns=False))
     assert ids(before) == {"job:etl:load_orders", PATH}
+    counted = await store.counts()
     await ingest(store, spark(time="2026-01-02T01:00:00Z"))
+    # an update, not a rebuild: the new run, its edges, and one ALIAS_OF edge
+    grown = {k: v - counted.get(k, 0) for k, v in (await store.counts()).items()}
+    assert grown["ALIAS_OF"] == 1 and grown["dataset"] == 0 and grown["datasetField"] == 0
     after = await store.walk(LANDING, Direction.DOWNSTREAM, WalkOptions(columns=False))
     assert ids(after) == {"job:etl:load_orders", TABLE, "job:etl:daily_revenue", MART}
     # the path that answered before still answers, now under the table's name
