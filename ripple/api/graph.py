@@ -30,6 +30,7 @@ from ripple.graph import queries
 from ripple.graph.budget import Budget
 from ripple.graph.store import WalkOptions
 from ripple.identity import Role
+from ripple.model import parse_node_id
 
 router = APIRouter(dependencies=[Depends(require(Role.READ))])
 
@@ -75,7 +76,7 @@ async def get_order(
 async def get_node(request: Request, node: NodeRefParam) -> dict[str, Any]:
     store = runtime(request).store
     record = await queries.node(store, node)
-    canonical, aliases = await queries.names(store, record.id)
+    canonical, aliases = await queries.names(store, parse_node_id(record.id))
     return {
         "id": record.id,
         "kind": record.kind,

@@ -386,8 +386,7 @@ async def release(
     node_id = _dataset_id(dataset_id)
     names = [node_id]
     if store is not None and await store.nodes([node_id]):
-        canonical_id, aliases = await queries.names(store, node_id)
-        names = list(dict.fromkeys([node_id, canonical_id, *aliases]))
+        names = list(dict.fromkeys([node_id, *await _names(store, node_id)]))
     for name in names:
         if await state.quarantine_remove(name, actor):
             return
@@ -402,8 +401,8 @@ async def _canonical(store: GraphStore, dataset_id: str) -> str:
 async def _names(store: GraphStore, dataset_id: str) -> list[str]:
     """A dataset's canonical id, then its other names (itself alone when the graph does not
     know it)."""
-    try:
-        canonical_id, aliases = await queries.names(store, dataset_id)
+    try:  # the id as stored or as `_dataset_id` read it: one node, never ambiguous
+        canonical_id, aliases = await queries.names(store, parse_node_id(dataset_id))
     except NotFound:
         return [dataset_id]
     return [canonical_id, *aliases]

@@ -114,3 +114,15 @@ def test_both_or_neither_form_is_400(twins: TestClient, params: dict[str, str], 
         response = twins.get(route, params=params)
         assert response.status_code == 400, route
         assert named in response.json()["error"]["message"]
+
+
+def test_a_quarantined_twin_plans_by_its_own_id(twins: TestClient) -> None:
+    """Quarantine keeps the id it read; its aliases and planning read that id back as one
+    node, not as the Marquez text both twins share (which would be ambiguous)."""
+    for dataset_id in ("dataset:~team%3Ab:c", "dataset:team:b:c"):
+        held = twins.post("/api/v1/quarantine", json={"datasetId": dataset_id})
+        assert held.status_code == 201, held.json()
+    plan = twins.post(
+        "/api/v1/backfills", json={"roots": ["dataset:src:s"], "dates": ["2026-03-01"]}
+    )
+    assert plan.status_code == 200, plan.json()

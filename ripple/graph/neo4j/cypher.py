@@ -229,14 +229,14 @@ MERGE (c)-[:SAME_COLUMN]->(t)
 MERGE (t)-[:SAME_COLUMN]->(c)
 """
 HAS_ALIASES = "MATCH ()-[r:ALIAS_OF]->() RETURN count(r) > 0 AS found"
-# A node and the other members of its alias group (datasets and columns alike).
-ALIAS_GROUP = """
-UNWIND $keys AS k
-MATCH (s {key: k}) WHERE s:Dataset OR s:Column
-OPTIONAL MATCH (s)-[:ALIAS_OF|ALIASED_BY|SAME_COLUMN*1..20]->(o)
-WITH s, collect(DISTINCT [o.key, elementId(o)]) AS others
-RETURN collect([s.key, elementId(s), others]) AS rows
-"""
+# A dataset's or column's key, and the other members of its alias group.
+ALIAS_GROUP: dict[LiteralString, LiteralString] = {
+    label: "UNWIND $keys AS k MATCH (s:" + label + " {key: k}) "
+    "OPTIONAL MATCH (s)-[:ALIAS_OF|ALIASED_BY|SAME_COLUMN*1..20]->(o) "
+    "WITH s, collect(DISTINCT [o.key, elementId(o)]) AS others "
+    "RETURN collect([s.key, elementId(s), others]) AS rows"
+    for label in ("Dataset", "Column")
+}
 
 # -- reads -------------------------------------------------------------------------------------
 

@@ -119,7 +119,7 @@ async def load_walk(
     _, root_eid, root_props = located[0]
     members = [(root, root_eid)]
     if aliases and kind in (NodeKind.DATASET, NodeKind.COLUMN):
-        for _, _, others in await _rows(tx, cypher.ALIAS_GROUP, keys=[root]):
+        for _, _, others in await _rows(tx, cypher.ALIAS_GROUP[label], keys=[root]):
             members.extend((key, eid) for key, eid in others if key is not None and key != root)
     found: dict[str, tuple[str, int]] = {}  # node id -> (element id, distance)
     hops: list[tuple[str, EdgeKind, str]] = []  # first-hop edges (root member, kind, other end)
