@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from ripple.graph import queries
+from ripple.graph.embedded import EmbeddedStore
 from ripple.graph.store import Direction, GraphStore, WalkOptions
 from ripple.ingest.aliases import Naming, link
 from ripple.ingest.pipeline import read_event
@@ -288,3 +289,16 @@ async def test_the_spark_fixtures_table_name_joins_a_reader_by_that_name(
         "datasetField:file:/tmp/cll_test/cll_source1:b", Direction.DOWNSTREAM, WalkOptions()
     )
     assert FieldKey(report, "ident").node_id in ids(column)
+
+
+async def test_a_reopened_snapshot_keeps_the_alias_groups(tmp_path: Path) -> None:
+    snapshot = tmp_path / "graph.snapshot"
+    first = EmbeddedStore(snapshot)
+    await first.open()
+    await ingest(first, spark(), TRINO)
+    before = (await first.walk(LANDING, Direction.DOWNSTREAM, WalkOptions())).as_dict()
+    await first.close()
+    again = EmbeddedStore(snapshot)
+    await again.open()
+    after = (await again.walk(LANDING, Direction.DOWNSTREAM, WalkOptions())).as_dict()
+    assert after == before and MART in {n["id"] for n in after["nodes"]}
