@@ -85,7 +85,9 @@ def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOpti
         )
     root = graph.ids[r]
     if root_kind is NodeKind.COLUMN:
-        truncated |= _add_column_datasets(graph, nodes, result_edges, roots, downstream, options)
+        truncated |= _add_column_datasets(
+            graph, nodes, result_edges, roots, downstream, options, groups
+        )
     closure = Closure(root, direction, nodes, result_edges, truncated, root_kind.value)
     if out_of_time and options.budget is not None:
         closure.partial_reason = options.budget.reason
@@ -99,9 +101,6 @@ def closure(graph: Adjacency, root: str, direction: Direction, options: WalkOpti
             ]
     if groups is not None:
         closure.aliases = [graph.ids[m] for m in roots[1:]]
-        if root_kind is NodeKind.COLUMN:  # the datasets added above, by their group's name
-            index = graph.index
-            _collapse(closure, _named(graph, groups, [index[n.id] for n in nodes]))
     return closure
 
 
@@ -161,24 +160,17 @@ def _grouped_answer(
         if idx in root_set:
             continue
         members = known.get(idx)
+        dependence = "DIRECT" if direct is None or idx in direct else "INDIRECT"
+        state = None if downstream else graph.state(idx)
         if members is None:  # most nodes: as `_answer` does
             path = paths[idx] = [*paths[parent[idx]], ids[idx]]
             nodes.append(
-                ImpactedNode(
-                    ids[idx],
-                    KIND_VALUES[kinds[idx]],
-                    d,
-                    path,
-                    "DIRECT" if direct is None or idx in direct else "INDIRECT",
-                    None if downstream else graph.state(idx),
-                )
+                ImpactedNode(ids[idx], KIND_VALUES[kinds[idx]], d, path, dependence, state)
             )
             continue
         node_id = ids[members[0]]
         above = paths[parent[idx]]
         path = paths[idx] = above if above[-1] == node_id else [*above, node_id]
-        dependence = "DIRECT" if direct is None or idx in direct else "INDIRECT"
-        state = None if downstream else graph.state(idx)
         seen = kept.get(members[0])
         if seen is not None:  # another name of a group already answered
             if dependence == "DIRECT":
@@ -203,88 +195,6 @@ def _grouped_answer(
             met.add((a, b, code))
             append(Edge(a, b, *names[code]))
     return nodes, out
-
-
-def _named(
-    graph: Adjacency, groups: Groups, reached: list[int]
-) -> dict[str, tuple[str, list[str]]]:
-    """For each id of `reached` in an alias group: the group's canonical id and its other ids."""
-    found: dict[str, tuple[str, list[str]]] = {}
-    ids = graph.ids
-    for idx in reached:
-        if ids[idx] in found:
-            continue
-        members = groups.of(idx)
-        if members is None:
-            continue
-        chosen = ids[members[0]]
-        others = sorted(ids[m] for m in members if ids[m] != chosen)
-        for m in members:
-            found[ids[m]] = (chosen, others)
-    return found
-
-
-def _collapse(closure: Closure, groups: dict[str, tuple[str, list[str]]]) -> None:
-    """Answer each alias group once, under its canonical id (in place): the nearest member
-    stands for it (a DIRECT one among equals), paths and edges name groups, and each group's
-    node lists its other ids."""
-    if not groups:
-        return
-
-    def name(node_id: str) -> str:
-        found = groups.get(node_id)
-        return node_id if found is None else found[0]
-
-    root = name(closure.root)
-    if closure.root in groups:
-        closure.aliases = groups[closure.root][1]
-    closure.root = root
-    kept: dict[str, ImpactedNode] = {}
-    for node in closure.nodes:
-        chosen = name(node.id)
-        if chosen == root:
-            continue
-        seen = kept.get(chosen)
-        if seen is not None:
-            if seen.state is None:
-                seen.state = node.state
-            if (node.distance, node.dependence != "DIRECT") < (
-                seen.distance,
-                seen.dependence != "DIRECT",
-            ):
-                seen.distance, seen.dependence, seen.path = (
-                    node.distance,
-                    node.dependence,
-                    node.path,
-                )
-            continue
-        node.id = chosen
-        if node.id in groups:
-            node.aliases = groups[node.id][1]
-        kept[chosen] = node
-    for node in kept.values():
-        node.path = _named_path(node.path, name)
-    closure.nodes = list(kept.values())
-    closure.edges = _named_edges(closure.edges, name)
-    closure.extra_writers = _named_edges(closure.extra_writers, name)
-
-
-def _named_path(path: list[str], name: Any) -> list[str]:
-    out: list[str] = []
-    for node_id in path:
-        chosen = name(node_id)
-        if not out or out[-1] != chosen:
-            out.append(chosen)
-    return out
-
-
-def _named_edges(edges: list[Edge], name: Any) -> list[Edge]:
-    found: dict[Edge, None] = {}
-    for edge in edges:
-        src, dst = name(edge.src), name(edge.dst)
-        if src != dst:
-            found.setdefault(Edge(src, dst, edge.kind, edge.variant), None)
-    return list(found)
 
 
 def _bfs(
@@ -391,12 +301,20 @@ def _add_column_datasets(
     roots: list[int],
     downstream: bool,
     options: WalkOptions,
+    groups: Groups | None = None,
 ) -> bool:
     """A column walk impacts (or implicates) the dataset of every column it reaches, one
-    HAS_COLUMN hop beyond the column, within the same depth and cap; True if the cap cut."""
+    HAS_COLUMN hop beyond the column, within the same depth and cap; True if the cap cut.
+    A dataset with aliases is named, once, by its group's canonical id."""
+    ids = graph.ids
+
+    def group_of(dataset: int) -> list[int]:
+        members = None if groups is None else groups.of(dataset)
+        return [dataset] if members is None else members
+
     best: dict[str, ImpactedNode] = {}
     links: dict[str, list[Edge]] = {}
-    own = {graph.ids[o] for o in (owner(graph, m) for m in roots) if o is not None}
+    own = {ids[group_of(o)[0]] for o in (owner(graph, m) for m in roots) if o is not None}
     for node in nodes:
         if node.kind != NodeKind.COLUMN.value:
             continue
@@ -404,13 +322,15 @@ def _add_column_datasets(
         for entry in graph.inc[idx]:
             if entry & 15 != HAS_COLUMN:
                 continue
-            ds = graph.ids[entry >> 4]
+            members = group_of(entry >> 4)
+            ds = ids[members[0]]
             links.setdefault(ds, []).append(Edge(ds, node.id, EdgeKind.HAS_COLUMN.value))
             if ds in own:
                 continue
             seen = best.get(ds)
             if node.distance + 1 > options.depth:
                 continue
+            state = None if downstream else graph.state(entry >> 4)
             # Among equally near columns a DIRECT one decides, so the answer does not depend on
             # the order edges were stored in (which differs between stores).
             if (
@@ -422,15 +342,17 @@ def _add_column_datasets(
                     and seen.dependence != "DIRECT"
                 )
             ):
-                state = None if downstream else graph.state(entry >> 4)
                 best[ds] = ImpactedNode(
                     ds,
                     NodeKind.DATASET.value,
                     node.distance + 1,
                     [*node.path, ds],
                     node.dependence,
-                    state,
+                    state if state is not None or seen is None else seen.state,
+                    [ids[m] for m in members[1:]],
                 )
+            elif seen.state is None:  # another name of the dataset knows its state
+                seen.state = state
     room = max(0, options.limit - len(nodes))
     ranked = sorted(best.values(), key=lambda n: (n.distance, n.id))
     nodes.extend(ranked[:room])
