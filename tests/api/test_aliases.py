@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from ripple.api.app import create_app
 from tests.http import local_client
-from tests.unit.builders import JOB_NS, ds, run_event
+from tests.unit.builders import JOB_NS, airflow_facet, ds, run_event
 
 D1 = "2026-03-01T00:00:00+00:00"
 LOCATION = "dataset:s3://lake:warehouse/stg"
@@ -19,13 +19,7 @@ TABLE = ds("stg")
 
 
 def airflow(dag: str, task: str) -> dict[str, Any]:
-    return {
-        "airflow": {
-            "dag": {"dag_id": dag},
-            "task": {"task_id": task},
-            "dagRun": {"dag_id": dag, "logical_date": D1, "run_id": f"scheduled__{dag}"},
-        }
-    }
+    return airflow_facet(dag, task, D1)
 
 
 def located_stg() -> dict[str, Any]:

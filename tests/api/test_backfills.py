@@ -13,19 +13,13 @@ from ripple.api.backfills import PlanBody, parse_body
 from ripple.config import Settings
 from ripple.remediation.planner import InvalidPlanRequest
 from tests.http import local_client
-from tests.unit.builders import ds, run_event
+from tests.unit.builders import airflow_facet, ds, run_event
 
 D1 = "2026-03-01T00:00:00+00:00"
 
 
 def airflow(dag: str, task: str) -> dict[str, Any]:
-    return {
-        "airflow": {
-            "dag": {"dag_id": dag},
-            "task": {"task_id": task},
-            "dagRun": {"dag_id": dag, "logical_date": D1, "run_id": f"scheduled__{dag}"},
-        }
-    }
+    return airflow_facet(dag, task, D1)
 
 
 EVENTS = [

@@ -109,6 +109,17 @@ def run_event(
     return doc
 
 
+def airflow_facet(dag: str, task: str, logical_date: str) -> dict[str, Any]:
+    """The run facets of an Airflow task's run: its DAG, task and scheduled DAG run."""
+    return {
+        "airflow": {
+            "dag": {"dag_id": dag},
+            "task": {"task_id": task},
+            "dagRun": {"dag_id": dag, "logical_date": logical_date, "run_id": f"scheduled__{dag}"},
+        }
+    }
+
+
 def parent_facet(parent_run: str, job: str, *, namespace: str = JOB_NS) -> dict[str, Any]:
     return {
         "run": {"runId": parent_run},
